@@ -1,0 +1,1 @@
+"""The domain model: events, the lifecycle state machine and dispatch orders."""

@@ -1,0 +1,16 @@
+"""The one error the knowledge layer raises: a file, a line and what is wrong there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file is malformed or refers to something that does not exist."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line else str(self.path)
+        super().__init__(f"{where}: {message}")

@@ -1,0 +1,244 @@
+"""Pydantic models of the knowledge files. Every model forbids unknown fields, so a typo in a
+YAML key fails at start-up instead of being silently ignored."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Level(StrEnum):
+    """Administrative level that owns an event or holds a duty."""
+
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    ENTERPRISE = "enterprise"  # utilities: one instance city-wide, outside the government ladder
+
+    @property
+    def zh(self) -> str:
+        return {"city": "市级", "district": "区县级", "street": "镇街级", "enterprise": "企业"}[self]
+
+    @property
+    def rank(self) -> int:
+        return {"street": 0, "district": 1, "city": 2, "enterprise": 1}[self]
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+    @property
+    def zh(self) -> str:
+        return {"normal": "一般", "urgent": "紧急", "critical": "特急"}[self]
+
+    @property
+    def rank(self) -> int:
+        return {"normal": 0, "urgent": 1, "critical": 2}[self]
+
+
+# ----------------------------------------------------------------------------- jurisdictions
+
+
+class StreetSpec(Strict):
+    code: str = Field(pattern=r"^\d{9}$")
+    name: str
+    kind: Literal["street", "town"] = "street"
+    lat: float = Field(ge=28.0, le=32.5)
+    lon: float = Field(ge=105.0, le=110.5)
+    roads: list[str] = []
+    landmarks: list[str] = []
+
+
+class DistrictSpec(Strict):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str
+    lat: float = Field(ge=28.0, le=32.5)
+    lon: float = Field(ge=105.0, le=110.5)
+    streets: list[StreetSpec]
+
+
+class CitySpec(Strict):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str
+    lat: float
+    lon: float
+
+
+class CommunitySpec(Strict):
+    code: str = Field(pattern=r"^\d{12}$")
+    street: str
+    name: str
+    grids: int = Field(ge=1, le=50)
+
+
+class JurisdictionsFile(Strict):
+    city: CitySpec
+    districts: list[DistrictSpec]
+    communities: list[CommunitySpec] = []
+
+
+class Jurisdiction(Strict):
+    """One node of the tree city -> district -> street/town -> community -> grid."""
+
+    code: str
+    name: str
+    level: Literal["city", "district", "street", "community", "grid"]
+    parent: str | None
+    lat: float
+    lon: float
+    kind: str | None = None  # street | town for level street
+    roads: tuple[str, ...] = ()
+    landmarks: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------- departments
+
+
+class DutySpec(Strict):
+    id: str = Field(pattern=r"^[A-Z]{2}-\d{2}$")
+    text: str
+    board: str | None = None
+    enforcement: bool = False
+
+
+class DepartmentTypeSpec(Strict):
+    code: str = Field(pattern=r"^[a-z_]+$")
+    name: dict[Literal["city", "district", "street", "town", "enterprise"], str]
+    levels: list[Level] = Field(min_length=1)
+    escalates_to: str | None = None
+    boards: list[str] = []
+    duties: list[DutySpec] = Field(min_length=1)
+
+
+class DepartmentsFile(Strict):
+    department_types: list[DepartmentTypeSpec]
+
+
+class Duty(Strict):
+    id: str
+    text: str
+    department_type: str
+    board: str | None = None
+    enforcement: bool = False
+
+
+class Department(Strict):
+    """A concrete department: a department type instantiated in one jurisdiction."""
+
+    code: str  # "<jurisdiction code>.<type code>", e.g. 500103.urban_mgmt
+    name: str
+    type: str
+    level: Level
+    jurisdiction: str
+    duty_ids: tuple[str, ...]
+
+
+# ----------------------------------------------------------------------------- taxonomy
+
+
+class DutyRef(Strict):
+    type: str
+    duties: list[str] = Field(min_length=1)
+
+
+class RegulationRef(Strict):
+    title: str
+    article: str = Field(pattern=r"^第[一二三四五六七八九十百千零〇]+条(之[一二三四五六七八九十]+)?$")
+
+
+class SlaHours(Strict):
+    response: float = Field(gt=0)
+    disposal: float = Field(gt=0)
+
+
+class Category(Strict):
+    code: str = Field(pattern=r"^[A-Z]{2}$")
+    name: str
+
+
+class Subtype(Strict):
+    code: str = Field(pattern=r"^[A-Z]{2}\d{2}$")
+    name: str
+    description: str
+    keywords: list[str] = Field(min_length=3)
+    examples: list[str] = Field(min_length=2)
+    lead: DutyRef
+    assist: list[DutyRef] = []
+    level: Level
+    urgency: Urgency = Urgency.NORMAL
+    urgent_keywords: list[str] = []
+    critical_keywords: list[str] = []
+    sla_hours: SlaHours
+    regulations: list[RegulationRef] = []
+
+    @property
+    def category(self) -> str:
+        return self.code[:2]
+
+
+class TaxonomyFile(Strict):
+    categories: list[Category]
+    subtypes: list[Subtype]
+
+
+# ----------------------------------------------------------------------------- SLA, escalation
+
+
+class UrgencyLevel(Strict):
+    code: Urgency
+    name: str
+    response_cap_hours: float = Field(gt=0)
+    disposal_cap_hours: float = Field(gt=0)
+    description: str
+
+
+class ExtensionPolicy(Strict):
+    max_count: int = Field(ge=0)
+    max_hours: float = Field(gt=0)
+
+
+class SlaFile(Strict):
+    urgency_levels: list[UrgencyLevel]
+    due_soon_fraction: float = Field(gt=0, lt=1)
+    extension: ExtensionPolicy
+
+
+class EscalationCondition(Strict):
+    any_keywords: list[str] | None = None
+    urgency_at_least: Urgency | None = None
+    needs_enforcement: bool | None = None
+    cross_jurisdiction: bool | None = None
+    min_departments: int | None = Field(default=None, ge=2)
+    subtypes: list[str] | None = None
+    min_reports: int | None = Field(default=None, ge=2)
+
+
+class EscalationRule(Strict):
+    id: str = Field(pattern=r"^ESC-[NAR]-\d{2}$")
+    kind: Literal["nature", "authority", "resources"]
+    name: str
+    description: str
+    when: EscalationCondition
+    target_level: Literal["district", "city"]
+
+
+class EscalationFile(Strict):
+    rules: list[EscalationRule]
+
+
+class ReturnReason(Strict):
+    code: str = Field(pattern=r"^[a-z_]+$")
+    name: str
+    description: str
+
+
+class ReturnReasonsFile(Strict):
+    reasons: list[ReturnReason]

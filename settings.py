@@ -1,0 +1,54 @@
+"""The one Settings object of the process (env prefix SANJI_, optional .env file)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SANJI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="everything Sanji writes goes here")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://…; default: SQLite in data_dir"
+    )
+    chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
+    chroma_url: AnyHttpUrl | None = Field(default=None, description="a Chroma server; overrides chroma_path")
+    llm_base_url: AnyHttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint; unset = offline")
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_model: str = "qwen2.5-7b-instruct"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    demo_seed: int = 20251128
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'sanji.db').resolve()}"
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_base_url is not None
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings from the environment, built once per process and passed down from there."""
+    return Settings()

@@ -1,0 +1,195 @@
+"""A thin DB-API layer over SQLite and PostgreSQL: one SQL dialect for the store's queries.
+
+Queries are written with ``?`` placeholders; the PostgreSQL connection rewrites them to
+``%s``. Timestamps are stored as UTC: ISO-8601 text in SQLite (sortable because the format is
+fixed), TIMESTAMPTZ in PostgreSQL. JSON is TEXT in SQLite and JSONB in PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+#: naive timestamps (as in most Chinese source data) are Beijing time
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class StoreError(RuntimeError):
+    """The database is unreachable or refused an operation (infrastructure)."""
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CHINA_TZ)
+    return value.astimezone(UTC)
+
+
+class Database:
+    """A connection with the dialect's quirks hidden. Not thread-safe: one per thread."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int:
+        """Run an INSERT and return the new row id."""
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # value conversion -------------------------------------------------------------------
+
+    def ts(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        value = to_utc(value)
+        return value.isoformat(timespec="seconds") if self.dialect == "sqlite" else value
+
+    @staticmethod
+    def read_ts(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return to_utc(value)
+        return datetime.fromisoformat(value)
+
+    def json(self, value: Any) -> Any:
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+    @staticmethod
+    def read_json(value: Any) -> Any:
+        if value is None or not isinstance(value, str | bytes):
+            return value
+        return json.loads(value)
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"无法打开 SQLite 数据库 {path}: {exc}") from exc
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self.conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock:
+            self.conn.executemany(sql, [tuple(r) for r in rows])
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int:
+        cur = self.execute(sql, params)
+        return int(cur.lastrowid)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = url
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"无法连接 PostgreSQL 数据库: {exc}") from exc
+        self._depth = 0
+        self._lock = threading.RLock()
+        self._tx: Any = None
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self.conn.execute(self._sql(sql), tuple(params))  # type: ignore[call-overload]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._lock, self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])  # type: ignore[arg-type]
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int:
+        cur = self.execute(sql + " RETURNING id", params)
+        return int(cur.fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self.conn.transaction():
+            yield
+
+    def json(self, value: Any) -> Any:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(url: str) -> Database:
+    """Open ``sqlite:///path`` or ``postgresql://…``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        if not url.startswith("sqlite:///"):
+            raise StoreError("SQLite 地址应为 sqlite:///相对路径 或 sqlite:////绝对路径")
+        return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
+    if parsed.scheme in ("postgresql", "postgres"):
+        return PostgresDatabase(url)
+    raise StoreError(f"不支持的数据库地址 unsupported database URL scheme: {parsed.scheme!r}")

@@ -1,0 +1,156 @@
+"""Schema migrations, applied in order on start and recorded in ``schema_migrations``.
+
+Each migration is one SQL template for both dialects: {pk}, {ts}, {json} expand per dialect.
+Never edit a released migration; add a new one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from store.db import Database
+
+log = logging.getLogger(__name__)
+
+TYPES = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "ts": "TEXT", "json": "TEXT"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "ts": "TIMESTAMPTZ", "json": "JSONB"},
+}
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "events, transitions, orders, ai decisions, feedback", """
+CREATE TABLE events (
+    id {pk},
+    source TEXT NOT NULL,
+    external_id TEXT,
+    title TEXT,
+    text TEXT NOT NULL,
+    reported_at {ts} NOT NULL,
+    address TEXT,
+    lat DOUBLE PRECISION,
+    lon DOUBLE PRECISION,
+    reporter_name TEXT,
+    reporter_phone TEXT,
+    attributes {json} NOT NULL,
+    status TEXT NOT NULL,
+    street TEXT,
+    district TEXT,
+    subtype TEXT,
+    category TEXT,
+    urgency TEXT NOT NULL,
+    supervised INTEGER NOT NULL DEFAULT 0,
+    duplicate_of BIGINT REFERENCES events(id),
+    satisfaction INTEGER,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL,
+    closed_at {ts}
+);
+CREATE UNIQUE INDEX events_source_external ON events (source, external_id);
+CREATE INDEX events_street_status_time ON events (street, status, reported_at);
+CREATE INDEX events_district_time ON events (district, reported_at);
+CREATE INDEX events_status_time ON events (status, reported_at);
+CREATE INDEX events_subtype_time ON events (subtype, reported_at);
+
+CREATE TABLE transitions (
+    id {pk},
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    action TEXT NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at {ts} NOT NULL,
+    reason TEXT,
+    reason_code TEXT,
+    payload {json} NOT NULL
+);
+CREATE INDEX transitions_event ON transitions (event_id, id);
+
+CREATE TABLE orders (
+    id {pk},
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    status TEXT NOT NULL,
+    lead_department TEXT NOT NULL,
+    assisting_departments {json} NOT NULL,
+    level TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    response_hours DOUBLE PRECISION NOT NULL,
+    disposal_hours DOUBLE PRECISION NOT NULL,
+    extension_hours DOUBLE PRECISION NOT NULL DEFAULT 0,
+    legal_basis {json} NOT NULL,
+    duty_basis {json} NOT NULL,
+    escalation_rules {json} NOT NULL,
+    steps {json} NOT NULL,
+    explanation TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    confidence DOUBLE PRECISION NOT NULL,
+    created_at {ts} NOT NULL,
+    dispatched_at {ts},
+    accepted_at {ts},
+    due_at {ts},
+    closed_at {ts},
+    return_reason_code TEXT
+);
+CREATE INDEX orders_event ON orders (event_id, id);
+CREATE INDEX orders_status_due ON orders (status, due_at);
+CREATE INDEX orders_lead_status ON orders (lead_department, status);
+
+CREATE TABLE ai_decisions (
+    id {pk},
+    event_id BIGINT REFERENCES events(id),
+    run_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    model TEXT,
+    prompt_name TEXT,
+    prompt_version TEXT,
+    inputs {json} NOT NULL,
+    output {json} NOT NULL,
+    confidence DOUBLE PRECISION,
+    latency_ms DOUBLE PRECISION,
+    fallbacks {json} NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX ai_decisions_event ON ai_decisions (event_id, id);
+
+CREATE TABLE feedback (
+    id {pk},
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    order_id BIGINT REFERENCES orders(id),
+    officer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload {json} NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX feedback_event ON feedback (event_id);
+"""),
+]
+
+
+def migrate(db: Database) -> list[int]:
+    """Apply the migrations not yet recorded; return the versions applied now."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {r["version"] for r in db.fetchall("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, name, template in MIGRATIONS:
+        if version in done:
+            continue
+        sql = template.format(**TYPES[db.dialect])
+        with db.transaction():
+            for statement in filter(str.strip, sql.split(";")):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+        log.info("applied migration %s: %s", version, name)
+        applied.append(version)
+    return applied
+
+
+def schema_version(db: Database) -> int:
+    row = db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
+    return int(row["v"]) if row and row["v"] is not None else 0

@@ -1,0 +1,104 @@
+"""Who owns an event and by when: ``departments_for`` and ``sla_for``. Pure functions over the
+knowledge; no store, no clock, no model."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from knowledge import Knowledge
+from knowledge.models import Level, Urgency
+
+
+class DepartmentsQuery(BaseModel):
+    subtype: str = Field(description="事件小类编码，如 CA01")
+    jurisdiction: str = Field(description="事发地街道（镇）或区县编码")
+    level: Level | None = Field(default=None, description="承办层级；不填则用小类默认层级")
+
+
+class AssignedDepartment(BaseModel):
+    code: str
+    name: str
+    role: str = Field(description="lead 主办 / assist 协办")
+    level: Level
+    duty_ids: list[str]
+    duties: list[str] = Field(description="所依据的权责清单条目原文")
+
+
+class DepartmentsAnswer(BaseModel):
+    subtype: str
+    level: Level
+    lead: AssignedDepartment
+    assisting: list[AssignedDepartment]
+
+
+def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tuple[Level, str]:
+    """The level at which ``type_code`` can act for ``level``: itself, else the nearest above."""
+    levels = k.department_types[type_code].levels
+    if Level.ENTERPRISE in levels:
+        return Level.ENTERPRISE, k.department(type_code, jurisdiction, Level.ENTERPRISE).code
+    ladder = [Level.STREET, Level.DISTRICT, Level.CITY]
+    for lv in ladder[ladder.index(level):]:
+        if lv in levels and (lv is Level.CITY or k.ancestor_at(jurisdiction, lv.value) is not None):
+            return lv, k.department(type_code, jurisdiction, lv).code
+    counterpart = k.department_types[type_code].escalates_to
+    if counterpart:
+        return _place(k, counterpart, jurisdiction, level)
+    raise KeyError(f"no {type_code} department serves {jurisdiction} at {level.value} or above")
+
+
+def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
+    """按事件小类和事发地，给出主办和协办部门（含层级与所依据的权责清单条目）。"""
+    st = k.subtype(q.subtype)
+    k.jurisdiction(q.jurisdiction)  # unknown code -> KeyError with a clear message
+    level = q.level or st.level
+    if level is Level.ENTERPRISE:
+        raise ValueError("层级不能为企业 (level cannot be enterprise)")
+
+    def assigned(type_code: str, duty_ids: list[str], role: str) -> AssignedDepartment:
+        lv, code = _place(k, type_code, q.jurisdiction, level)
+        dept = k.departments[code]
+        return AssignedDepartment(code=code, name=dept.name, role=role, level=lv, duty_ids=duty_ids,
+                                  duties=[k.duties[d].text for d in duty_ids])
+
+    lead = assigned(st.lead.type, st.lead.duties, "lead")
+    assisting = [assigned(a.type, a.duties, "assist") for a in st.assist]
+    assisting = [a for a in assisting if a.code != lead.code]
+    return DepartmentsAnswer(subtype=st.code, level=level, lead=lead, assisting=assisting)
+
+
+class SlaQuery(BaseModel):
+    subtype: str = Field(description="事件小类编码")
+    urgency: Urgency = Field(description="紧急程度 normal/urgent/critical")
+
+
+class SlaAnswer(BaseModel):
+    subtype: str
+    urgency: Urgency
+    response_hours: float = Field(description="签收后应响应的小时数")
+    disposal_hours: float = Field(description="签收后应办结的小时数")
+    basis: str = Field(description="时限依据说明")
+
+
+def sla_for(k: Knowledge, q: SlaQuery) -> SlaAnswer:
+    """按事件小类和紧急程度给出响应、办结时限（自签收起算）。"""
+    st = k.subtype(q.subtype)
+    cap = k.urgency_levels[q.urgency]
+    response = min(st.sla_hours.response, cap.response_cap_hours)
+    disposal = min(st.sla_hours.disposal, cap.disposal_cap_hours)
+    basis = f"{st.name}一般时限 响应{st.sla_hours.response:g}小时/办结{st.sla_hours.disposal:g}小时"
+    if q.urgency is not Urgency.NORMAL:
+        basis += f"；{cap.name}件上限 响应{cap.response_cap_hours:g}小时/办结{cap.disposal_cap_hours:g}小时"
+    return SlaAnswer(subtype=st.code, urgency=q.urgency, response_hours=response,
+                     disposal_hours=disposal, basis=basis)
+
+
+def urgency_for(k: Knowledge, subtype: str, text: str) -> tuple[Urgency, list[str]]:
+    """小类默认紧急程度，文本出现升级关键词时提级；返回紧急程度和命中的关键词。"""
+    st = k.subtype(subtype)
+    critical = [w for w in st.critical_keywords if w in text]
+    if critical:
+        return Urgency.CRITICAL, critical
+    urgent = [w for w in st.urgent_keywords if w in text]
+    if urgent and st.urgency.rank < Urgency.URGENT.rank:
+        return Urgency.URGENT, urgent
+    return st.urgency, []
