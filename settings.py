@@ -20,8 +20,12 @@ class Settings(BaseSettings):
         default=None, description="sqlite:///path or postgresql://…; default: SQLite in data_dir"
     )
     chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
-    chroma_url: AnyHttpUrl | None = Field(default=None, description="a Chroma server; overrides chroma_path")
-    llm_base_url: AnyHttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint; unset = offline")
+    chroma_url: AnyHttpUrl | None = Field(
+        default=None, description="a Chroma server; overrides chroma_path"
+    )
+    llm_base_url: AnyHttpUrl | None = Field(
+        default=None, description="OpenAI-compatible endpoint; unset = offline"
+    )
     llm_api_key: SecretStr = SecretStr("not-needed")
     llm_model: str = "qwen2.5-7b-instruct"
     llm_timeout_s: float = Field(default=30.0, gt=0)

@@ -13,7 +13,12 @@ from tools.drafting import draft_order
 
 
 def load_demo(
-    store: EventStore, k: Knowledge, *, seed: int, now: datetime, count: int = 640,
+    store: EventStore,
+    k: Knowledge,
+    *,
+    seed: int,
+    now: datetime,
+    count: int = 640,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Generate and store demo events. Events already stored (same source and external id)
@@ -22,8 +27,9 @@ def load_demo(
     ids: list[int] = []
     created = skipped = transitions = 0
     for n, ev in enumerate(events):
-        stored, new = store.add_event(ev.create, now=ev.create.reported_at + timedelta(minutes=1),
-                                      actor="demo")
+        stored, new = store.add_event(
+            ev.create, now=ev.create.reported_at + timedelta(minutes=1), actor="demo"
+        )
         ids.append(stored.id)
         if not new:
             skipped += 1
@@ -32,20 +38,36 @@ def load_demo(
         transitions += _replay(store, k, ev, stored.id, ids)
         if progress:
             progress(n + 1, len(events))
-    return {"generated": len(events), "created": created, "skipped": skipped,
-            "transitions": transitions}
+    return {
+        "generated": len(events),
+        "created": created,
+        "skipped": skipped,
+        "transitions": transitions,
+    }
 
 
 def _replay(store: EventStore, k: Knowledge, ev: DemoEvent, event_id: int, ids: list[int]) -> int:
     def classify(at: datetime, full: bool) -> None:
         """Where the event is (known at intake); what it is only once it has been triaged."""
         store.set_classification(
-            event_id, street=ev.street, district=ev.district, subtype=ev.subtype if full else None,
-            category=ev.subtype[:2] if full else None, urgency=ev.urgency, now=at)
+            event_id,
+            street=ev.street,
+            district=ev.district,
+            subtype=ev.subtype if full else None,
+            category=ev.subtype[:2] if full else None,
+            urgency=ev.urgency,
+            now=at,
+        )
 
     def order(at: datetime, lead_override: str | None = None) -> None:
-        o = draft_order(k, event_id=event_id, subtype=ev.subtype, jurisdiction=ev.street,
-                        urgency=ev.urgency, lead_override=lead_override)
+        o = draft_order(
+            k,
+            event_id=event_id,
+            subtype=ev.subtype,
+            jurisdiction=ev.street,
+            urgency=ev.urgency,
+            lead_override=lead_override,
+        )
         store.add_order(o, now=at)
 
     classify(ev.create.reported_at + timedelta(minutes=1), full=bool(ev.steps))
@@ -58,6 +80,13 @@ def _replay(store: EventStore, k: Knowledge, ev: DemoEvent, event_id: int, ids: 
             order(s.at)
         elif s.action is Action.MERGE_DUPLICATE and ev.duplicate_of is not None:
             payload["duplicate_of"] = ids[ev.duplicate_of]
-        store.transition(event_id, s.action, actor=s.actor, at=s.at, reason=s.reason,
-                         reason_code=s.reason_code, payload=payload)
+        store.transition(
+            event_id,
+            s.action,
+            actor=s.actor,
+            at=s.at,
+            reason=s.reason,
+            reason_code=s.reason_code,
+            payload=payload,
+        )
     return len(ev.steps)

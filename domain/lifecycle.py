@@ -97,8 +97,9 @@ ACTION_ZH: dict[Action, str] = {
 }
 
 S = Status
-_OPEN_ORDER_STATES = frozenset({S.DISPATCHED, S.ACCEPTED, S.RETURNED, S.IN_PROGRESS,
-                                S.EXTENSION_REQUESTED})
+_OPEN_ORDER_STATES = frozenset(
+    {S.DISPATCHED, S.ACCEPTED, S.RETURNED, S.IN_PROGRESS, S.EXTENSION_REQUESTED}
+)
 
 #: action -> (states it may be applied in, state it leads to; None = state unchanged)
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
@@ -123,9 +124,17 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
 }
 
 #: actions that must say why
-REASON_REQUIRED = frozenset({Action.RETURN, Action.REQUEST_EXTENSION, Action.REJECT_EXTENSION,
-                             Action.REOPEN, Action.MERGE_DUPLICATE, Action.SUPERVISE,
-                             Action.RETRIAGE})
+REASON_REQUIRED = frozenset(
+    {
+        Action.RETURN,
+        Action.REQUEST_EXTENSION,
+        Action.REJECT_EXTENSION,
+        Action.REOPEN,
+        Action.MERGE_DUPLICATE,
+        Action.SUPERVISE,
+        Action.RETRIAGE,
+    }
+)
 
 
 class IllegalTransition(ValueError):
@@ -181,21 +190,34 @@ def apply(
     if status not in sources:
         raise IllegalTransition(status, action)
     if action in REASON_REQUIRED and not (reason and reason.strip()):
-        raise IllegalTransition(status, action, f"「{action.zh}」必须填写原因。 ({action.value} needs a reason)")
+        raise IllegalTransition(
+            status, action, f"「{action.zh}」必须填写原因。 ({action.value} needs a reason)"
+        )
     if action is Action.RETURN:
         if not reason_code:
-            raise IllegalTransition(status, action, "退单必须选择退单原因代码。 (a return needs a reason code)")
+            raise IllegalTransition(
+                status, action, "退单必须选择退单原因代码。 (a return needs a reason code)"
+            )
         if return_reasons is not None and reason_code not in return_reasons:
             codes = "、".join(sorted(return_reasons))
             raise IllegalTransition(
-                status, action,
+                status,
+                action,
                 f"未知的退单原因代码「{reason_code}」，可选：{codes}。 (unknown return reason code)",
             )
     if action is Action.VERIFY:
         score = (payload or {}).get("satisfaction")
         if not isinstance(score, int) or not 1 <= score <= 5:
-            raise IllegalTransition(status, action, "回访必须记录满意度（1-5分）。 (verify needs satisfaction 1..5)")
+            raise IllegalTransition(
+                status, action, "回访必须记录满意度（1-5分）。 (verify needs satisfaction 1..5)"
+            )
     return Transition(
-        action=action, from_status=status, to_status=target or status, actor=actor, at=at,
-        reason=reason, reason_code=reason_code, payload=payload or {},
+        action=action,
+        from_status=status,
+        to_status=target or status,
+        actor=actor,
+        at=at,
+        reason=reason,
+        reason_code=reason_code,
+        payload=payload or {},
     )

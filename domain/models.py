@@ -24,8 +24,14 @@ class Source(StrEnum):
 
     @property
     def zh(self) -> str:
-        return {"hotline": "12345热线", "web": "网络留言", "grid": "网格上报", "ai_video": "AI视频",
-                "sensor": "物联感知", "referral": "部门转办"}[self.value]
+        return {
+            "hotline": "12345热线",
+            "web": "网络留言",
+            "grid": "网格上报",
+            "ai_video": "AI视频",
+            "sensor": "物联感知",
+            "referral": "部门转办",
+        }[self.value]
 
 
 class EventCreate(BaseModel):

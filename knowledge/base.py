@@ -120,8 +120,12 @@ class Knowledge:
 def _jurisdictions(f: YamlFile) -> tuple[Jurisdiction, dict[str, Jurisdiction]]:
     spec = f.parse(JurisdictionsFile)
     city = Jurisdiction(
-        code=spec.city.code, name=spec.city.name, level="city", parent=None,
-        lat=spec.city.lat, lon=spec.city.lon,
+        code=spec.city.code,
+        name=spec.city.name,
+        level="city",
+        parent=None,
+        lat=spec.city.lat,
+        lon=spec.city.lon,
     )
     nodes: dict[str, Jurisdiction] = {city.code: city}
 
@@ -131,24 +135,61 @@ def _jurisdictions(f: YamlFile) -> tuple[Jurisdiction, dict[str, Jurisdiction]]:
         nodes[node.code] = node
 
     for i, d in enumerate(spec.districts):
-        add(Jurisdiction(code=d.code, name=d.name, level="district", parent=city.code,
-                         lat=d.lat, lon=d.lon), ["districts", i, "code"])
+        add(
+            Jurisdiction(
+                code=d.code, name=d.name, level="district", parent=city.code, lat=d.lat, lon=d.lon
+            ),
+            ["districts", i, "code"],
+        )
         for k, s in enumerate(d.streets):
             loc: list[int | str] = ["districts", i, "streets", k]
             if not s.code.startswith(d.code):
-                raise f.error(loc, f"street {s.code} {s.name} does not start with its district code {d.code}")
-            add(Jurisdiction(code=s.code, name=s.name, level="street", parent=d.code, lat=s.lat,
-                             lon=s.lon, kind=s.kind, roads=tuple(s.roads),
-                             landmarks=tuple(s.landmarks)), loc)
+                raise f.error(
+                    loc, f"street {s.code} {s.name} does not start with its district code {d.code}"
+                )
+            add(
+                Jurisdiction(
+                    code=s.code,
+                    name=s.name,
+                    level="street",
+                    parent=d.code,
+                    lat=s.lat,
+                    lon=s.lon,
+                    kind=s.kind,
+                    roads=tuple(s.roads),
+                    landmarks=tuple(s.landmarks),
+                ),
+                loc,
+            )
     for i, c in enumerate(spec.communities):
         street = nodes.get(c.street)
         if street is None or street.level != "street":
-            raise f.error(["communities", i, "street"], f"unknown street {c.street} for community {c.name}")
-        add(Jurisdiction(code=c.code, name=c.name, level="community", parent=street.code,
-                         lat=street.lat, lon=street.lon), ["communities", i])
+            raise f.error(
+                ["communities", i, "street"], f"unknown street {c.street} for community {c.name}"
+            )
+        add(
+            Jurisdiction(
+                code=c.code,
+                name=c.name,
+                level="community",
+                parent=street.code,
+                lat=street.lat,
+                lon=street.lon,
+            ),
+            ["communities", i],
+        )
         for g in range(1, c.grids + 1):
-            add(Jurisdiction(code=f"{c.code}{g:02d}", name=f"{c.name}第{g}网格", level="grid",
-                             parent=c.code, lat=street.lat, lon=street.lon), ["communities", i])
+            add(
+                Jurisdiction(
+                    code=f"{c.code}{g:02d}",
+                    name=f"{c.name}第{g}网格",
+                    level="grid",
+                    parent=c.code,
+                    lat=street.lat,
+                    lon=street.lon,
+                ),
+                ["communities", i],
+            )
     return city, nodes
 
 
@@ -167,14 +208,23 @@ def _departments(
             if d.id in duties:
                 raise f.error(["department_types", i, "duties", k], f"duplicate duty id {d.id}")
             if d.board and d.board not in t.boards:
-                raise f.error(["department_types", i, "duties", k, "board"],
-                              f"duty {d.id} names board {d.board} that {t.code} does not have")
-            duties[d.id] = Duty(id=d.id, text=d.text, department_type=t.code, board=d.board,
-                                enforcement=d.enforcement)
+                raise f.error(
+                    ["department_types", i, "duties", k, "board"],
+                    f"duty {d.id} names board {d.board} that {t.code} does not have",
+                )
+            duties[d.id] = Duty(
+                id=d.id,
+                text=d.text,
+                department_type=t.code,
+                board=d.board,
+                enforcement=d.enforcement,
+            )
         duty_ids = tuple(d.id for d in t.duties)
         if t.escalates_to and t.escalates_to not in {x.code for x in spec.department_types}:
-            raise f.error(["department_types", i, "escalates_to"],
-                          f"{t.code} escalates to unknown department type {t.escalates_to}")
+            raise f.error(
+                ["department_types", i, "escalates_to"],
+                f"{t.code} escalates to unknown department type {t.escalates_to}",
+            )
         for level in t.levels:
             if level is Level.ENTERPRISE:
                 holders = [city]
@@ -184,14 +234,25 @@ def _departments(
                 key = "town" if node.kind == "town" else level.value
                 template = t.name.get(key) or t.name.get(level.value)  # type: ignore[call-overload]
                 if template is None:
-                    raise f.error(["department_types", i, "name"],
-                                  f"{t.code} has level {level.value} but no name for it")
+                    raise f.error(
+                        ["department_types", i, "name"],
+                        f"{t.code} has level {level.value} but no name for it",
+                    )
                 parent = nodes.get(node.parent) if node.parent else None
-                name = template.format(city=city.name, district=(parent or node).name
-                                       if level is Level.STREET else node.name, street=node.name)
+                name = template.format(
+                    city=city.name,
+                    district=(parent or node).name if level is Level.STREET else node.name,
+                    street=node.name,
+                )
                 code = f"{node.code}.{t.code}"
-                departments[code] = Department(code=code, name=name, type=t.code, level=level,
-                                               jurisdiction=node.code, duty_ids=duty_ids)
+                departments[code] = Department(
+                    code=code,
+                    name=name,
+                    type=t.code,
+                    level=level,
+                    jurisdiction=node.code,
+                    duty_ids=duty_ids,
+                )
     return types, duties, departments
 
 
@@ -217,13 +278,17 @@ def _taxonomy(
                 if duty not in duties:
                     raise f.error([*ref_loc, "duties"], f"{s.code}: unknown duty id {duty}")
                 if duties[duty].department_type != ref.type:
-                    raise f.error([*ref_loc, "duties"],
-                                  f"{s.code}: duty {duty} belongs to {duties[duty].department_type}, "
-                                  f"not {ref.type}")
+                    raise f.error(
+                        [*ref_loc, "duties"],
+                        f"{s.code}: duty {duty} belongs to {duties[duty].department_type}, "
+                        f"not {ref.type}",
+                    )
         lead_levels = types[s.lead.type].levels
         if s.level not in lead_levels and Level.ENTERPRISE not in lead_levels:
-            raise f.error([*loc, "level"], f"{s.code}: lead department {s.lead.type} does not exist "
-                          f"at level {s.level.value}")
+            raise f.error(
+                [*loc, "level"],
+                f"{s.code}: lead department {s.lead.type} does not exist at level {s.level.value}",
+            )
         subtypes[s.code] = s
     return categories, subtypes
 
@@ -245,7 +310,9 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     sla = files["sla"].parse(SlaFile)
     levels = {u.code: u for u in sla.urgency_levels}
     if set(levels) != set(Urgency):
-        raise files["sla"].error(["urgency_levels"], f"urgency levels must be exactly {[u.value for u in Urgency]}")
+        raise files["sla"].error(
+            ["urgency_levels"], f"urgency levels must be exactly {[u.value for u in Urgency]}"
+        )
 
     esc = files["escalation"].parse(EscalationFile)
     seen: set[str] = set()
@@ -255,8 +322,9 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         seen.add(rule.id)
         for code in rule.when.subtypes or []:
             if code not in subtypes:
-                raise files["escalation"].error(["rules", i, "when", "subtypes"],
-                                                f"{rule.id}: unknown subtype {code}")
+                raise files["escalation"].error(
+                    ["rules", i, "when", "subtypes"], f"{rule.id}: unknown subtype {code}"
+                )
 
     reasons = files["return_reasons"].parse(ReturnReasonsFile)
     children: dict[str, list[str]] = {}
@@ -265,10 +333,19 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
             children.setdefault(node.parent, []).append(node.code)
 
     return Knowledge(
-        source=root, city=city, jurisdictions=nodes, department_types=types, duties=duties,
-        departments=departments, categories=categories, subtypes=subtypes, urgency_levels=levels,
-        sla=sla, escalation_rules=tuple(esc.rules),
-        return_reasons={r.code: r for r in reasons.reasons}, _children=children,
+        source=root,
+        city=city,
+        jurisdictions=nodes,
+        department_types=types,
+        duties=duties,
+        departments=departments,
+        categories=categories,
+        subtypes=subtypes,
+        urgency_levels=levels,
+        sla=sla,
+        escalation_rules=tuple(esc.rules),
+        return_reasons={r.code: r for r in reasons.reasons},
+        _children=children,
     )
 
 

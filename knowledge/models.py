@@ -23,7 +23,9 @@ class Level(StrEnum):
 
     @property
     def zh(self) -> str:
-        return {"city": "市级", "district": "区县级", "street": "镇街级", "enterprise": "企业"}[self]
+        return {"city": "市级", "district": "区县级", "street": "镇街级", "enterprise": "企业"}[
+            self
+        ]
 
     @property
     def rank(self) -> int:
@@ -151,7 +153,9 @@ class DutyRef(Strict):
 
 class RegulationRef(Strict):
     title: str
-    article: str = Field(pattern=r"^第[一二三四五六七八九十百千零〇]+条(之[一二三四五六七八九十]+)?$")
+    article: str = Field(
+        pattern=r"^第[一二三四五六七八九十百千零〇]+条(之[一二三四五六七八九十]+)?$"
+    )
 
 
 class SlaHours(Strict):

@@ -95,7 +95,9 @@ class SqliteDatabase(Database):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self.conn = sqlite3.connect(
+                path, isolation_level=None, timeout=30, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"无法打开 SQLite 数据库 {path}: {exc}") from exc
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -159,11 +161,11 @@ class PostgresDatabase(Database):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
-            return self.conn.execute(self._sql(sql), tuple(params))  # type: ignore[call-overload]
+            return self.conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur:
-            cur.executemany(self._sql(sql), [tuple(r) for r in rows])  # type: ignore[arg-type]
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         cur = self.execute(sql + " RETURNING id", params)

@@ -17,10 +17,29 @@ from store.schema import migrate
 log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
-    "source", "external_id", "title", "text", "reported_at", "address", "lat", "lon",
-    "reporter_name", "reporter_phone", "attributes", "status", "street", "district", "subtype",
-    "category", "urgency", "supervised", "duplicate_of", "satisfaction", "version",
-    "created_at", "updated_at",
+    "source",
+    "external_id",
+    "title",
+    "text",
+    "reported_at",
+    "address",
+    "lat",
+    "lon",
+    "reporter_name",
+    "reporter_phone",
+    "attributes",
+    "status",
+    "street",
+    "district",
+    "subtype",
+    "category",
+    "urgency",
+    "supervised",
+    "duplicate_of",
+    "satisfaction",
+    "version",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -45,13 +64,34 @@ class EventStore:
     def _event_row(self, e: EventCreate, now: datetime) -> list[Any]:
         db = self.db
         return [
-            e.source.value, e.external_id, e.title, e.text, db.ts(e.reported_at), e.address,
-            e.lat, e.lon, e.reporter_name, e.reporter_phone, db.json(e.attributes),
-            Status.RECEIVED.value, None, None, None, None, Urgency.NORMAL.value, 0, None, None, 1,
-            db.ts(now), db.ts(now),
+            e.source.value,
+            e.external_id,
+            e.title,
+            e.text,
+            db.ts(e.reported_at),
+            e.address,
+            e.lat,
+            e.lon,
+            e.reporter_name,
+            e.reporter_phone,
+            db.json(e.attributes),
+            Status.RECEIVED.value,
+            None,
+            None,
+            None,
+            None,
+            Urgency.NORMAL.value,
+            0,
+            None,
+            None,
+            1,
+            db.ts(now),
+            db.ts(now),
         ]
 
-    def add_event(self, event: EventCreate, *, now: datetime, actor: str = "system") -> tuple[Event, bool]:
+    def add_event(
+        self, event: EventCreate, *, now: datetime, actor: str = "system"
+    ) -> tuple[Event, bool]:
         """Store an event once. Same (source, external_id) again returns the stored one.
 
         Returns the event and whether it was created now."""
@@ -63,21 +103,31 @@ class EventStore:
         marks = ", ".join("?" * len(EVENT_COLUMNS))
         with self.db.transaction():
             try:
-                event_id = self.db.insert(f"INSERT INTO events ({cols}) VALUES ({marks})",
-                                          self._event_row(event, now))
+                event_id = self.db.insert(
+                    f"INSERT INTO events ({cols}) VALUES ({marks})", self._event_row(event, now)
+                )
             except Exception as exc:  # a concurrent insert of the same (source, external_id)
                 if event.external_id and "unique" in str(exc).lower():
                     found = self.find_by_external_id(event.source.value, event.external_id)
                     if found is not None:
                         return found, False
                 raise
-            self._record(event_id, Transition(action=Action.RECEIVE, from_status=Status.RECEIVED,
-                                              to_status=Status.RECEIVED, actor=actor, at=now))
+            self._record(
+                event_id,
+                Transition(
+                    action=Action.RECEIVE,
+                    from_status=Status.RECEIVED,
+                    to_status=Status.RECEIVED,
+                    actor=actor,
+                    at=now,
+                ),
+            )
         return self.get_event(event_id), True
 
     def find_by_external_id(self, source: str, external_id: str) -> Event | None:
-        row = self.db.fetchone("SELECT * FROM events WHERE source = ? AND external_id = ?",
-                               (source, external_id))
+        row = self.db.fetchone(
+            "SELECT * FROM events WHERE source = ? AND external_id = ?", (source, external_id)
+        )
         return self._event(row) if row else None
 
     def get_event(self, event_id: int) -> Event:
@@ -97,8 +147,15 @@ class EventStore:
         return Event.model_validate(data)
 
     def set_classification(
-        self, event_id: int, *, street: str | None, district: str | None, subtype: str | None,
-        category: str | None, urgency: Urgency, now: datetime,
+        self,
+        event_id: int,
+        *,
+        street: str | None,
+        district: str | None,
+        subtype: str | None,
+        category: str | None,
+        urgency: Urgency,
+        now: datetime,
     ) -> None:
         self.db.execute(
             "UPDATE events SET street = ?, district = ?, subtype = ?, category = ?, urgency = ?, "
@@ -113,18 +170,35 @@ class EventStore:
     # -- lifecycle ----------------------------------------------------------------------
 
     def transition(
-        self, event_id: int, action: Action, *, actor: str, at: datetime,
-        expected_version: int | None = None, reason: str | None = None,
-        reason_code: str | None = None, payload: dict[str, Any] | None = None,
+        self,
+        event_id: int,
+        action: Action,
+        *,
+        actor: str,
+        at: datetime,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_code: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> Event:
         """Apply a lifecycle action. With ``expected_version``, a concurrent change → Conflict."""
         with self.db.transaction():
             event = self.get_event(event_id)
             if expected_version is not None and event.version != expected_version:
-                raise Conflict(f"事件 {event_id} 已被他人修改（版本 {event.version}，"
-                               f"您看到的是 {expected_version}），请刷新后重试。")
-            t = apply(event.status, action, actor=actor, at=at, reason=reason,
-                      reason_code=reason_code, payload=payload, return_reasons=self.return_reasons)
+                raise Conflict(
+                    f"事件 {event_id} 已被他人修改（版本 {event.version}，"
+                    f"您看到的是 {expected_version}），请刷新后重试。"
+                )
+            t = apply(
+                event.status,
+                action,
+                actor=actor,
+                at=at,
+                reason=reason,
+                reason_code=reason_code,
+                payload=payload,
+                return_reasons=self.return_reasons,
+            )
             sets = ["status = ?", "version = version + 1", "updated_at = ?"]
             params: list[Any] = [t.to_status.value, self.db.ts(at)]
             if action is Action.SUPERVISE:
@@ -153,8 +227,17 @@ class EventStore:
         db.execute(
             "INSERT INTO transitions (event_id, action, from_status, to_status, actor, at, reason, "
             "reason_code, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event_id, t.action.value, t.from_status.value, t.to_status.value,
-             t.actor, db.ts(t.at), t.reason, t.reason_code, db.json(t.payload)),
+            (
+                event_id,
+                t.action.value,
+                t.from_status.value,
+                t.to_status.value,
+                t.actor,
+                db.ts(t.at),
+                t.reason,
+                t.reason_code,
+                db.json(t.payload),
+            ),
         )
 
     def _order_side_effects(self, event_id: int, t: Transition) -> None:
@@ -165,32 +248,51 @@ class EventStore:
         db = self.db
         at = db.ts(t.at)
         if t.action in (Action.DISPATCH, Action.REDISPATCH):
-            db.execute("UPDATE orders SET status = 'dispatched', dispatched_at = ? WHERE id = ?",
-                       (at, order["id"]))
+            db.execute(
+                "UPDATE orders SET status = 'dispatched', dispatched_at = ? WHERE id = ?",
+                (at, order["id"]),
+            )
         elif t.action is Action.ACCEPT:
             accepted = t.at
             due = accepted + timedelta(hours=order["disposal_hours"] + order["extension_hours"])
-            db.execute("UPDATE orders SET status = 'accepted', accepted_at = ?, due_at = ? WHERE id = ?",
-                       (at, db.ts(due), order["id"]))
+            db.execute(
+                "UPDATE orders SET status = 'accepted', accepted_at = ?, due_at = ? WHERE id = ?",
+                (at, db.ts(due), order["id"]),
+            )
         elif t.action is Action.RETURN:
-            db.execute("UPDATE orders SET status = 'returned', closed_at = ?, return_reason_code = ? "
-                       "WHERE id = ?", (at, t.reason_code, order["id"]))
+            db.execute(
+                "UPDATE orders SET status = 'returned', closed_at = ?, return_reason_code = ? "
+                "WHERE id = ?",
+                (at, t.reason_code, order["id"]),
+            )
         elif t.action is Action.APPROVE_EXTENSION:
             hours = float(t.payload.get("hours", 0))
             accepted_at = db.read_ts(order["accepted_at"])
             ext = order["extension_hours"] + hours
-            due = accepted_at + timedelta(hours=order["disposal_hours"] + ext) if accepted_at else None
-            db.execute("UPDATE orders SET extension_hours = ?, due_at = ? WHERE id = ?",
-                       (ext, db.ts(due), order["id"]))
+            extended_due = (
+                accepted_at + timedelta(hours=order["disposal_hours"] + ext)
+                if accepted_at
+                else None
+            )
+            db.execute(
+                "UPDATE orders SET extension_hours = ?, due_at = ? WHERE id = ?",
+                (ext, db.ts(extended_due), order["id"]),
+            )
         elif t.action is Action.RESOLVE:
-            db.execute("UPDATE orders SET status = 'resolved', closed_at = ? WHERE id = ?",
-                       (at, order["id"]))
+            db.execute(
+                "UPDATE orders SET status = 'resolved', closed_at = ? WHERE id = ?",
+                (at, order["id"]),
+            )
         elif t.action is Action.REOPEN:
-            db.execute("UPDATE orders SET status = 'accepted', closed_at = NULL WHERE id = ?",
-                       (order["id"],))
+            db.execute(
+                "UPDATE orders SET status = 'accepted', closed_at = NULL WHERE id = ?",
+                (order["id"],),
+            )
 
     def history(self, event_id: int) -> list[dict[str, Any]]:
-        rows = self.db.fetchall("SELECT * FROM transitions WHERE event_id = ? ORDER BY id", (event_id,))
+        rows = self.db.fetchall(
+            "SELECT * FROM transitions WHERE event_id = ? ORDER BY id", (event_id,)
+        )
         for r in rows:
             r["at"] = self.db.read_ts(r["at"])
             r["payload"] = self.db.read_json(r["payload"])
@@ -202,18 +304,34 @@ class EventStore:
         """Store a dispatch order; an earlier open order of the event is superseded."""
         db = self.db
         with db.transaction():
-            db.execute("UPDATE orders SET status = 'superseded' WHERE event_id = ? AND status = 'draft'",
-                       (order.event_id,))
+            db.execute(
+                "UPDATE orders SET status = 'superseded' WHERE event_id = ? AND status = 'draft'",
+                (order.event_id,),
+            )
             return db.insert(
                 "INSERT INTO orders (event_id, status, lead_department, assisting_departments, level, "
                 "urgency, response_hours, disposal_hours, extension_hours, legal_basis, duty_basis, "
                 "escalation_rules, steps, explanation, engine, confidence, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (order.event_id, status, order.lead_department, db.json(order.assisting_departments),
-                 order.level.value, order.urgency.value, order.response_hours, order.disposal_hours,
-                 order.extension_hours, db.json([c.model_dump() for c in order.legal_basis]),
-                 db.json(order.duty_basis), db.json(order.escalation_rules), db.json(order.steps),
-                 order.explanation, order.engine, order.confidence, db.ts(now)),
+                (
+                    order.event_id,
+                    status,
+                    order.lead_department,
+                    db.json(order.assisting_departments),
+                    order.level.value,
+                    order.urgency.value,
+                    order.response_hours,
+                    order.disposal_hours,
+                    order.extension_hours,
+                    db.json([c.model_dump() for c in order.legal_basis]),
+                    db.json(order.duty_basis),
+                    db.json(order.escalation_rules),
+                    db.json(order.steps),
+                    order.explanation,
+                    order.engine,
+                    order.confidence,
+                    db.ts(now),
+                ),
             )
 
     def current_order_row(self, event_id: int) -> dict[str, Any] | None:
@@ -229,22 +347,33 @@ class EventStore:
     def _order(self, row: dict[str, Any]) -> DispatchOrder:
         db = self.db
         return DispatchOrder(
-            event_id=row["event_id"], lead_department=row["lead_department"],
+            event_id=row["event_id"],
+            lead_department=row["lead_department"],
             assisting_departments=db.read_json(row["assisting_departments"]),
-            level=Level(row["level"]), urgency=Urgency(row["urgency"]),
-            response_hours=row["response_hours"], disposal_hours=row["disposal_hours"],
-            extension_hours=row["extension_hours"], legal_basis=db.read_json(row["legal_basis"]),
+            level=Level(row["level"]),
+            urgency=Urgency(row["urgency"]),
+            response_hours=row["response_hours"],
+            disposal_hours=row["disposal_hours"],
+            extension_hours=row["extension_hours"],
+            legal_basis=db.read_json(row["legal_basis"]),
             duty_basis=db.read_json(row["duty_basis"]),
-            escalation_rules=db.read_json(row["escalation_rules"]), steps=db.read_json(row["steps"]),
-            explanation=row["explanation"], engine=row["engine"], confidence=row["confidence"],
+            escalation_rules=db.read_json(row["escalation_rules"]),
+            steps=db.read_json(row["steps"]),
+            explanation=row["explanation"],
+            engine=row["engine"],
+            confidence=row["confidence"],
             accepted_at=db.read_ts(row["accepted_at"]),
         )
 
     # -- listing (the full query tools live in tools/) -----------------------------------
 
     def list_events(
-        self, *, scope: Sequence[str] | None = None, status: Status | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        scope: Sequence[str] | None = None,
+        status: Status | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[Event]:
         where, params = [], []
         if scope:

@@ -18,7 +18,10 @@ TYPES = {
 }
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "events, transitions, orders, ai decisions, feedback", """
+    (
+        1,
+        "events, transitions, orders, ai decisions, feedback",
+        """
 CREATE TABLE events (
     id {pk},
     source TEXT NOT NULL,
@@ -123,7 +126,8 @@ CREATE TABLE feedback (
     created_at {ts} NOT NULL
 );
 CREATE INDEX feedback_event ON feedback (event_id);
-"""),
+""",
+    ),
 ]
 
 

@@ -4,20 +4,29 @@ the knowledge files."""
 
 from __future__ import annotations
 
+from domain.models import Citation, DispatchOrder
 from knowledge import Knowledge
 from knowledge.models import Level, Urgency
-from domain.models import Citation, DispatchOrder
 from tools.routing import DepartmentsQuery, SlaQuery, departments_for, sla_for
 
 
 def draft_order(
-    k: Knowledge, *, event_id: int, subtype: str, jurisdiction: str, urgency: Urgency,
-    level: Level | None = None, lead_override: str | None = None, confidence: float = 1.0,
+    k: Knowledge,
+    *,
+    event_id: int,
+    subtype: str,
+    jurisdiction: str,
+    urgency: Urgency,
+    level: Level | None = None,
+    lead_override: str | None = None,
+    confidence: float = 1.0,
     escalation_rules: list[str] | None = None,
 ) -> DispatchOrder:
     """起草派单：主办、协办、层级、时限、法律依据、职责依据、处置步骤和说明。"""
     st = k.subtype(subtype)
-    routing = departments_for(k, DepartmentsQuery(subtype=subtype, jurisdiction=jurisdiction, level=level))
+    routing = departments_for(
+        k, DepartmentsQuery(subtype=subtype, jurisdiction=jurisdiction, level=level)
+    )
     sla = sla_for(k, SlaQuery(subtype=subtype, urgency=urgency))
     lead_code, lead_name = routing.lead.code, routing.lead.name
     if lead_override:
@@ -31,7 +40,10 @@ def draft_order(
         f"依据职责「{k.duties[routing.lead.duty_ids[0]].text}」开展处置",
     ]
     if assisting:
-        steps.append("协办单位配合：" + "；".join(f"{a.name}（{k.duties[a.duty_ids[0]].text}）" for a in assisting))
+        steps.append(
+            "协办单位配合："
+            + "；".join(f"{a.name}（{k.duties[a.duty_ids[0]].text}）" for a in assisting)
+        )
     steps.append(f"签收后{sla.disposal_hours:g}小时内办结，上传处置结果并回复诉求人")
 
     basis = "、".join(f"《{c.title}》{c.article}" for c in citations) or "相关部门权责清单"
@@ -42,9 +54,18 @@ def draft_order(
         f"法律依据：{basis}。时限自签收起算：响应{sla.response_hours:g}小时，办结{sla.disposal_hours:g}小时。"
     )
     return DispatchOrder(
-        event_id=event_id, lead_department=lead_code, assisting_departments=[a.code for a in assisting],
-        level=routing.level, urgency=urgency, response_hours=sla.response_hours,
-        disposal_hours=sla.disposal_hours, legal_basis=citations, duty_basis=duty_basis,
-        escalation_rules=escalation_rules or [], steps=steps, explanation=explanation,
-        engine="offline", confidence=confidence,
+        event_id=event_id,
+        lead_department=lead_code,
+        assisting_departments=[a.code for a in assisting],
+        level=routing.level,
+        urgency=urgency,
+        response_hours=sla.response_hours,
+        disposal_hours=sla.disposal_hours,
+        legal_basis=citations,
+        duty_basis=duty_basis,
+        escalation_rules=escalation_rules or [],
+        steps=steps,
+        explanation=explanation,
+        engine="offline",
+        confidence=confidence,
     )

@@ -37,7 +37,7 @@ def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tup
     if Level.ENTERPRISE in levels:
         return Level.ENTERPRISE, k.department(type_code, jurisdiction, Level.ENTERPRISE).code
     ladder = [Level.STREET, Level.DISTRICT, Level.CITY]
-    for lv in ladder[ladder.index(level):]:
+    for lv in ladder[ladder.index(level) :]:
         if lv in levels and (lv is Level.CITY or k.ancestor_at(jurisdiction, lv.value) is not None):
             return lv, k.department(type_code, jurisdiction, lv).code
     counterpart = k.department_types[type_code].escalates_to
@@ -57,8 +57,14 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
     def assigned(type_code: str, duty_ids: list[str], role: str) -> AssignedDepartment:
         lv, code = _place(k, type_code, q.jurisdiction, level)
         dept = k.departments[code]
-        return AssignedDepartment(code=code, name=dept.name, role=role, level=lv, duty_ids=duty_ids,
-                                  duties=[k.duties[d].text for d in duty_ids])
+        return AssignedDepartment(
+            code=code,
+            name=dept.name,
+            role=role,
+            level=lv,
+            duty_ids=duty_ids,
+            duties=[k.duties[d].text for d in duty_ids],
+        )
 
     lead = assigned(st.lead.type, st.lead.duties, "lead")
     assisting = [assigned(a.type, a.duties, "assist") for a in st.assist]
@@ -88,8 +94,13 @@ def sla_for(k: Knowledge, q: SlaQuery) -> SlaAnswer:
     basis = f"{st.name}一般时限 响应{st.sla_hours.response:g}小时/办结{st.sla_hours.disposal:g}小时"
     if q.urgency is not Urgency.NORMAL:
         basis += f"；{cap.name}件上限 响应{cap.response_cap_hours:g}小时/办结{cap.disposal_cap_hours:g}小时"
-    return SlaAnswer(subtype=st.code, urgency=q.urgency, response_hours=response,
-                     disposal_hours=disposal, basis=basis)
+    return SlaAnswer(
+        subtype=st.code,
+        urgency=q.urgency,
+        response_hours=response,
+        disposal_hours=disposal,
+        basis=basis,
+    )
 
 
 def urgency_for(k: Knowledge, subtype: str, text: str) -> tuple[Urgency, list[str]]:

@@ -1,0 +1,77 @@
+"""The ``sanji`` command as a user runs it: a real subprocess."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from knowledge.base import DATA_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sanji(
+    *args: str, env_extra: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANJI_")}
+    env.update(env_extra or {})
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
+
+
+def test_version() -> None:
+    out = sanji("version")
+    assert out.returncode == 0 and out.stdout.startswith("sanji ")
+
+
+def test_doctor_reports_every_part(tmp_path: Path) -> None:
+    out = sanji("doctor", env_extra={"SANJI_DATA_DIR": str(tmp_path / "d")})
+    assert out.returncode == 0, out.stderr
+    for part in ("知识库", "数据库", "法规索引", "嵌入模型", "大模型"):
+        assert part in out.stdout
+    assert "离线引擎" in out.stdout and "384 维" in out.stdout
+
+
+def test_doctor_fails_on_an_unreachable_llm(tmp_path: Path) -> None:
+    out = sanji(
+        "doctor",
+        env_extra={
+            "SANJI_DATA_DIR": str(tmp_path / "d"),
+            "SANJI_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+        },
+    )
+    assert out.returncode == 1
+    assert "失败" in out.stdout and "回退到离线引擎" in out.stdout
+
+
+def test_knowledge_check_reports_a_broken_file_precisely(tmp_path: Path) -> None:
+    ok = sanji("knowledge", "check")
+    assert ok.returncode == 0 and "校验通过" in ok.stdout
+    broken = tmp_path / "k"
+    shutil.copytree(DATA_DIR, broken)
+    path = broken / "departments.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "levels: [city, district]", "levels: [city, distrct]", 1
+        ),
+        encoding="utf-8",
+    )
+    out = sanji("knowledge", "check", str(broken))
+    assert out.returncode == 1
+    assert "departments.yaml:" in out.stderr and "错误" in out.stderr
+
+
+def test_demo_load_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
+    env = {"SANJI_DATA_DIR": str(tmp_path / "d")}
+    first = sanji("demo", "load", "--count", "60", env_extra=env)
+    assert first.returncode == 0 and "新增 60 件" in first.stdout, first.stderr
+    second = sanji("demo", "load", "--count", "60", env_extra=env)
+    assert "新增 0 件" in second.stdout and "跳过 60 件" in second.stdout

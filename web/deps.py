@@ -1,0 +1,28 @@
+"""Dependency aliases for routers: what the lifespan put on ``app.state``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from knowledge import Knowledge
+from settings import Settings
+from store import EventStore
+
+
+def _store(request: Request) -> EventStore:
+    return request.app.state.store
+
+
+def _knowledge(request: Request) -> Knowledge:
+    return request.app.state.knowledge
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+StoreDep = Annotated[EventStore, Depends(_store)]
+KnowledgeDep = Annotated[Knowledge, Depends(_knowledge)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
