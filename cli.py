@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from datetime import UTC, datetime
@@ -21,8 +22,10 @@ app = typer.Typer(
 )
 demo_app = typer.Typer(help="演示数据 (demo data)", no_args_is_help=True)
 knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is_help=True)
+import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(import_app, name="import")
 console = Console()
 err = Console(stderr=True)
 
@@ -94,7 +97,7 @@ def demo_load(
 
     settings = get_settings()
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k.return_reasons)
+    store = EventStore.open(settings.resolved_database_url, k)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入演示事件", total=count)
         result = load_demo(
@@ -130,6 +133,74 @@ def demo_labelled(
     console.print(f"已写入 {len(rows)} 条标注样本：{out}")
 
 
+@import_app.command("events")
+def import_events_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV、JSONL 或 XLSX 文件")],
+    mapping: Annotated[
+        list[str],
+        typer.Option("--map", help="字段=列名，如 --map text=留言详情 --map reported_at=留言时间"),
+    ],
+    source: Annotated[
+        str, typer.Option(help="来源渠道：hotline/web/grid/ai_video/sensor/referral")
+    ] = "web",
+    report: Annotated[Path | None, typer.Option(help="被拒行报告（CSV）的保存路径")] = None,
+) -> None:
+    """导入事件文件；重复导入不会重复入库，被拒的行逐行给出行号和原因。"""
+    from rich.progress import Progress
+
+    from domain.models import Source
+    from knowledge import default_knowledge
+    from store import EventStore
+    from store.importer import ImportFailed, import_events
+
+    pairs = {}
+    for item in mapping:
+        target, sep, column = item.partition("=")
+        if not sep or not target or not column:
+            _fail(f"--map 的格式应为 字段=列名，收到「{item}」")
+        pairs[target.strip()] = column.strip()
+    try:
+        channel = Source(source)
+    except ValueError:
+        _fail(f"未知的来源「{source}」，可选：{', '.join(s.value for s in Source)}")
+        return
+    settings = get_settings()
+    store = EventStore.open(settings.resolved_database_url, default_knowledge())
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"导入 {file.name}", total=None)
+            result = import_events(
+                store,
+                file,
+                pairs,
+                source=channel,
+                now=datetime.now(UTC),
+                progress=lambda n: bar.update(task, completed=n),
+            )
+    except ImportFailed as exc:
+        _fail(str(exc))
+        return
+    finally:
+        store.close()
+    table = Table(title=f"导入结果：{file.name}")
+    for col in ("读取行数", "新增", "已存在", "被拒"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(str(v) for v in (result.rows, result.created, result.existing, len(result.rejected)))
+    )
+    console.print(table)
+    if result.rejected:
+        target: Path = report or settings.data_dir / "imports" / f"{file.stem}-rejected.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["行号", "原因"])
+            writer.writerows((r.row, r.reason) for r in result.rejected)
+        for r in result.rejected[:10]:
+            console.print(f"  第 {r.row} 行：{r.reason}")
+        console.print(f"被拒行报告已保存：{target}")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
@@ -147,7 +218,7 @@ def serve(
     host, port = host or settings.host, port or settings.port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if demo:
-        store = EventStore.open(settings.resolved_database_url, default_knowledge().return_reasons)
+        store = EventStore.open(settings.resolved_database_url, default_knowledge())
         empty = store.count_events() == 0
         store.close()
         if empty:

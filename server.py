@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         knowledge = load_knowledge()
-        store = EventStore.open(settings.resolved_database_url, knowledge.return_reasons)
+        store = EventStore.open(settings.resolved_database_url, knowledge)
         app.state.settings = settings
         app.state.knowledge = knowledge
         app.state.store = store

@@ -67,6 +67,13 @@ class Event(EventCreate):
     supervised: bool = False
     duplicate_of: int | None = None
     satisfaction: int | None = Field(default=None, ge=1, le=5)
+    lead_department: str | None = None
+    returns: int = 0
+    dispatched_at: datetime | None = None
+    accepted_at: datetime | None = None  # 签收: the disposal clock starts here
+    due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
     version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -111,3 +118,26 @@ class DispatchOrder(BaseModel):
         if self.accepted_at is None:
             return None
         return self.accepted_at + timedelta(hours=self.disposal_hours + self.extension_hours)
+
+
+class Scope(BaseModel):
+    """What a caller may see and act on: everything (city), some districts, some streets.
+
+    Events with no known place are visible to city scope only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    everything: bool = False
+    districts: tuple[str, ...] = ()
+    streets: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.districts or self.streets)
+
+    def allows(self, district: str | None, street: str | None) -> bool:
+        if self.everything:
+            return True
+        return (district is not None and district in self.districts) or (
+            street is not None and street in self.streets
+        )

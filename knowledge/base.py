@@ -35,7 +35,7 @@ DATA_DIR = Path(__file__).parent / "data"
 FILES = ("jurisdictions", "departments", "taxonomy", "sla", "escalation", "return_reasons")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: a loaded Knowledge can key caches
 class Knowledge:
     """Everything Sanji knows about the city, validated. Immutable; share it freely."""
 

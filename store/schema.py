@@ -128,7 +128,32 @@ CREATE TABLE feedback (
 CREATE INDEX feedback_event ON feedback (event_id);
 """,
     ),
+    (
+        2,
+        "event summary columns for stats, deadlines and scoped queries",
+        """
+ALTER TABLE events ADD COLUMN lead_department TEXT;
+ALTER TABLE events ADD COLUMN dispatched_at {ts};
+ALTER TABLE events ADD COLUMN accepted_at {ts};
+ALTER TABLE events ADD COLUMN due_at {ts};
+ALTER TABLE events ADD COLUMN due_soon_at {ts};
+ALTER TABLE events ADD COLUMN resolved_at {ts};
+ALTER TABLE events ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_district_status_time ON events (district, status, reported_at);
+CREATE INDEX events_time ON events (reported_at);
+CREATE INDEX events_open_due ON events (due_at)
+    WHERE status IN ('accepted', 'in_progress', 'extension_requested');
+CREATE INDEX events_open_due_district ON events (district, due_at)
+    WHERE status IN ('accepted', 'in_progress', 'extension_requested');
+CREATE INDEX events_open_due_street ON events (street, due_at)
+    WHERE status IN ('accepted', 'in_progress', 'extension_requested');
+CREATE INDEX events_lead_time ON events (lead_department, reported_at);
+""",
+    ),
 ]
+
+#: lifecycle states in which an order's disposal clock is running (matches the partial indexes)
+OPEN_CLOCK_SQL = "status IN ('accepted', 'in_progress', 'extension_requested')"
 
 
 def migrate(db: Database) -> list[int]:

@@ -57,7 +57,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str, knowledge: Knowledge) -> Iterator[EventStore]:
-    s = EventStore.open(store_url, knowledge.return_reasons)
+    s = EventStore.open(store_url, knowledge)
     try:
         yield s
     finally:

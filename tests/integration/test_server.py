@@ -18,7 +18,7 @@ from store import EventStore
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path / "data")
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k.return_reasons)
+    store = EventStore.open(settings.resolved_database_url, k)
     load_demo(store, k, seed=3, now=datetime.now(UTC), count=120)
     store.close()
     with TestClient(create_app(settings)) as c:

@@ -1,0 +1,187 @@
+"""Event tools: search, get with history, overdue and due-soon lists. Every tool takes the
+caller's scope and never returns an event outside it; personal information is masked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain.lifecycle import Status
+from domain.models import DispatchOrder, Event, Scope, Source
+from knowledge import Knowledge
+from store import EventStore, NotFound
+from tools.pii import mask_name, mask_phone, mask_text
+from tools.scope import narrow
+
+EXCERPT = 120
+
+
+class EventSummary(BaseModel):
+    id: int
+    source: str
+    title: str | None
+    excerpt: str = Field(description="正文摘要（已脱敏）")
+    reported_at: datetime
+    address: str | None
+    lat: float | None
+    lon: float | None
+    status: str
+    status_zh: str
+    street: str | None
+    district: str | None
+    category: str | None
+    subtype: str | None
+    urgency: str
+    supervised: bool
+    duplicate_of: int | None
+    lead_department: str | None
+    returns: int
+    accepted_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    satisfaction: int | None
+    hours_overdue: float | None = Field(default=None, description="超时小时数（截至查询时刻）")
+
+
+def summarize(row: dict[str, Any], as_of: datetime | None = None) -> EventSummary:
+    text = mask_text(" ".join(row["text"].split()))
+    overdue = None
+    if (
+        as_of
+        and row.get("due_at")
+        and row["status"] in ("accepted", "in_progress", "extension_requested")
+    ):
+        late = (as_of - row["due_at"]).total_seconds() / 3600
+        overdue = round(late, 1) if late > 0 else None
+    return EventSummary(
+        id=row["id"],
+        source=row["source"],
+        title=mask_text(row["title"]) if row["title"] else None,
+        excerpt=text[:EXCERPT] + ("…" if len(text) > EXCERPT else ""),
+        reported_at=row["reported_at"],
+        address=row["address"],
+        lat=row["lat"],
+        lon=row["lon"],
+        status=row["status"],
+        status_zh=Status(row["status"]).zh,
+        street=row["street"],
+        district=row["district"],
+        category=row["category"],
+        subtype=row["subtype"],
+        urgency=row["urgency"],
+        supervised=row["supervised"],
+        duplicate_of=row["duplicate_of"],
+        lead_department=row["lead_department"],
+        returns=row["returns"],
+        accepted_at=row["accepted_at"],
+        due_at=row["due_at"],
+        resolved_at=row["resolved_at"],
+        satisfaction=row["satisfaction"],
+        hours_overdue=overdue,
+    )
+
+
+class EventQuery(BaseModel):
+    jurisdiction: str | None = Field(
+        default=None, description="区县或街道编码；不填则为本人全部辖区"
+    )
+    category: list[str] = Field(default=[], description="大类编码，如 CA、EN")
+    subtype: list[str] = Field(default=[], description="小类编码，如 CA01")
+    status: list[Status] = Field(default=[], description="状态，如 dispatched、in_progress")
+    source: list[Source] = Field(
+        default=[], description="来源渠道 hotline/web/grid/ai_video/sensor/referral"
+    )
+    since: datetime | None = Field(default=None, description="上报时间起（含）")
+    until: datetime | None = Field(default=None, description="上报时间止（不含）")
+    text: str | None = Field(default=None, max_length=100, description="正文、标题或地址包含的文字")
+    supervised: bool | None = Field(default=None, description="只看督办件")
+    limit: int = Field(default=20, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class EventPage(BaseModel):
+    total: int
+    items: list[EventSummary]
+    limit: int
+    offset: int
+
+
+def search_events(store: EventStore, k: Knowledge, scope: Scope, q: EventQuery) -> EventPage:
+    """按辖区、分类、状态、来源、时间和关键词查询事件，最新的在前，分页返回。"""
+    districts, streets = narrow(k, scope, q.jurisdiction)
+    rows, total = store.search(
+        scope,
+        districts=districts,
+        streets=streets,
+        categories=q.category,
+        subtypes=q.subtype,
+        statuses=[s.value for s in q.status],
+        sources=[s.value for s in q.source],
+        since=q.since,
+        until=q.until,
+        text=q.text,
+        supervised=q.supervised,
+        limit=q.limit,
+        offset=q.offset,
+    )
+    return EventPage(
+        total=total or 0, items=[summarize(r) for r in rows], limit=q.limit, offset=q.offset
+    )
+
+
+class EventDetail(BaseModel):
+    event: Event
+    history: list[dict[str, Any]]
+    orders: list[DispatchOrder]
+
+
+def get_event(
+    store: EventStore, scope: Scope, event_id: int, *, reveal_personal: bool = False
+) -> EventDetail:
+    """取一件事件的全部信息：原文、流转记录和派单。辖区外的事件视为不存在。"""
+    event = store.get_event(event_id)
+    if not scope.allows(event.district, event.street):
+        raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
+    if not reveal_personal:
+        event = event.model_copy(
+            update={
+                "text": mask_text(event.text),
+                "title": mask_text(event.title) if event.title else None,
+                "reporter_phone": mask_phone(event.reporter_phone),
+                "reporter_name": mask_name(event.reporter_name),
+            }
+        )
+    return EventDetail(event=event, history=store.history(event_id), orders=store.orders(event_id))
+
+
+class OverdueQuery(BaseModel):
+    jurisdiction: str | None = Field(
+        default=None, description="街道或区县编码；不填则为本人全部辖区"
+    )
+    as_of: datetime = Field(description="以此时刻判断是否超时")
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+def list_overdue(
+    store: EventStore, k: Knowledge, scope: Scope, q: OverdueQuery
+) -> list[EventSummary]:
+    """列出截至 as_of 已超过办理时限的事件（时限自签收起算），最早到期的在前。"""
+    sub = _sub_scope(k, scope, q.jurisdiction)
+    return [summarize(r, q.as_of) for r in store.overdue(sub, as_of=q.as_of, limit=q.limit)]
+
+
+def list_due_soon(
+    store: EventStore, k: Knowledge, scope: Scope, q: OverdueQuery
+) -> list[EventSummary]:
+    """列出截至 as_of 即将到期（剩余时间不足办理时限的两成）但尚未超时的事件，最早到期的在前。"""
+    sub = _sub_scope(k, scope, q.jurisdiction)
+    return [summarize(r, q.as_of) for r in store.due_soon(sub, as_of=q.as_of, limit=q.limit)]
+
+
+def _sub_scope(k: Knowledge, scope: Scope, jurisdiction: str | None) -> Scope:
+    districts, streets = narrow(k, scope, jurisdiction)
+    if not districts and not streets:
+        return scope
+    return Scope(districts=tuple(districts), streets=tuple(streets))
