@@ -155,10 +155,10 @@ def import_events_cmd(
 
     pairs = {}
     for item in mapping:
-        target, sep, column = item.partition("=")
-        if not sep or not target or not column:
+        name, sep, column = item.partition("=")
+        if not sep or not name or not column:
             _fail(f"--map 的格式应为 字段=列名，收到「{item}」")
-        pairs[target.strip()] = column.strip()
+        pairs[name.strip()] = column.strip()
     try:
         channel = Source(source)
     except ValueError:
@@ -190,7 +190,7 @@ def import_events_cmd(
     )
     console.print(table)
     if result.rejected:
-        target: Path = report or settings.data_dir / "imports" / f"{file.stem}-rejected.csv"
+        target = report or settings.data_dir / "imports" / f"{file.stem}-rejected.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)

@@ -46,6 +46,7 @@ DISTRICT_WEIGHT = {
     "500155": 1,
 }
 CONSULTATION = {"CS01", "CS02", "CS03"}
+CITIZEN = {Source.HOTLINE, Source.WEB, Source.GRID, Source.REFERRAL}
 RETURN_REASONS = ["not_our_duty", "not_our_area", "ownership_unclear", "overlapping_duties"]
 
 
@@ -69,6 +70,7 @@ class DemoEvent:
     urgency: Urgency
     steps: list[DemoStep]
     duplicate_of: int | None = None  # index into the generated list
+    example: str = ""  # the phrasing the report was built from (a second report reuses it)
 
 
 def _pick_weighted(rng: random.Random, items: dict[str, int]) -> str:
@@ -136,10 +138,10 @@ class Generator:
         district: Jurisdiction,
         street: Jurisdiction,
         at: datetime,
+        example: str,
     ) -> tuple[str, str | None]:
         """Return (text, title) as the channel would deliver it."""
         rng = self.rng
-        example = rng.choice(st.examples)
         if source is Source.AI_VIDEO:
             label = rng.choice(P.VIDEO_LABELS[st.code])
             cam = f"{street.code[-6:]}-{rng.randint(1, 60):03d}"
@@ -209,8 +211,13 @@ class Generator:
         if near is not None and near.create.address:
             address = near.create.address
             spot = address.removeprefix(f"重庆市{district.name}{street.name}")
-        text, title = self.compose(st, source, spot, district, street, reported_at)
-        lat, lon = self.coords(street)
+        example = near.example if near is not None else rng.choice(st.examples)
+        text, title = self.compose(st, source, spot, district, street, reported_at, example)
+        if near is not None and near.create.lat is not None and near.create.lon is not None:
+            lat = round(near.create.lat + rng.gauss(0, 0.0003), 6)  # the same spot, ~30 m apart
+            lon = round(near.create.lon + rng.gauss(0, 0.0003), 6)
+        else:
+            lat, lon = self.coords(street)
         reporter = source in (Source.HOTLINE, Source.WEB, Source.REFERRAL)
         external = f"DEMO-{self.seed}-{index:05d}"
         attributes: dict[str, Any] = {"demo": True}
@@ -237,6 +244,7 @@ class Generator:
             district=district.code,
             urgency=urgency,
             steps=[],
+            example=example,
         )
         ev.steps = self.lifecycle(ev, st)
         return ev
@@ -382,8 +390,10 @@ def generate_events(
     )
     events: list[DemoEvent] = []
     for i, at in enumerate(times):
-        if events and gen.rng.random() < 0.05:  # a second report of an earlier incident
-            j = gen.rng.randrange(max(0, len(events) - 30), len(events))
+        citizen = [j for j in range(max(0, len(events) - 30), len(events))
+                   if events[j].create.source in CITIZEN and events[j].duplicate_of is None]
+        if citizen and gen.rng.random() < 0.05:  # a second report of an earlier incident
+            j = gen.rng.choice(citizen)
             first = events[j]
             ev = gen.event(i, at, subtype=first.subtype, near=first)
             ev.duplicate_of = j
@@ -419,7 +429,7 @@ def generate_labelled(k: Knowledge, *, seed: int, per_subtype: int = 4) -> list[
             district, street = gen.street()
             spot, _ = gen.place(district, street)
             source = [Source.HOTLINE, Source.WEB, Source.GRID][n % 3]
-            text, title = gen.compose(st, source, spot, district, street, now)
+            text, title = gen.compose(st, source, spot, district, street, now, gen.rng.choice(st.examples))
             rows.append(
                 {
                     "id": f"L{code}-{n + 1}",

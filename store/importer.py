@@ -147,11 +147,14 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
 
         def xlsx_rows() -> Iterator[tuple[int, dict[str, Any] | str]]:
-            for n, values in enumerate(rows, start=2):
-                if all(v is None for v in values):
-                    yield n, "空行"
-                    continue
-                yield n, dict(zip(header, values, strict=False))
+            try:
+                for n, values in enumerate(rows, start=2):
+                    if all(v is None for v in values):
+                        yield n, "空行"
+                        continue
+                    yield n, dict(zip(header, values, strict=False))
+            finally:
+                wb.close()
 
         return header, xlsx_rows()
     raise ImportFailed(

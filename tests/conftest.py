@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,9 +31,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """Create a PostgreSQL database for a test (or a module) and drop it afterwards."""
     admin = os.environ.get(PG_ENV)
     if not admin:
         pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests run in CI (.ci/run sets it)")
@@ -48,6 +50,12 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -62,3 +70,23 @@ def store(store_url: str, knowledge: Knowledge) -> Iterator[EventStore]:
         yield s
     finally:
         s.close()
+
+
+DEMO_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               knowledge: Knowledge) -> Iterator[EventStore]:
+    """A store with 400 demo events (seed 11, as of DEMO_NOW), built once per module and backend."""
+    from demo.load import load_demo
+
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'sanji.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres())
+        s = EventStore.open(url, knowledge)
+        stack.callback(s.close)
+        load_demo(s, knowledge, seed=11, now=DEMO_NOW, count=400)
+        yield s

@@ -1,19 +1,25 @@
 """``find_duplicates``: reports of the same incident, by text similarity, distance and time.
 
-Text similarity is a cosine over character bigrams weighted by their rarity within the
-candidate pool, so the boilerplate every report shares (市民来电反映, 希望尽快处理) counts for
-little and what is specific to the incident (a building's name, a road) counts for much."""
+Text similarity is a cosine over character bigrams weighted by their rarity in a background
+corpus of ordinary complaints (the shipped labelled set and the taxonomy's phrasings), so the
+boilerplate every report shares (市民来电反映, 希望尽快处理) counts for little and what is specific
+to the incident (an estate's name, a road, a shop) counts for much. A background is used rather
+than the candidate pool itself, because when one incident floods the hotline its own words fill
+the pool and would look like boilerplate."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import cache
 
 from pydantic import BaseModel, Field
 
 from domain.models import Scope
+from knowledge import Knowledge
 from store import EventStore
 from tools.events import EventSummary, summarize
 
@@ -31,7 +37,7 @@ class DuplicateQuery(BaseModel):
     exclude_id: int | None = Field(default=None, description="排除的事件编号（通常是新事件自己）")
     window_days: float = Field(default=7, gt=0, le=90, description="前后时间窗口（天）")
     radius_km: float = Field(default=0.5, gt=0, le=20, description="空间半径（公里）")
-    min_score: float = Field(default=0.55, ge=0, le=1)
+    min_score: float = Field(default=0.35, ge=0, le=1, description="最低综合得分")
     limit: int = Field(default=10, ge=1, le=100)
 
 
@@ -63,7 +69,33 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return math.hypot(dx, (lat2 - lat1) * KM_PER_DEG)
 
 
-def find_duplicates(store: EventStore, scope: Scope, q: DuplicateQuery) -> list[DuplicateCandidate]:
+class BackgroundIdf(dict[str, float]):
+    """Bigram weights from a background corpus; unseen bigrams get the highest weight."""
+
+    def __init__(self, texts: list[str]) -> None:
+        df: Counter[str] = Counter()
+        for t in texts:
+            df.update(bigrams(t).keys())
+        n = len(texts)
+        super().__init__({g: math.log((n + 1) / (c + 1)) + 1 for g, c in df.items()})
+        self.unseen = math.log(n + 1) + 1
+
+    def get(self, key: str, default: float | None = None) -> float:  # type: ignore[override]
+        return dict.get(self, key, self.unseen)
+
+
+@cache
+def background_idf(k: Knowledge) -> BackgroundIdf:
+    texts = [e for st in k.subtypes.values() for e in st.examples]
+    path = k.source / "labelled" / "synthetic-train.jsonl"
+    if path.exists():
+        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return BackgroundIdf(texts)
+
+
+def find_duplicates(
+    store: EventStore, k: Knowledge, scope: Scope, q: DuplicateQuery
+) -> list[DuplicateCandidate]:
     """查找与新事件可能是同一事项的已有事件：综合文本相似度、距离和时间窗口，返回候选及得分和理由。"""
     window = timedelta(days=q.window_days)
     box = None
@@ -83,11 +115,7 @@ def find_duplicates(store: EventStore, scope: Scope, q: DuplicateQuery) -> list[
         return []
     mine = bigrams(q.text)
     theirs = [bigrams((r["title"] or "") + r["text"]) for r in rows]
-    df: Counter[str] = Counter()
-    for grams in theirs:
-        df.update(grams.keys())
-    n = len(rows) + 1
-    idf = {g: math.log((n + 1) / (df[g] + 2)) + 1 for g in mine}
+    idf = background_idf(k)
 
     out = []
     for row, grams in zip(rows, theirs, strict=True):

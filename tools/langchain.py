@@ -1,0 +1,94 @@
+"""Thin LangChain adapters: each deterministic tool as a ``StructuredTool`` with its Chinese
+description, bound to the caller's store, knowledge, scope and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from domain.models import Scope
+from knowledge import Knowledge
+from knowledge.models import Urgency
+from store import EventStore
+from tools import duplicates, events, locate, routing, stats
+
+
+@dataclass(frozen=True)
+class ToolDeps:
+    store: EventStore
+    knowledge: Knowledge
+    scope: Scope
+    clock: Callable[[], datetime]
+
+
+class EventIdArgs(BaseModel):
+    event_id: int = Field(description="事件编号")
+
+
+class DeadlineArgs(BaseModel):
+    jurisdiction: str | None = Field(default=None, description="街道或区县编码；不填则为本人全部辖区")
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+def build_tools(deps: ToolDeps) -> list[BaseTool]:
+    k, store, scope = deps.knowledge, deps.store, deps.scope
+
+    def search_events(**kw: Any) -> Any:
+        return _dump(events.search_events(store, k, scope, events.EventQuery(**kw)))
+
+    def get_event(event_id: int) -> Any:
+        return _dump(events.get_event(store, scope, event_id))
+
+    def list_overdue(**kw: Any) -> Any:
+        q = events.OverdueQuery(as_of=deps.clock(), **kw)
+        return _dump(events.list_overdue(store, k, scope, q))
+
+    def list_due_soon(**kw: Any) -> Any:
+        q = events.OverdueQuery(as_of=deps.clock(), **kw)
+        return _dump(events.list_due_soon(store, k, scope, q))
+
+    def event_stats(**kw: Any) -> Any:
+        return _dump(stats.event_stats(store, k, scope, stats.StatsQuery(**kw)))
+
+    def find_duplicates(**kw: Any) -> Any:
+        return _dump(duplicates.find_duplicates(store, k, scope, duplicates.DuplicateQuery(**kw)))
+
+    def locate_place(**kw: Any) -> Any:
+        return _dump(locate.locate(k, locate.LocateQuery(**kw)))
+
+    def departments_for(**kw: Any) -> Any:
+        return _dump(routing.departments_for(k, routing.DepartmentsQuery(**kw)))
+
+    def sla_for(subtype: str, urgency: Urgency) -> Any:
+        return _dump(routing.sla_for(k, routing.SlaQuery(subtype=subtype, urgency=urgency)))
+
+    def tool(fn: Callable[..., Any], name: str, doc: str | None, schema: type[BaseModel]) -> BaseTool:
+        return StructuredTool.from_function(func=fn, name=name, description=(doc or "").strip(),
+                                            args_schema=schema)
+
+    return [
+        tool(search_events, "search_events", events.search_events.__doc__, events.EventQuery),
+        tool(get_event, "get_event", events.get_event.__doc__, EventIdArgs),
+        tool(list_overdue, "list_overdue", events.list_overdue.__doc__, DeadlineArgs),
+        tool(list_due_soon, "list_due_soon", events.list_due_soon.__doc__, DeadlineArgs),
+        tool(event_stats, "event_stats", stats.event_stats.__doc__, stats.StatsQuery),
+        tool(find_duplicates, "find_duplicates", duplicates.find_duplicates.__doc__,
+             duplicates.DuplicateQuery),
+        tool(locate_place, "locate", locate.locate.__doc__, locate.LocateQuery),
+        tool(departments_for, "departments_for", routing.departments_for.__doc__,
+             routing.DepartmentsQuery),
+        tool(sla_for, "sla_for", routing.sla_for.__doc__, routing.SlaQuery),
+    ]
