@@ -390,8 +390,11 @@ def generate_events(
     )
     events: list[DemoEvent] = []
     for i, at in enumerate(times):
-        citizen = [j for j in range(max(0, len(events) - 30), len(events))
-                   if events[j].create.source in CITIZEN and events[j].duplicate_of is None]
+        citizen = [
+            j
+            for j in range(max(0, len(events) - 30), len(events))
+            if events[j].create.source in CITIZEN and events[j].duplicate_of is None
+        ]
         if citizen and gen.rng.random() < 0.05:  # a second report of an earlier incident
             j = gen.rng.choice(citizen)
             first = events[j]
@@ -429,7 +432,9 @@ def generate_labelled(k: Knowledge, *, seed: int, per_subtype: int = 4) -> list[
             district, street = gen.street()
             spot, _ = gen.place(district, street)
             source = [Source.HOTLINE, Source.WEB, Source.GRID][n % 3]
-            text, title = gen.compose(st, source, spot, district, street, now, gen.rng.choice(st.examples))
+            text, title = gen.compose(
+                st, source, spot, district, street, now, gen.rng.choice(st.examples)
+            )
             rows.append(
                 {
                     "id": f"L{code}-{n + 1}",

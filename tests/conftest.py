@@ -76,8 +76,9 @@ DEMO_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-               knowledge: Knowledge) -> Iterator[EventStore]:
+def demo_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
+) -> Iterator[EventStore]:
     """A store with 400 demo events (seed 11, as of DEMO_NOW), built once per module and backend."""
     from demo.load import load_demo
 

@@ -89,7 +89,11 @@ def background_idf(k: Knowledge) -> BackgroundIdf:
     texts = [e for st in k.subtypes.values() for e in st.examples]
     path = k.source / "labelled" / "synthetic-train.jsonl"
     if path.exists():
-        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+        texts += [
+            json.loads(line)["text"]
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
+        ]
     return BackgroundIdf(texts)
 
 

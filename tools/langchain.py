@@ -31,7 +31,9 @@ class EventIdArgs(BaseModel):
 
 
 class DeadlineArgs(BaseModel):
-    jurisdiction: str | None = Field(default=None, description="街道或区县编码；不填则为本人全部辖区")
+    jurisdiction: str | None = Field(
+        default=None, description="街道或区县编码；不填则为本人全部辖区"
+    )
     limit: int = Field(default=20, ge=1, le=200)
 
 
@@ -75,9 +77,12 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
     def sla_for(subtype: str, urgency: Urgency) -> Any:
         return _dump(routing.sla_for(k, routing.SlaQuery(subtype=subtype, urgency=urgency)))
 
-    def tool(fn: Callable[..., Any], name: str, doc: str | None, schema: type[BaseModel]) -> BaseTool:
-        return StructuredTool.from_function(func=fn, name=name, description=(doc or "").strip(),
-                                            args_schema=schema)
+    def tool(
+        fn: Callable[..., Any], name: str, doc: str | None, schema: type[BaseModel]
+    ) -> BaseTool:
+        return StructuredTool.from_function(
+            func=fn, name=name, description=(doc or "").strip(), args_schema=schema
+        )
 
     return [
         tool(search_events, "search_events", events.search_events.__doc__, events.EventQuery),
@@ -85,10 +90,18 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
         tool(list_overdue, "list_overdue", events.list_overdue.__doc__, DeadlineArgs),
         tool(list_due_soon, "list_due_soon", events.list_due_soon.__doc__, DeadlineArgs),
         tool(event_stats, "event_stats", stats.event_stats.__doc__, stats.StatsQuery),
-        tool(find_duplicates, "find_duplicates", duplicates.find_duplicates.__doc__,
-             duplicates.DuplicateQuery),
+        tool(
+            find_duplicates,
+            "find_duplicates",
+            duplicates.find_duplicates.__doc__,
+            duplicates.DuplicateQuery,
+        ),
         tool(locate_place, "locate", locate.locate.__doc__, locate.LocateQuery),
-        tool(departments_for, "departments_for", routing.departments_for.__doc__,
-             routing.DepartmentsQuery),
+        tool(
+            departments_for,
+            "departments_for",
+            routing.departments_for.__doc__,
+            routing.DepartmentsQuery,
+        ),
         tool(sla_for, "sla_for", routing.sla_for.__doc__, routing.SlaQuery),
     ]

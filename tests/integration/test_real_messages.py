@@ -12,12 +12,19 @@ from store import EventStore
 from store.importer import import_events
 from tools.duplicates import DuplicateQuery, find_duplicates
 
-MAP = {"text": "留言详情", "title": "留言主题", "reported_at": "留言时间", "external_id": "留言编号"}
+MAP = {
+    "text": "留言详情",
+    "title": "留言主题",
+    "reported_at": "留言时间",
+    "external_id": "留言编号",
+}
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def votes_store(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Iterator[EventStore]:
+def votes_store(
+    tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
+) -> Iterator[EventStore]:
     from tests.conftest import SHARED_DATA
 
     path = SHARED_DATA / "citizen-messages" / "messages-with-votes.csv"
@@ -33,7 +40,12 @@ def votes_store(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) 
 def test_the_original_excel_file_imports_completely(store: EventStore, shared_data: Path) -> None:
     path = shared_data / "citizen-messages" / "messages-with-official-replies.original.xlsx"
     report = import_events(store, path, MAP, source=Source.WEB, now=NOW)
-    assert (report.rows, report.created, report.existing, len(report.rejected)) == (2816, 2816, 0, 0)
+    assert (report.rows, report.created, report.existing, len(report.rejected)) == (
+        2816,
+        2816,
+        0,
+        0,
+    )
     again = import_events(store, path, MAP, source=Source.WEB, now=NOW)
     assert (again.created, again.existing) == (0, 2816)
     assert store.count_events() == 2816
@@ -49,13 +61,22 @@ def test_votes_file_imports_completely(votes_store: EventStore) -> None:
 def test_real_near_duplicates_are_found(votes_store: EventStore, knowledge: Knowledge) -> None:
     """~40 messages in summer 2019 complain about bundled parking at one estate (伊景园滨河苑)."""
     city = Scope(everything=True)
-    rows, total = votes_store.search(city, text="伊景园", limit=200)
+    _, total = votes_store.search(city, text="伊景园", limit=200)
     assert total >= 30
     probe = votes_store.find_by_external_id("web", "196264")
     assert probe is not None and probe.title and "伊景园" in probe.title
-    hits = find_duplicates(votes_store, knowledge, city, DuplicateQuery(
-        text=probe.title + probe.text, reported_at=probe.reported_at, exclude_id=probe.id,
-        window_days=30, limit=15))
+    hits = find_duplicates(
+        votes_store,
+        knowledge,
+        city,
+        DuplicateQuery(
+            text=probe.title + probe.text,
+            reported_at=probe.reported_at,
+            exclude_id=probe.id,
+            window_days=30,
+            limit=15,
+        ),
+    )
     assert len(hits) >= 10
     on_topic = [h for h in hits if "伊景园" in (h.event.title or "") + h.event.excerpt]
     assert len(on_topic) / len(hits) >= 0.9
@@ -64,14 +85,25 @@ def test_real_near_duplicates_are_found(votes_store: EventStore, knowledge: Know
     assert hits[0].text_similarity >= 0.5
 
 
-def test_same_estate_different_problem_ranks_below_same_problem(votes_store: EventStore, knowledge: Knowledge) -> None:
+def test_same_estate_different_problem_ranks_below_same_problem(
+    votes_store: EventStore, knowledge: Knowledge
+) -> None:
     """万科魅力之城: two messages about cracked floors, others about cooking fumes."""
     city = Scope(everything=True)
     probe = votes_store.find_by_external_id("web", "198084")  # 楼板开裂
     assert probe is not None
-    hits = find_duplicates(votes_store, knowledge, city, DuplicateQuery(
-        text=(probe.title or "") + probe.text, reported_at=probe.reported_at, exclude_id=probe.id,
-        window_days=60, min_score=0.3))
+    hits = find_duplicates(
+        votes_store,
+        knowledge,
+        city,
+        DuplicateQuery(
+            text=(probe.title or "") + probe.text,
+            reported_at=probe.reported_at,
+            exclude_id=probe.id,
+            window_days=60,
+            min_score=0.3,
+        ),
+    )
     ranked = [votes_store.get_event(h.event.id).external_id for h in hits]
     assert ranked and ranked[0] == "205168"  # the other cracked-floor message
     fumes = votes_store.find_by_external_id("web", "189381")

@@ -41,7 +41,9 @@ def test_ambiguous_names_give_candidates_not_a_guess(knowledge: Knowledge, addre
     assert "歧义" in r.explanation
 
 
-def test_coordinates_pick_the_nearest_street_and_resolve_a_shared_road(knowledge: Knowledge) -> None:
+def test_coordinates_pick_the_nearest_street_and_resolve_a_shared_road(
+    knowledge: Knowledge,
+) -> None:
     jfb = knowledge.jurisdiction("500103002")
     r = locate(knowledge, LocateQuery(lat=jfb.lat + 0.001, lon=jfb.lon))
     assert r.street == jfb.code and not r.ambiguous
@@ -58,15 +60,28 @@ def test_nowhere_known_says_so(knowledge: Knowledge) -> None:
         LocateQuery(address="  ")
 
 
-def test_merged_demo_duplicates_are_found_first(demo_store: EventStore, knowledge: Knowledge) -> None:
+def test_merged_demo_duplicates_are_found_first(
+    demo_store: EventStore, knowledge: Knowledge
+) -> None:
     rows, _ = demo_store.search(CITY, limit=100_000)
     merged = [r for r in rows if r["duplicate_of"] is not None]
     assert len(merged) >= 5
     found = 0
     for dup in merged:
-        hits = find_duplicates(demo_store, knowledge, CITY, DuplicateQuery(
-            text=dup["text"], reported_at=dup["reported_at"], lat=dup["lat"], lon=dup["lon"],
-            street=dup["street"], exclude_id=dup["id"], window_days=7))
+        hits = find_duplicates(
+            demo_store,
+            knowledge,
+            CITY,
+            DuplicateQuery(
+                text=dup["text"],
+                reported_at=dup["reported_at"],
+                lat=dup["lat"],
+                lon=dup["lon"],
+                street=dup["street"],
+                exclude_id=dup["id"],
+                window_days=7,
+            ),
+        )
         assert all(h.event.id != dup["id"] for h in hits)
         if hits and hits[0].event.id == dup["duplicate_of"]:
             found += 1
@@ -74,12 +89,23 @@ def test_merged_demo_duplicates_are_found_first(demo_store: EventStore, knowledg
     assert found / len(merged) >= 0.8
 
 
-def test_a_different_incident_in_the_same_place_is_not_a_duplicate(demo_store: EventStore, knowledge: Knowledge) -> None:
+def test_a_different_incident_in_the_same_place_is_not_a_duplicate(
+    demo_store: EventStore, knowledge: Knowledge
+) -> None:
     rows, _ = demo_store.search(CITY, limit=100_000)
     target = next(r for r in rows if r["subtype"] == "EN01" and r["lat"])
-    hits = find_duplicates(demo_store, knowledge, CITY, DuplicateQuery(
-        text="小区里的路灯坏了三盏，晚上很黑", reported_at=target["reported_at"], lat=target["lat"],
-        lon=target["lon"], exclude_id=target["id"]))
+    hits = find_duplicates(
+        demo_store,
+        knowledge,
+        CITY,
+        DuplicateQuery(
+            text="小区里的路灯坏了三盏，晚上很黑",
+            reported_at=target["reported_at"],
+            lat=target["lat"],
+            lon=target["lon"],
+            exclude_id=target["id"],
+        ),
+    )
     assert all(h.event.subtype != "EN01" for h in hits)
 
 
@@ -88,7 +114,13 @@ def test_duplicates_stay_in_scope(demo_store: EventStore, knowledge: Knowledge) 
     dup = next(r for r in rows if r["duplicate_of"] is not None)
     original = demo_store.get_event(dup["duplicate_of"])
     other = next(s.code for s in knowledge.streets() if s.code != original.street)
-    hits = find_duplicates(demo_store, knowledge, Scope(streets=(other,)), DuplicateQuery(
-        text=dup["text"], reported_at=dup["reported_at"], lat=dup["lat"], lon=dup["lon"]))
+    hits = find_duplicates(
+        demo_store,
+        knowledge,
+        Scope(streets=(other,)),
+        DuplicateQuery(
+            text=dup["text"], reported_at=dup["reported_at"], lat=dup["lat"], lon=dup["lon"]
+        ),
+    )
     assert all(h.event.street == other for h in hits)
     assert DEMO_NOW - dup["reported_at"] < timedelta(days=90)

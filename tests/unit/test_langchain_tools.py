@@ -1,0 +1,57 @@
+"""The LangChain adapters: Chinese descriptions, typed schemas, and the caller's scope."""
+
+from datetime import timedelta
+
+import pytest
+
+from knowledge import Knowledge
+from store import EventStore, NotFound
+from tests.conftest import DEMO_NOW
+from tools.langchain import ToolDeps, build_tools
+from tools.scope import scope_for
+
+
+def test_tools_describe_themselves_in_chinese(demo_store: EventStore, knowledge: Knowledge) -> None:
+    tools = build_tools(
+        ToolDeps(demo_store, knowledge, scope_for(knowledge, ["500103"]), lambda: DEMO_NOW)
+    )
+    names = {t.name for t in tools}
+    assert names == {
+        "search_events",
+        "get_event",
+        "list_overdue",
+        "list_due_soon",
+        "event_stats",
+        "find_duplicates",
+        "locate",
+        "departments_for",
+        "sla_for",
+    }
+    for t in tools:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in t.description), t.name
+        assert t.args, t.name
+
+
+def test_tools_run_under_the_officers_scope(demo_store: EventStore, knowledge: Knowledge) -> None:
+    street = "500103002"
+    tools = {
+        t.name: t
+        for t in build_tools(
+            ToolDeps(demo_store, knowledge, scope_for(knowledge, [street]), lambda: DEMO_NOW)
+        )
+    }
+    page = tools["search_events"].invoke({"limit": 100})
+    assert page["total"] > 0 and {e["street"] for e in page["items"]} == {street}
+    stats = tools["event_stats"].invoke(
+        {
+            "since": (DEMO_NOW - timedelta(days=30)).isoformat(),
+            "until": DEMO_NOW.isoformat(),
+            "group_by": "street",
+        }
+    )
+    assert [g["key"] for g in stats["groups"]] == [street]
+    other = demo_store.search(scope_for(knowledge, ["500105"]), limit=1)[0][0]
+    with pytest.raises(NotFound, match="不在您的辖区"):
+        tools["get_event"].invoke({"event_id": other["id"]})
+    routed = tools["departments_for"].invoke({"subtype": "CA01", "jurisdiction": street})
+    assert routed["lead"]["name"] == "解放碑街道综合行政执法大队"
