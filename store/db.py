@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -39,6 +39,11 @@ class Database:
         raise NotImplementedError
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def bulk_load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Load many rows fast (SQLite: one executemany; PostgreSQL: COPY). Values must already
+        be in the database's form (``ts``, ``json``). Returns the number of rows loaded."""
         raise NotImplementedError
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -114,6 +119,15 @@ class SqliteDatabase(Database):
         with self._lock:
             self.conn.executemany(sql, [tuple(r) for r in rows])
 
+    def bulk_load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        marks = ", ".join("?" * len(columns))
+        data = [tuple(r) for r in rows]
+        with self.transaction():
+            self.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", data
+            )
+        return len(data)
+
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         cur = self.execute(sql, params)
         return int(cur.lastrowid)
@@ -166,6 +180,15 @@ class PostgresDatabase(Database):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._lock, self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def bulk_load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        n = 0
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.transaction(), self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         cur = self.execute(sql + " RETURNING id", params)

@@ -486,6 +486,85 @@ class EventStore(EventQueries):
             accepted_at=db.read_ts(row["accepted_at"]),
         )
 
+    # -- audit: AI decisions and officer feedback ----------------------------------------
+
+    def record_decision(
+        self,
+        *,
+        event_id: int | None,
+        run_id: str,
+        agent: str,
+        engine: str,
+        inputs: dict[str, Any],
+        output: dict[str, Any],
+        now: datetime,
+        model: str | None = None,
+        prompt_name: str | None = None,
+        prompt_version: str | None = None,
+        confidence: float | None = None,
+        latency_ms: float | None = None,
+        fallbacks: list[str] | None = None,
+    ) -> int:
+        """The audit record of one AI decision: inputs, engine, model, prompt, output."""
+        db = self.db
+        return db.insert(
+            "INSERT INTO ai_decisions (event_id, run_id, agent, engine, model, prompt_name, "
+            "prompt_version, inputs, output, confidence, latency_ms, fallbacks, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event_id,
+                run_id,
+                agent,
+                engine,
+                model,
+                prompt_name,
+                prompt_version,
+                db.json(inputs),
+                db.json(output),
+                confidence,
+                latency_ms,
+                db.json(fallbacks or []),
+                db.ts(now),
+            ),
+        )
+
+    def decisions(self, event_id: int) -> list[dict[str, Any]]:
+        rows = self.db.fetchall(
+            "SELECT * FROM ai_decisions WHERE event_id = ? ORDER BY id", (event_id,)
+        )
+        for r in rows:
+            for key in ("inputs", "output", "fallbacks"):
+                r[key] = self.db.read_json(r[key])
+            r["created_at"] = self.db.read_ts(r["created_at"])
+        return rows
+
+    def add_feedback(
+        self,
+        *,
+        event_id: int,
+        officer: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        order_id: int | None = None,
+    ) -> int:
+        """An officer's feedback on an AI suggestion (e.g. the corrected department)."""
+        db = self.db
+        return db.insert(
+            "INSERT INTO feedback (event_id, order_id, officer, kind, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (event_id, order_id, officer, kind, db.json(payload), db.ts(now)),
+        )
+
+    def feedback(self, event_id: int) -> list[dict[str, Any]]:
+        rows = self.db.fetchall(
+            "SELECT * FROM feedback WHERE event_id = ? ORDER BY id", (event_id,)
+        )
+        for r in rows:
+            r["payload"] = self.db.read_json(r["payload"])
+            r["created_at"] = self.db.read_ts(r["created_at"])
+        return rows
+
     # -- listing (the full query tools live in tools/) -----------------------------------
 
     def list_events(

@@ -132,3 +132,47 @@ def test_return_with_reason_code_is_recorded(store: EventStore, knowledge: Knowl
         and row["status"] == "returned"
         and row["return_reason_code"] == "not_our_duty"
     )
+
+
+def test_ai_decisions_and_feedback_are_kept(store: EventStore) -> None:
+    e, _ = store.add_event(make(), now=T0)
+    store.record_decision(
+        event_id=e.id,
+        run_id="r1",
+        agent="intake",
+        engine="offline",
+        inputs={"text": e.text},
+        output={"subtype": "CA01"},
+        now=T0,
+        prompt_name="intake.classify",
+        prompt_version="1",
+        confidence=0.91,
+        latency_ms=12.5,
+        fallbacks=["llm: timeout"],
+    )
+    store.add_feedback(
+        event_id=e.id,
+        officer="张三",
+        kind="corrected_department",
+        payload={"from": "500103.urban_mgmt", "to": "500103002.street_enforcement"},
+        now=T0,
+    )
+    [d] = store.decisions(e.id)
+    assert (d["agent"], d["output"], d["fallbacks"], d["confidence"]) == (
+        "intake",
+        {"subtype": "CA01"},
+        ["llm: timeout"],
+        0.91,
+    )
+    [f] = store.feedback(e.id)
+    assert f["payload"]["to"] == "500103002.street_enforcement" and f["created_at"] == T0
+
+
+def test_migrations_are_recorded_and_not_reapplied(store_url: str, store: EventStore) -> None:
+    from store.schema import MIGRATIONS, migrate, schema_version
+
+    assert schema_version(store.db) == MIGRATIONS[-1][0]
+    assert migrate(store.db) == []
+    again = EventStore.open(store_url)
+    assert again.count_events() == store.count_events()
+    again.close()
