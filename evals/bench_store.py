@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.generator import Generator
+from domain.lifecycle import Status
 from domain.models import EventCreate, Scope, Source
 from knowledge import Knowledge, default_knowledge
 from store import EventStore
@@ -210,7 +211,7 @@ def run(
             k,
             scope,
             EventQuery(
-                status=[rng.choice(["in_progress", "closed", "accepted"])],
+                status=[Status(rng.choice(["in_progress", "closed", "accepted"]))],
                 since=NOW - timedelta(days=30),
                 limit=20,
             ),
