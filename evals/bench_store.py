@@ -25,6 +25,7 @@ from domain.models import EventCreate, Scope, Source
 from knowledge import Knowledge, default_knowledge
 from store import EventStore
 from store.events import EVENT_COLUMNS
+from store.schema import cell_of
 from tools.duplicates import DuplicateQuery, find_duplicates
 from tools.events import EventQuery, OverdueQuery, list_overdue, search_events
 from tools.scope import scope_for
@@ -124,6 +125,7 @@ def rows(
             1,
             db.ts(reported),
             db.ts(NOW),
+            cell_of(round(lat, 6), round(lon, 6)),
             lead_v,
             db.ts(accepted_v and reported),
             db.ts(accepted_v),

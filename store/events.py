@@ -14,7 +14,7 @@ from knowledge.models import Level, Urgency
 from store.db import Database, connect
 from store.errors import Conflict, NotFound
 from store.queries import EventQueries
-from store.schema import migrate
+from store.schema import cell_of, migrate
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ EVENT_COLUMNS = (
     "version",
     "created_at",
     "updated_at",
+    "cell",
 )
 
 
@@ -112,6 +113,7 @@ class EventStore(EventQueries):
             1,
             db.ts(now),
             db.ts(now),
+            cell_of(e.lat, e.lon),
         ]
 
     def add_event(
@@ -238,6 +240,7 @@ class EventStore(EventQueries):
         db = self.db
         data = dict(row)
         data.pop("due_soon_at", None)
+        data.pop("cell", None)
         for key in TIMESTAMPS:
             data[key] = db.read_ts(data[key])
         data["attributes"] = db.read_json(data["attributes"]) or {}

@@ -54,10 +54,20 @@ SUMMARY_COLUMNS = (
     "district, subtype, category, urgency, supervised, duplicate_of, satisfaction, lead_department, "
     "returns, accepted_at, due_at, resolved_at"
 )
-STATS_COLUMNS = (
-    "id, status, source, street, district, subtype, category, lead_department, reported_at, "
-    "accepted_at, due_at, resolved_at, returns, satisfaction, duplicate_of"
+GROUP_COLUMNS = ("category", "subtype", "lead_department", "district", "street", "source")
+OPEN_SQL = (
+    "('received', 'triaged', 'dispatched', 'accepted', 'returned', 'in_progress', "
+    "'extension_requested')"
 )
+#: the local (Beijing) calendar day of reported_at
+DAY_SQL = {
+    "sqlite": "date(reported_at, '+8 hours')",
+    "postgresql": "to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
+}
+HOURS_SQL = {
+    "sqlite": "(julianday(resolved_at) - julianday(reported_at)) * 24",
+    "postgresql": "EXTRACT(EPOCH FROM (resolved_at - reported_at)) / 3600.0",
+}
 
 
 class EventQueries:
@@ -123,16 +133,20 @@ class EventQueries:
             total = int(found["n"]) if found else 0
         return [self._read(r) for r in rows], total
 
-    def stats_rows(
+    def stats_groups(
         self,
         scope: Scope,
         *,
         since: datetime,
         until: datetime,
+        group: str = "none",
         districts: Sequence[str] = (),
         streets: Sequence[str] = (),
         categories: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
+        """Aggregates per group, computed in the database, plus each group's hours to close.
+
+        ``group`` is none, day, or one of the columns in GROUP_COLUMNS."""
         db, w = self.db, Where(scope)
         for column, values in (
             ("district", districts),
@@ -143,8 +157,39 @@ class EventQueries:
                 w.any_of(column, values)
         w.add("reported_at >= ?", db.ts(since))
         w.add("reported_at < ?", db.ts(until))
-        rows = db.fetchall(f"SELECT {STATS_COLUMNS} FROM events WHERE {w.sql}", w.params)
-        return [self._read(r) for r in rows]
+        if group == "none":
+            key = "'all'"
+        elif group == "day":
+            key = DAY_SQL[db.dialect]
+        elif group in GROUP_COLUMNS:
+            key = f"COALESCE({group}, '-')"
+        else:
+            raise ValueError(f"unknown grouping {group!r}")
+        rows = db.fetchall(
+            f"SELECT {key} AS k, COUNT(*) AS n, "
+            f"SUM(CASE WHEN status IN {OPEN_SQL} THEN 1 ELSE 0 END) AS open, "
+            "SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, "
+            "SUM(CASE WHEN resolved_at IS NOT NULL AND due_at IS NOT NULL THEN 1 ELSE 0 END) AS timed, "
+            "SUM(CASE WHEN resolved_at IS NOT NULL AND due_at IS NOT NULL AND resolved_at <= due_at "
+            "THEN 1 ELSE 0 END) AS on_time, "
+            "SUM(CASE WHEN lead_department IS NOT NULL THEN 1 ELSE 0 END) AS dispatched, "
+            "SUM(CASE WHEN lead_department IS NOT NULL AND returns > 0 THEN 1 ELSE 0 END) AS returned, "
+            "SUM(satisfaction) AS sat_sum, COUNT(satisfaction) AS sat_n, "
+            "SUM(CASE WHEN duplicate_of IS NOT NULL THEN 1 ELSE 0 END) AS duplicates "
+            f"FROM events WHERE {w.sql}" + (f" GROUP BY {key}" if group != "none" else ""),
+            w.params,
+        )
+        rows = [r for r in rows if r["n"]]  # no GROUP BY: one row even when nothing matched
+        hours: dict[str, list[float]] = {}
+        for r in db.fetchall(
+            f"SELECT {key} AS k, {HOURS_SQL[db.dialect]} AS h FROM events "
+            f"WHERE {w.sql} AND resolved_at IS NOT NULL",
+            w.params,
+        ):
+            hours.setdefault(r["k"], []).append(float(r["h"]))
+        for r in rows:
+            r["hours"] = hours.get(r["k"], [])
+        return rows
 
     def overdue(self, scope: Scope, *, as_of: datetime, limit: int = 50) -> list[dict[str, Any]]:
         """Open orders past their disposal deadline, the earliest due first."""
@@ -176,18 +221,19 @@ class EventQueries:
         since: datetime,
         until: datetime,
         streets: Sequence[str] = (),
-        box: tuple[float, float, float, float] | None = None,
+        cells: Sequence[str] = (),
         exclude_id: int | None = None,
-        limit: int = 2000,
+        limit: int = 3000,
     ) -> list[dict[str, Any]]:
-        """Candidate events for duplicate detection: same time window, same street(s) or box."""
+        """Candidate events for duplicate detection: same time window, and the given spatial
+        cells or streets (cells when the place is known by coordinates)."""
         db, w = self.db, Where(scope)
         w.add("reported_at >= ?", db.ts(since))
         w.add("reported_at <= ?", db.ts(until))
-        if streets:
+        if cells:
+            w.any_of("cell", cells)
+        elif streets:
             w.any_of("street", streets)
-        if box:
-            w.add("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?", *box)
         if exclude_id is not None:
             w.add("id <> ?", exclude_id)
         rows = db.fetchall(

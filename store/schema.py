@@ -12,10 +12,31 @@ from store.db import Database
 
 log = logging.getLogger(__name__)
 
+#: size of the spatial cells used to find nearby events (degrees; about 550 m north-south)
+CELL_DEG = 0.005
+
 TYPES = {
-    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "ts": "TEXT", "json": "TEXT"},
-    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "ts": "TIMESTAMPTZ", "json": "JSONB"},
+    "sqlite": {
+        "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "ts": "TEXT",
+        "json": "TEXT",
+        "cell": f"CAST(ROUND(lat / {CELL_DEG}) AS INTEGER) || ':' || CAST(ROUND(lon / {CELL_DEG}) AS INTEGER)",
+    },
+    "postgresql": {
+        "pk": "BIGSERIAL PRIMARY KEY",
+        "ts": "TIMESTAMPTZ",
+        "json": "JSONB",
+        "cell": f"ROUND(lat / {CELL_DEG})::int || ':' || ROUND(lon / {CELL_DEG})::int",
+    },
 }
+
+
+def cell_of(lat: float | None, lon: float | None) -> str | None:
+    """The spatial cell of a point, as the migration computes it in SQL."""
+    if lat is None or lon is None:
+        return None
+    return f"{round(lat / CELL_DEG)}:{round(lon / CELL_DEG)}"
+
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -148,6 +169,16 @@ CREATE INDEX events_open_due_district ON events (district, due_at)
 CREATE INDEX events_open_due_street ON events (street, due_at)
     WHERE status IN ('accepted', 'in_progress', 'extension_requested');
 CREATE INDEX events_lead_time ON events (lead_department, reported_at);
+""",
+    ),
+    (
+        3,
+        "spatial cells for nearby-event lookups",
+        """
+ALTER TABLE events ADD COLUMN cell TEXT;
+UPDATE events SET cell = {cell} WHERE lat IS NOT NULL AND lon IS NOT NULL;
+CREATE INDEX events_cell_time ON events (cell, reported_at);
+CREATE INDEX events_street_time ON events (street, reported_at);
 """,
     ),
 ]

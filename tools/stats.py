@@ -1,10 +1,10 @@
-"""``event_stats``: the vital signs of a jurisdiction over a period."""
+"""``event_stats``: the vital signs of a jurisdiction over a period. Counts are aggregated in
+the database; only the hours-to-close distribution comes back to compute percentiles."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -13,21 +13,23 @@ from pydantic import BaseModel, Field
 from domain.models import Scope
 from knowledge import Knowledge
 from store import EventStore
-from store.db import CHINA_TZ
 from tools.scope import narrow
 
 GroupBy = Literal[
     "none", "category", "subtype", "department", "district", "street", "source", "day", "week"
 ]
-OPEN = {
-    "received",
-    "triaged",
+COUNTS = (
+    "n",
+    "open",
+    "resolved",
+    "timed",
+    "on_time",
     "dispatched",
-    "accepted",
     "returned",
-    "in_progress",
-    "extension_requested",
-}
+    "sat_sum",
+    "sat_n",
+    "duplicates",
+)
 
 
 class StatsQuery(BaseModel):
@@ -68,83 +70,73 @@ class StatsReport(BaseModel):
     groups: list[Group] = []
 
 
-def _metrics(rows: list[dict[str, Any]]) -> Metrics:
-    hours = np.array(
-        [
-            (r["resolved_at"] - r["reported_at"]).total_seconds() / 3600
-            for r in rows
-            if r["resolved_at"] is not None
-        ],
-        dtype=float,
-    )
-    timed = [r for r in rows if r["resolved_at"] is not None and r["due_at"] is not None]
-    dispatched = [r for r in rows if r["lead_department"] is not None]
-    scores = [r["satisfaction"] for r in rows if r["satisfaction"] is not None]
+def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
+    return round(part / whole, digits) if whole else None
+
+
+def _metrics(c: dict[str, Any], hours: list[float]) -> Metrics:
+    h = np.asarray(hours, dtype=float)
     return Metrics(
-        count=len(rows),
-        open=sum(r["status"] in OPEN for r in rows),
-        resolved=len(hours),
-        median_hours_to_close=round(float(np.median(hours)), 2) if len(hours) else None,
-        p90_hours_to_close=round(float(np.percentile(hours, 90)), 2) if len(hours) else None,
-        on_time_rate=round(sum(r["resolved_at"] <= r["due_at"] for r in timed) / len(timed), 4)
-        if timed
-        else None,
-        return_rate=round(sum(r["returns"] > 0 for r in dispatched) / len(dispatched), 4)
-        if dispatched
-        else None,
-        satisfaction=round(sum(scores) / len(scores), 2) if scores else None,
-        satisfaction_count=len(scores),
-        duplicates=sum(r["duplicate_of"] is not None for r in rows),
+        count=c["n"],
+        open=c["open"],
+        resolved=c["resolved"],
+        median_hours_to_close=round(float(np.median(h)), 2) if len(h) else None,
+        p90_hours_to_close=round(float(np.percentile(h, 90)), 2) if len(h) else None,
+        on_time_rate=_ratio(c["on_time"], c["timed"]),
+        return_rate=_ratio(c["returned"], c["dispatched"]),
+        satisfaction=_ratio(c["sat_sum"], c["sat_n"], 2),
+        satisfaction_count=c["sat_n"],
+        duplicates=c["duplicates"],
     )
 
 
-def _keyer(k: Knowledge, group_by: GroupBy) -> Callable[[dict[str, Any]], tuple[str, str]]:
-    def name_of(table: dict[str, Any], code: str | None) -> str:
-        if code is None:
-            return "未确定"
-        item = table.get(code)
-        return getattr(item, "name", code) if item is not None else code
-
-    def local(r: dict[str, Any]) -> datetime:
-        return r["reported_at"].astimezone(CHINA_TZ)
-
-    keyers: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
-        "category": lambda r: (r["category"] or "-", name_of(k.categories, r["category"])),
-        "subtype": lambda r: (r["subtype"] or "-", name_of(k.subtypes, r["subtype"])),
-        "department": lambda r: (
-            r["lead_department"] or "-",
-            name_of(k.departments, r["lead_department"]),
-        ),
-        "district": lambda r: (r["district"] or "-", name_of(k.jurisdictions, r["district"])),
-        "street": lambda r: (r["street"] or "-", name_of(k.jurisdictions, r["street"])),
-        "source": lambda r: (r["source"], r["source"]),
-        "day": lambda r: (local(r).strftime("%Y-%m-%d"),) * 2,
-        "week": lambda r: ("{}-W{:02d}".format(*local(r).isocalendar()[:2]),) * 2,
+def _name(k: Knowledge, group_by: str, key: str) -> str:
+    tables: dict[str, dict[str, Any]] = {
+        "category": k.categories,
+        "subtype": k.subtypes,
+        "department": k.departments,
+        "district": k.jurisdictions,
+        "street": k.jurisdictions,
     }
-    return keyers[group_by]
+    table = tables.get(group_by, {})
+    if key == "-":
+        return "未确定"
+    item = table.get(key)
+    return str(getattr(item, "name", key)) if item is not None else key
+
+
+def _week(day: str) -> str:
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def event_stats(store: EventStore, k: Knowledge, scope: Scope, q: StatsQuery) -> StatsReport:
     """统计辖区在一段时间内的事件数、办结用时中位数和90分位、按时办结率、退单率、满意度，可按大类、小类、部门、辖区、来源、日或周分组。"""
     districts, streets = narrow(k, scope, q.jurisdiction)
-    rows = store.stats_rows(
+    column = {"department": "lead_department", "week": "day"}.get(q.group_by, q.group_by)
+    rows = store.stats_groups(
         scope,
         since=q.since,
         until=q.until,
+        group=column,
         districts=districts,
         streets=streets,
         categories=q.category,
     )
-    report = StatsReport(since=q.since, until=q.until, total=_metrics(rows))
+    merged: dict[str, dict[str, Any]] = defaultdict(lambda: {c: 0 for c in COUNTS} | {"hours": []})
+    total: dict[str, Any] = {c: 0 for c in COUNTS} | {"hours": []}
+    for r in rows:
+        key = _week(r["k"]) if q.group_by == "week" else str(r["k"])
+        for bucket in (merged[key], total):
+            for c in COUNTS:
+                bucket[c] += int(r[c] or 0)
+            bucket["hours"].extend(r["hours"])
+    report = StatsReport(since=q.since, until=q.until, total=_metrics(total, total["hours"]))
     if q.group_by != "none":
-        key = _keyer(k, q.group_by)
-        buckets: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            buckets[key(r)].append(r)
         report.groups = sorted(
             (
-                Group(key=code, name=name, metrics=_metrics(items))
-                for (code, name), items in buckets.items()
+                Group(key=key, name=_name(k, q.group_by, key), metrics=_metrics(c, c["hours"]))
+                for key, c in merged.items()
             ),
             key=lambda g: (g.key if q.group_by in ("day", "week") else -g.metrics.count, g.key),
         )
