@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,9 +23,13 @@ app = typer.Typer(
 demo_app = typer.Typer(help="演示数据 (demo data)", no_args_is_help=True)
 knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is_help=True)
 import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True)
+index_app = typer.Typer(help="法规索引 (regulation index)", no_args_is_help=True)
+eval_app = typer.Typer(help="评测 (evaluation)", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(import_app, name="import")
+app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 console = Console()
 err = Console(stderr=True)
 
@@ -199,6 +203,128 @@ def import_events_cmd(
         for r in result.rejected[:10]:
             console.print(f"  第 {r.row} 行：{r.reason}")
         console.print(f"被拒行报告已保存：{target}")
+
+
+def _open_index() -> Any:
+    from knowledge.regindex import open_index
+
+    settings = get_settings()
+    return open_index(
+        settings.data_dir,
+        settings.resolved_chroma_path,
+        str(settings.chroma_url) if settings.chroma_url else None,
+    )
+
+
+@index_app.command("build")
+def index_build(
+    source: Annotated[
+        list[Path] | None,
+        typer.Option("--source", help="法规目录或文件（可重复）；默认为内置要点库"),
+    ] = None,
+) -> None:
+    """建立或增量更新法规索引：每条条文一个检索单元；未改动的文件不会重复处理。"""
+    from knowledge.regindex import BUILTIN_DIR, IndexBuildError
+
+    index = _open_index()
+    sources = source or [BUILTIN_DIR]
+    with console.status("正在建立法规索引…") as status:
+        try:
+            report = index.build(sources, progress=lambda msg: status.update(msg))
+        except IndexBuildError as exc:
+            _fail(str(exc))
+            return
+    table = Table(title="法规索引")
+    for col in ("文件 file", "法规 title", "状态 status", "条文 articles", "新嵌入 embedded"):
+        table.add_column(col)
+    names = {"new": "新增", "changed": "已更新", "unchanged": "未变", "removed": "已移除"}
+    for f in report.files:
+        table.add_row(Path(f.path).name, f.title, names[f.status], str(f.articles), str(f.embedded))
+    console.print(table)
+    verdict = "有更新" if report.changed else "无变化，未做任何处理"
+    console.print(
+        f"共 {len(index.titles())} 部法规、{len(index.units)} 条条文；本次新嵌入 {report.embedded} 条；"
+        f"{verdict}；用时 {report.seconds:.1f} 秒。"
+    )
+
+
+@app.command()
+def search(
+    question: Annotated[str, typer.Argument(help="问题，如「楼下烧烤油烟直排怎么管」")],
+    k: Annotated[int, typer.Option(help="返回条数")] = 5,
+    region: Annotated[str | None, typer.Option(help="地区：全国 / 重庆")] = None,
+    level: Annotated[
+        str | None, typer.Option(help="层级：法律 / 行政法规 / 部门规章 / 地方性法规")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="只查这部法规")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid / lexical / dense")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """检索法规条文，给出可引用的法规名称和条号。"""
+    from tools.regulations import RegulationQuery, search_regulations
+
+    index = _open_index()
+    if not index.units:
+        _fail("法规索引为空，请先运行 sanji index build")
+    try:
+        q = RegulationQuery.model_validate(
+            {"question": question, "k": k, "region": region, "level": level, "title": title, "mode": mode}
+        )
+    except ValueError as exc:
+        _fail(f"参数有误：{exc}")
+        return
+    hits = search_regulations(index, q)
+    if as_json:
+        print(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        console.print("没有找到相关条文。")
+    for n, h in enumerate(hits, start=1):
+        note = "（要点摘要，非原文）" if h.digest else ""
+        console.print(
+            f"[bold]{n}. {h.citation}[/]{note} [dim]{h.level}·{h.region} 得分 {h.score:.4f}[/]"
+        )
+        console.print(f"   {h.text[:200]}{'…' if len(h.text) > 200 else ''}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[
+        Path, typer.Option(help="JSONL：每行 question 和 answers[{title, article}]")
+    ],
+    out: Annotated[Path, typer.Option(help="输出目录（metrics.json、report.md）")],
+    mode: Annotated[
+        list[str] | None, typer.Option(help="检索方式，可重复；默认 hybrid、lexical、dense 都评")
+    ] = None,
+) -> None:
+    """评测法规检索：recall@1/5/10、MRR、延迟，以及未排第一的问题。"""
+    from evals.retrieval import DatasetError, evaluate, load_dataset, write_report
+
+    index = _open_index()
+    if not index.units:
+        _fail("法规索引为空，请先运行 sanji index build --source 法规目录")
+    try:
+        questions = load_dataset(dataset)
+    except (DatasetError, OSError) as exc:
+        _fail(str(exc))
+        return
+    runs = [evaluate(index, questions, m) for m in (mode or ["hybrid", "lexical", "dense"])]
+    write_report(out, dataset, runs, index)
+    table = Table(title=f"法规检索评测（{len(questions)} 题）")
+    for col in ("方式", "R@1", "R@5", "R@10", "MRR", "p50 ms", "p95 ms"):
+        table.add_column(col, justify="right")
+    for r in runs:
+        table.add_row(
+            r["mode"],
+            f"{r['recall@1']:.3f}",
+            f"{r['recall@5']:.3f}",
+            f"{r['recall@10']:.3f}",
+            f"{r['mrr']:.3f}",
+            str(r["latency_ms"]["p50"]),
+            str(r["latency_ms"]["p95"]),
+        )
+    console.print(table)
+    console.print(f"报告已写入 {out}/metrics.json 和 {out}/report.md")
 
 
 @app.command()

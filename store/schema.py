@@ -181,6 +181,15 @@ CREATE INDEX events_cell_time ON events (cell, reported_at);
 CREATE INDEX events_street_time ON events (street, reported_at);
 """,
     ),
+    (
+        4,
+        "covering index for district statistics",
+        """
+DROP INDEX events_district_time;
+CREATE INDEX events_district_stats ON events (district, reported_at, status, street, category, subtype,
+    lead_department, source, resolved_at, due_at, returns, satisfaction, duplicate_of);
+""",
+    ),
 ]
 
 #: lifecycle states in which an order's disposal clock is running (matches the partial indexes)

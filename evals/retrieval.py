@@ -1,0 +1,120 @@
+"""Retrieval evaluation: recall@1/5/10, MRR and latency of the regulation index on a JSONL
+dataset of questions with the (title, article) pairs that answer them."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from knowledge.regindex import RegulationIndex
+
+KS = (1, 5, 10)
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    answers: set[tuple[str, str]]
+
+
+class DatasetError(ValueError):
+    """A dataset line that cannot be used (bad JSON, no question, no answers)."""
+
+
+def load_dataset(path: Path) -> list[Question]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            answers = {(a["title"], a["article"]) for a in row["answers"]}
+            question = str(row["question"]).strip()
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(
+                f"{path.name} 第{n}行：需要 question 和 answers[{{title, article}}]（{exc}）"
+            ) from exc
+        if not question or not answers:
+            raise DatasetError(f"{path.name} 第{n}行：question 或 answers 为空")
+        out.append(Question(id=str(row.get("id", n)), question=question, answers=answers))
+    return out
+
+
+def evaluate(
+    index: RegulationIndex, questions: list[Question], mode: str = "hybrid"
+) -> dict[str, Any]:
+    hits_at = {k: 0 for k in KS}
+    reciprocal = 0.0
+    latencies = []
+    misses = []
+    for q in questions:
+        started = time.perf_counter()
+        results = index.search(q.question, k=max(KS), mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        found = [(h.unit.title, h.unit.article) for h in results]
+        rank = next((n for n, key in enumerate(found, start=1) if key in q.answers), None)
+        for k in KS:
+            hits_at[k] += rank is not None and rank <= k
+        reciprocal += 1 / rank if rank else 0.0
+        if rank != 1:
+            misses.append(
+                {
+                    "id": q.id,
+                    "question": q.question,
+                    "rank": rank,
+                    "expected": [f"《{t}》{a}" for t, a in sorted(q.answers)],
+                    "got": [f"《{t}》{a}" for t, a in found[:3]],
+                }
+            )
+    n = len(questions)
+    latencies.sort()
+    return {
+        "mode": mode,
+        "questions": n,
+        **{f"recall@{k}": round(hits_at[k] / n, 4) for k in KS},
+        "mrr": round(reciprocal / n, 4),
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p95": round(latencies[int(0.95 * (n - 1))], 2),
+        },
+        "misses": misses,
+    }
+
+
+def write_report(
+    out: Path, dataset: Path, runs: list[dict[str, Any]], index: RegulationIndex
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "dataset": str(dataset),
+        "units": len(index.units),
+        "laws": len(index.titles()),
+        "runs": runs,
+    }
+    (out / "metrics.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    lines = [
+        "# 法规检索评测 Retrieval evaluation\n",
+        f"数据集：`{dataset}`，索引 {len(index.units)} 条，{len(index.titles())} 部法规。\n",
+        "| 方式 mode | R@1 | R@5 | R@10 | MRR | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['mode']} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['recall@10']:.3f} | "
+            f"{r['mrr']:.3f} | {r['latency_ms']['p50']} | {r['latency_ms']['p95']} |"
+        )
+    main = runs[0]
+    lines += ["", f"## 未排第一的问题（{main['mode']}，共 {len(main['misses'])} 个）", ""]
+    for m in main["misses"]:
+        lines.append(
+            f"- **{m['id']}** {m['question']} — 期望 {'、'.join(m['expected'])}；"
+            f"名次 {m['rank'] or '未进前10'}；前三 {'、'.join(m['got'])}"
+        )
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

