@@ -268,7 +268,14 @@ def search(
         _fail("法规索引为空，请先运行 sanji index build")
     try:
         q = RegulationQuery.model_validate(
-            {"question": question, "k": k, "region": region, "level": level, "title": title, "mode": mode}
+            {
+                "question": question,
+                "k": k,
+                "region": region,
+                "level": level,
+                "title": title,
+                "mode": mode,
+            }
         )
     except ValueError as exc:
         _fail(f"参数有误：{exc}")

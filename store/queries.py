@@ -237,10 +237,20 @@ class EventQueries:
         if exclude_id is not None:
             w.add("id <> ?", exclude_id)
         rows = db.fetchall(
-            f"SELECT {SUMMARY_COLUMNS} FROM events WHERE {w.sql} ORDER BY reported_at DESC LIMIT ?",
+            f"SELECT id, title, text, lat, lon, reported_at, subtype FROM events WHERE {w.sql} "
+            "ORDER BY reported_at DESC LIMIT ?",
             [*w.params, limit],
         )
         return [self._read(r) for r in rows]
+
+    def summaries(self, scope: Scope, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Summary rows of the given events that lie in the scope, by id."""
+        if not ids:
+            return {}
+        w = Where(scope)
+        w.any_of("id", list(ids))
+        rows = self.db.fetchall(f"SELECT {SUMMARY_COLUMNS} FROM events WHERE {w.sql}", w.params)
+        return {r["id"]: self._read(r) for r in rows}
 
     def _read(self, row: dict[str, Any]) -> dict[str, Any]:
         for key in ("reported_at", "accepted_at", "due_at", "resolved_at"):

