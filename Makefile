@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit clean
+.PHONY: install run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sanji 需要 Python 3.11 或更高版本 (needs Python 3.11+)")'
@@ -33,3 +33,8 @@ test: lint typecheck
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+## Benchmarks (report figures; need PostgreSQL for the second line)
+bench: install
+	$(BIN)/python -m evals.bench_store --url sqlite:///data/bench.db --events 1000000 --out data/bench
+	$(BIN)/python -m evals.bench_store --url postgresql://postgres@127.0.0.1:5432/sanji_bench --events 1000000 --out data/bench

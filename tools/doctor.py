@@ -58,14 +58,21 @@ def _database(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    if settings.chroma_url:
-        return Check(
-            "法规索引 index", "warn", f"使用 Chroma 服务 {settings.chroma_url}（尚未检查）"
-        )
-    path = settings.resolved_chroma_path
-    if path.exists() and any(path.iterdir()):
-        return Check("法规索引 index", "ok", f"{path}")
-    return Check("法规索引 index", "warn", f"{path} 尚未建立（运行 sanji index build）")
+    from knowledge.regindex import open_index
+
+    where = str(settings.chroma_url) if settings.chroma_url else str(settings.resolved_chroma_path)
+    try:
+        index = open_index(settings.data_dir, settings.resolved_chroma_path,
+                           str(settings.chroma_url) if settings.chroma_url else None)
+        vectors = index.collection.count()
+    except Exception as exc:  # Chroma raises many kinds; doctor reports, it does not crash
+        return Check("法规索引 index", "fail", f"{where}：{exc}")
+    if not index.units:
+        return Check("法规索引 index", "warn", f"{where} 尚未建立（sanji index build，或首次 sanji serve 时自动建立）")
+    digests = sum(u.digest for u in index.units)
+    return Check("法规索引 index", "ok" if vectors == len(index.units) else "fail",
+                 f"{len(index.titles())} 部法规、{len(index.units)} 条（其中要点摘要 {digests} 条），"
+                 f"向量 {vectors} 条，{where}")
 
 
 def _embeddings() -> Check:

@@ -15,7 +15,8 @@ from domain.models import Scope
 from knowledge import Knowledge
 from knowledge.models import Urgency
 from store import EventStore
-from tools import duplicates, events, locate, routing, stats
+from knowledge.regindex import RegulationIndex
+from tools import duplicates, events, locate, regulations, routing, stats
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ToolDeps:
     knowledge: Knowledge
     scope: Scope
     clock: Callable[[], datetime]
+    index: RegulationIndex | None = None
 
 
 class EventIdArgs(BaseModel):
@@ -84,7 +86,22 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
             func=fn, name=name, description=(doc or "").strip(), args_schema=schema
         )
 
-    return [
+    def search_regs(**kw: Any) -> Any:
+        assert deps.index is not None
+        return _dump(regulations.search_regulations(deps.index, regulations.RegulationQuery(**kw)))
+
+    def article(**kw: Any) -> Any:
+        assert deps.index is not None
+        return _dump(regulations.get_article(deps.index, regulations.ArticleQuery(**kw)))
+
+    law_tools = []
+    if deps.index is not None:
+        law_tools = [
+            tool(search_regs, "search_regulations", regulations.search_regulations.__doc__,
+                 regulations.RegulationQuery),
+            tool(article, "get_article", regulations.get_article.__doc__, regulations.ArticleQuery),
+        ]
+    return law_tools + [
         tool(search_events, "search_events", events.search_events.__doc__, events.EventQuery),
         tool(get_event, "get_event", events.get_event.__doc__, EventIdArgs),
         tool(list_overdue, "list_overdue", events.list_overdue.__doc__, DeadlineArgs),

@@ -65,7 +65,10 @@ def search_regulations(index: RegulationIndex, q: RegulationQuery) -> list[Artic
 
 class ArticleQuery(BaseModel):
     title: str = Field(description="法规完整标题，如 中华人民共和国消防法")
-    article: str = Field(description="条号，如 第二十八条、28 或 第十条之一")
+    article: str = Field(
+        description="条号，如 第二十八条、28 或 第十条之一",
+        pattern=r"^\s*(\d{1,4}|第[零〇一二两三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?)\s*$",
+    )
 
 
 def get_article(index: RegulationIndex, q: ArticleQuery) -> ArticleHit | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from store.schema import schema_version
-from web.deps import KnowledgeDep, SettingsDep, StoreDep
+from tools.regulations import ArticleHit, ArticleQuery, RegulationQuery, get_article, search_regulations
+from web.deps import IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
 router = APIRouter()
 
@@ -19,7 +21,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["health"])
-def readyz(store: StoreDep, knowledge: KnowledgeDep, settings: SettingsDep) -> JSONResponse:
+def readyz(
+    store: StoreDep, knowledge: KnowledgeDep, settings: SettingsDep, index: IndexDep
+) -> JSONResponse:
     checks: dict[str, Any] = {}
     ok = True
     try:
@@ -32,6 +36,8 @@ def readyz(store: StoreDep, knowledge: KnowledgeDep, settings: SettingsDep) -> J
         checks["database"] = {"ok": False, "error": str(exc)}
         ok = False
     checks["knowledge"] = {"ok": True, "subtypes": len(knowledge.subtypes)}
+    checks["index"] = {"ok": bool(index.units), "articles": len(index.units), "laws": len(index.titles())}
+    ok = ok and bool(index.units)
     checks["llm"] = {"ok": True, "mode": "llm" if settings.llm_configured else "offline"}
     return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
@@ -80,3 +86,33 @@ def jurisdictions(knowledge: KnowledgeDep) -> dict[str, Any]:
             for d in knowledge.districts()
         ],
     }
+
+
+@router.get("/api/v1/regulations/search", tags=["regulations"])
+def regulations_search(
+    index: IndexDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="问题")],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    region: str | None = None,
+    level: str | None = None,
+    title: str | None = None,
+) -> list[ArticleHit]:
+    """法规检索：返回可引用的法规名称、条号和条文。"""
+    return search_regulations(index, RegulationQuery(question=q, k=k, region=region, level=level, title=title))
+
+
+@router.get("/api/v1/regulations/article", tags=["regulations"])
+def regulations_article(
+    index: IndexDep,
+    title: Annotated[str, Query(description="法规完整标题")],
+    article: Annotated[str, Query(description="条号，如 第二十八条 或 28")],
+) -> ArticleHit:
+    """按标题和条号精确取条文。"""
+    try:
+        query = ArticleQuery(title=title, article=article)
+    except ValidationError as exc:
+        raise HTTPException(422, detail=f"条号「{article}」格式不对，应为 第二十八条 或 28") from exc
+    hit = get_article(index, query)
+    if hit is None:
+        raise HTTPException(404, detail=f"索引中没有《{title}》{article}")
+    return hit

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from knowledge import Knowledge
+from knowledge.regindex import RegulationIndex
 from settings import Settings
 from store import EventStore
 
@@ -19,6 +20,10 @@ def _knowledge(request: Request) -> Knowledge:
     return request.app.state.knowledge
 
 
+def _index(request: Request) -> RegulationIndex:
+    return request.app.state.index
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -26,3 +31,4 @@ def _settings(request: Request) -> Settings:
 StoreDep = Annotated[EventStore, Depends(_store)]
 KnowledgeDep = Annotated[Knowledge, Depends(_knowledge)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+IndexDep = Annotated[RegulationIndex, Depends(_index)]

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,9 +13,9 @@ from settings import Settings
 from store import EventStore
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path / "data")
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("server") / "data")
     k = default_knowledge()
     store = EventStore.open(settings.resolved_database_url, k)
     load_demo(store, k, seed=3, now=datetime.now(UTC), count=120)
@@ -31,6 +30,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready["ready"] is True
     assert ready["checks"]["database"]["schema"] >= 1
     assert ready["checks"]["llm"]["mode"] == "offline"
+    assert ready["checks"]["index"]["articles"] >= 200  # built from the shipped digests at start
 
 
 def test_landing_page_is_chinese_and_counts_the_demo(client: TestClient) -> None:
@@ -46,3 +46,16 @@ def test_knowledge_endpoints(client: TestClient) -> None:
     yuzhong = next(d for d in tree["districts"] if d["name"] == "渝中区")
     assert len(yuzhong["streets"]) == 11
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_regulation_search_and_lookup(client: TestClient) -> None:
+    hits = client.get("/api/v1/regulations/search", params={"q": "消防通道被车堵了", "k": 3}).json()
+    assert len(hits) == 3 and all(h["citation"].startswith("《") for h in hits)
+    assert any("消防" in h["title"] for h in hits)
+    found = client.get("/api/v1/regulations/article", params={"title": "中华人民共和国消防法", "article": "28"})
+    assert found.status_code == 200 and found.json()["article"] == "第二十八条"
+    missing = client.get("/api/v1/regulations/article", params={"title": "中华人民共和国消防法", "article": "第九百条"})
+    assert missing.status_code == 404 and "没有" in missing.json()["detail"]
+    bad = client.get("/api/v1/regulations/article", params={"title": "x", "article": "abc"})
+    assert bad.status_code == 422
+    assert client.get("/api/v1/regulations/search", params={"q": ""}).status_code == 422
