@@ -30,8 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         knowledge = load_knowledge()
         store = EventStore.open(settings.resolved_database_url, knowledge)
-        index = open_index(settings.data_dir, settings.resolved_chroma_path,
-                           str(settings.chroma_url) if settings.chroma_url else None)
+        index = open_index(
+            settings.data_dir,
+            settings.resolved_chroma_path,
+            str(settings.chroma_url) if settings.chroma_url else None,
+        )
         if not index.units:
             log.info("regulation index is empty: building the built-in digest corpus")
             index.build([BUILTIN_DIR])

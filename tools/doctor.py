@@ -62,17 +62,27 @@ def _index(settings: Settings) -> Check:
 
     where = str(settings.chroma_url) if settings.chroma_url else str(settings.resolved_chroma_path)
     try:
-        index = open_index(settings.data_dir, settings.resolved_chroma_path,
-                           str(settings.chroma_url) if settings.chroma_url else None)
+        index = open_index(
+            settings.data_dir,
+            settings.resolved_chroma_path,
+            str(settings.chroma_url) if settings.chroma_url else None,
+        )
         vectors = index.collection.count()
     except Exception as exc:  # Chroma raises many kinds; doctor reports, it does not crash
         return Check("法规索引 index", "fail", f"{where}：{exc}")
     if not index.units:
-        return Check("法规索引 index", "warn", f"{where} 尚未建立（sanji index build，或首次 sanji serve 时自动建立）")
+        return Check(
+            "法规索引 index",
+            "warn",
+            f"{where} 尚未建立（sanji index build，或首次 sanji serve 时自动建立）",
+        )
     digests = sum(u.digest for u in index.units)
-    return Check("法规索引 index", "ok" if vectors == len(index.units) else "fail",
-                 f"{len(index.titles())} 部法规、{len(index.units)} 条（其中要点摘要 {digests} 条），"
-                 f"向量 {vectors} 条，{where}")
+    return Check(
+        "法规索引 index",
+        "ok" if vectors == len(index.units) else "fail",
+        f"{len(index.titles())} 部法规、{len(index.units)} 条（其中要点摘要 {digests} 条），"
+        f"向量 {vectors} 条，{where}",
+    )
 
 
 def _embeddings() -> Check:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from domain.models import Scope
 from knowledge import Knowledge
 from knowledge.models import Urgency
-from store import EventStore
 from knowledge.regindex import RegulationIndex
+from store import EventStore
 from tools import duplicates, events, locate, regulations, routing, stats
 
 
@@ -97,11 +97,16 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
     law_tools = []
     if deps.index is not None:
         law_tools = [
-            tool(search_regs, "search_regulations", regulations.search_regulations.__doc__,
-                 regulations.RegulationQuery),
+            tool(
+                search_regs,
+                "search_regulations",
+                regulations.search_regulations.__doc__,
+                regulations.RegulationQuery,
+            ),
             tool(article, "get_article", regulations.get_article.__doc__, regulations.ArticleQuery),
         ]
-    return law_tools + [
+    return [
+        *law_tools,
         tool(search_events, "search_events", events.search_events.__doc__, events.EventQuery),
         tool(get_event, "get_event", events.get_event.__doc__, EventIdArgs),
         tool(list_overdue, "list_overdue", events.list_overdue.__doc__, DeadlineArgs),

@@ -9,7 +9,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from store.schema import schema_version
-from tools.regulations import ArticleHit, ArticleQuery, RegulationQuery, get_article, search_regulations
+from tools.regulations import (
+    ArticleHit,
+    ArticleQuery,
+    RegulationQuery,
+    get_article,
+    search_regulations,
+)
 from web.deps import IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
 router = APIRouter()
@@ -36,7 +42,11 @@ def readyz(
         checks["database"] = {"ok": False, "error": str(exc)}
         ok = False
     checks["knowledge"] = {"ok": True, "subtypes": len(knowledge.subtypes)}
-    checks["index"] = {"ok": bool(index.units), "articles": len(index.units), "laws": len(index.titles())}
+    checks["index"] = {
+        "ok": bool(index.units),
+        "articles": len(index.units),
+        "laws": len(index.titles()),
+    }
     ok = ok and bool(index.units)
     checks["llm"] = {"ok": True, "mode": "llm" if settings.llm_configured else "offline"}
     return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
@@ -98,7 +108,9 @@ def regulations_search(
     title: str | None = None,
 ) -> list[ArticleHit]:
     """法规检索：返回可引用的法规名称、条号和条文。"""
-    return search_regulations(index, RegulationQuery(question=q, k=k, region=region, level=level, title=title))
+    return search_regulations(
+        index, RegulationQuery(question=q, k=k, region=region, level=level, title=title)
+    )
 
 
 @router.get("/api/v1/regulations/article", tags=["regulations"])
@@ -111,7 +123,9 @@ def regulations_article(
     try:
         query = ArticleQuery(title=title, article=article)
     except ValidationError as exc:
-        raise HTTPException(422, detail=f"条号「{article}」格式不对，应为 第二十八条 或 28") from exc
+        raise HTTPException(
+            422, detail=f"条号「{article}」格式不对，应为 第二十八条 或 28"
+        ) from exc
     hit = get_article(index, query)
     if hit is None:
         raise HTTPException(404, detail=f"索引中没有《{title}》{article}")

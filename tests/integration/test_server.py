@@ -52,9 +52,14 @@ def test_regulation_search_and_lookup(client: TestClient) -> None:
     hits = client.get("/api/v1/regulations/search", params={"q": "消防通道被车堵了", "k": 3}).json()
     assert len(hits) == 3 and all(h["citation"].startswith("《") for h in hits)
     assert any("消防" in h["title"] for h in hits)
-    found = client.get("/api/v1/regulations/article", params={"title": "中华人民共和国消防法", "article": "28"})
+    found = client.get(
+        "/api/v1/regulations/article", params={"title": "中华人民共和国消防法", "article": "28"}
+    )
     assert found.status_code == 200 and found.json()["article"] == "第二十八条"
-    missing = client.get("/api/v1/regulations/article", params={"title": "中华人民共和国消防法", "article": "第九百条"})
+    missing = client.get(
+        "/api/v1/regulations/article",
+        params={"title": "中华人民共和国消防法", "article": "第九百条"},
+    )
     assert missing.status_code == 404 and "没有" in missing.json()["detail"]
     bad = client.get("/api/v1/regulations/article", params={"title": "x", "article": "abc"})
     assert bad.status_code == 422
