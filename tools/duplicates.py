@@ -107,7 +107,7 @@ def find_duplicates(
     """查找与新事件可能是同一事项的已有事件：综合文本相似度、距离和时间窗口，返回候选及得分和理由。"""
     window = timedelta(days=q.window_days)
     located = q.lat is not None and q.lon is not None
-    reach = 2 * q.radius_km
+    reach = 1.5 * q.radius_km  # beyond this the distance term adds almost nothing
     rows = store.nearby(
         scope,
         since=q.reported_at - window,
