@@ -335,6 +335,50 @@ def eval_retrieval(
 
 
 @app.command()
+def train(
+    dataset: Annotated[Path, typer.Option(help="训练数据：CSV、JSONL 或 XLSX")],
+    text_col: Annotated[list[str], typer.Option("--text-col", help="正文列（可重复，多列拼接）")],
+    label_col: Annotated[str, typer.Option(help="事件小类编码列（如 CA01）")],
+) -> None:
+    """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。"""
+    from agents.classifier import SubtypeClassifier, TrainingError
+    from knowledge import default_knowledge
+    from store.importer import ImportFailed, read_rows
+
+    try:
+        header, rows = read_rows(dataset)
+    except ImportFailed as exc:
+        _fail(str(exc))
+        return
+    missing = [c for c in [*text_col, label_col] if c not in header]
+    if missing:
+        _fail(f"文件中没有列 {', '.join(missing)}；现有列：{', '.join(header)}")
+    texts, labels, skipped = [], [], 0
+    for _, row in rows:
+        if isinstance(row, str):
+            skipped += 1
+            continue
+        text = "。".join(str(row.get(c) or "").strip() for c in text_col).strip("。 ")
+        label = str(row.get(label_col) or "").strip()
+        if not text or not label:
+            skipped += 1
+            continue
+        texts.append(text)
+        labels.append(label)
+    k = default_knowledge()
+    try:
+        clf = SubtypeClassifier.train(k, texts, labels, source=dataset.name)
+    except TrainingError as exc:
+        _fail(str(exc))
+        return
+    path = clf.save(get_settings().data_dir / "models")
+    console.print(
+        f"已训练：{len(texts)} 条样本（跳过 {skipped} 条），{clf.meta['subtypes']} 个小类；"
+        f"版本 {clf.version}，已保存 {path}"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口")] = None,

@@ -1,0 +1,162 @@
+"""Intake classifier: clean and mask the text, detect injection attempts, classify the subtype
+with calibrated confidence and alternatives, set urgency, locate the event, check duplicates."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from agents.classifier import zero_shot
+from agents.deps import AgentDeps, audit
+from agents.state import TriageContext, TriageState
+from domain.models import Scope
+from tools.duplicates import DuplicateQuery, find_duplicates
+from tools.locate import LocateQuery, locate
+from tools.pii import mask_text
+from tools.routing import urgency_for
+
+#: phrases that address the system rather than describe an incident
+INJECTION = re.compile(
+    r"(忽略|无视|忘记|不要理会)(以上|之前|前面|上述|所有|全部)[^。！]{0,8}(指令|提示|要求|规则|设定)"
+    r"|ignore\s+(all\s+)?(previous|above|prior)\s+(instructions|prompts?)"
+    r"|system\s*prompt|系统提示词|你现在(是|扮演)|以管理员(身份|权限)"
+    r"|(直接|必须|务必)(派单|派给|转给|交给)[^。！，]{0,12}(局|委|办|中心|公司)"
+    r"|(把|将)(这件事|本事件|此事件|这个事件)?(定为|设为|标记为|改为)[^。！，]{0,6}(特急|紧急|已办结)",
+    re.IGNORECASE,
+)
+
+
+def clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def classify_event(
+    deps: AgentDeps, state: TriageState, ctx: TriageContext, run_id: str
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    k, store = deps.knowledge, deps.store
+    event = store.get_event(state["event_id"])
+    raw = clean(f"{event.title}。{event.text}" if event.title else event.text)
+    text = mask_text(raw)
+    injection = [m.group(0) for m in INJECTION.finditer(raw)]
+    fallbacks: list[str] = []
+
+    pred = deps.classifier.predict(text)
+    if pred.confidence < ctx.min_confidence:
+        shot = zero_shot(k, text)
+        fallbacks.append(f"分类置信度{pred.confidence:.2f}偏低，参考零样本结果 {shot.subtype}")
+        if shot.subtype == pred.subtype or shot.confidence > pred.confidence:
+            pred = shot
+    st = k.subtype(pred.subtype)
+    urgency, words = urgency_for(k, st.code, text)
+
+    loc: dict[str, Any]
+    if event.street:
+        street = k.jurisdiction(event.street)
+        loc = {
+            "street": street.code,
+            "district": street.parent,
+            "confidence": 1.0,
+            "ambiguous": False,
+            "explanation": f"上报时已标注在{street.name}",
+            "candidates": [],
+        }
+    elif event.address or (event.lat is not None and event.lon is not None):
+        found = locate(
+            k, LocateQuery(address=event.address or raw[:300], lat=event.lat, lon=event.lon)
+        )
+        loc = found.model_dump(
+            include={"street", "district", "confidence", "ambiguous", "explanation"}
+        )
+        loc["candidates"] = [c.street for c in found.candidates if c.street]
+    else:
+        found = locate(k, LocateQuery(address=raw[:300]))
+        loc = found.model_dump(
+            include={"street", "district", "confidence", "ambiguous", "explanation"}
+        )
+        loc["candidates"] = [c.street for c in found.candidates if c.street]
+
+    street_code: str | None = loc.get("street")
+    district_code: str | None = loc.get("district")
+    scope = Scope(districts=(district_code,)) if district_code else Scope(everything=True)
+    dups = find_duplicates(
+        store,
+        k,
+        scope,
+        DuplicateQuery(
+            text=text,
+            reported_at=event.reported_at,
+            lat=event.lat,
+            lon=event.lon,
+            street=street_code,
+            subtype=st.code,
+            exclude_id=event.id,
+            min_score=ctx.duplicate_score,
+            limit=3,
+        ),
+    )
+
+    needs_human = []
+    if injection:
+        needs_human.append(
+            "文本中含有疑似指挥系统的指令（提示词注入），已按普通诉求内容处理，请人工核对"
+        )
+    if pred.confidence < ctx.min_confidence:
+        needs_human.append(f"分类置信度低（{pred.confidence:.0%}），请确认事件类型")
+    if dups:
+        needs_human.append(f"疑似重复：与事件 {dups[0].event.id} 相似（得分 {dups[0].score:.2f}）")
+    if not loc.get("street"):
+        needs_human.append("未能确定所属街道（镇）：" + str(loc.get("explanation", "")))
+
+    classification = {
+        "subtype": st.code,
+        "subtype_name": st.name,
+        "category": st.category,
+        "category_name": k.categories[st.category].name,
+        "confidence": pred.confidence,
+        "alternatives": [
+            {"subtype": c, "name": k.subtype(c).name, "probability": p}
+            for c, p in pred.alternatives
+        ],
+        "urgency": urgency.value,
+        "urgency_words": words,
+        "engine": pred.engine,
+        "model_version": deps.classifier.version,
+    }
+    store.set_classification(
+        event.id,
+        street=street_code,
+        district=loc.get("district"),
+        subtype=st.code,
+        category=st.category,
+        urgency=urgency,
+        now=deps.clock(),
+    )
+    duplicates = [{"event_id": d.event.id, "score": d.score, "reasons": d.reasons} for d in dups]
+    trace = audit(
+        deps,
+        event_id=event.id,
+        run_id=run_id,
+        agent="intake",
+        engine=pred.engine,
+        inputs={"text": text[:500], "source": event.source.value},
+        output={
+            "classification": classification,
+            "location": loc,
+            "duplicates": duplicates,
+            "injection": injection,
+        },
+        started=started,
+        confidence=pred.confidence,
+        fallbacks=fallbacks,
+    )
+    return {
+        "text": text,
+        "classification": classification,
+        "location": loc,
+        "duplicates": duplicates,
+        "injection": injection,
+        "needs_human": needs_human,
+        "trace": [trace],
+    }

@@ -1,0 +1,63 @@
+"""Policy-retrieval agent: the regulation articles that justify the disposal, with citations.
+
+The subtype's usual articles are looked up exactly; the index is then searched with the event
+itself, keeping hits from the same laws (or the best hits when the subtype cites none)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agents.deps import AgentDeps, audit
+from agents.state import TriageContext, TriageState
+
+
+def retrieve_regulations(
+    deps: AgentDeps, state: TriageState, ctx: TriageContext, run_id: str
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    k, index = deps.knowledge, deps.index
+    st = k.subtype(state["classification"]["subtype"])
+    citations: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    fallbacks = []
+    for ref in st.regulations:
+        unit = index.get_article(ref.title, ref.article)
+        if unit is None:
+            fallbacks.append(f"索引中没有《{ref.title}》{ref.article}，未引用")
+            continue
+        seen.add((unit.title, unit.article))
+        citations.append(_cite(unit, "该类事件的常用依据"))
+    laws = {ref.title for ref in st.regulations}
+    query = f"{st.name} {state['text'][:120]}"
+    for hit in index.search(query, k=ctx.top_k):
+        u = hit.unit
+        if (u.title, u.article) in seen or (laws and u.title not in laws):
+            continue
+        seen.add((u.title, u.article))
+        citations.append(_cite(u, "按事件内容检索命中"))
+        if len(citations) >= ctx.top_k:
+            break
+    trace = audit(
+        deps,
+        event_id=state["event_id"],
+        run_id=run_id,
+        agent="policy",
+        engine="offline",
+        inputs={"subtype": st.code, "query": query},
+        output={"citations": [f"《{c['title']}》{c['article']}" for c in citations]},
+        started=started,
+        fallbacks=fallbacks,
+    )
+    return {"citations": citations, "trace": [trace]}
+
+
+def _cite(unit: Any, why: str) -> dict[str, Any]:
+    return {
+        "title": unit.title,
+        "article": unit.article,
+        "article_no": unit.article_no,
+        "excerpt": unit.text[:160],
+        "digest": unit.digest,
+        "why": why,
+    }

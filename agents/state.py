@@ -1,0 +1,40 @@
+"""Graph state and per-run context. State holds only serialisable data (it is checkpointed);
+clients, stores and settings arrive through ``AgentDeps`` when the graph is built."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+
+class TriageInput(TypedDict):
+    event_id: int
+
+
+class TriageState(TypedDict, total=False):
+    event_id: int
+    text: str  # masked: personal information never flows downstream
+    classification: dict[str, Any]  # subtype, category, confidence, alternatives, urgency, engine
+    location: dict[str, Any]  # street, district, confidence, ambiguous, explanation
+    duplicates: list[dict[str, Any]]
+    injection: list[str]  # phrases that look like instructions to the model
+    routing: dict[str, Any]  # level, lead, assisting, escalation rules
+    citations: list[dict[str, Any]]
+    draft: dict[str, Any]  # the dispatch order (DispatchOrder as JSON)
+    needs_human: list[str]  # why a person must decide (low confidence, duplicate, injection…)
+    decision: dict[str, Any]  # what the officer decided at the approval step
+    outcome: str  # dispatched | rejected | merged
+    trace: Annotated[list[dict[str, Any]], operator.add]  # per node: engine, latency, fallbacks
+
+
+@dataclass(frozen=True)
+class TriageContext:
+    """Per-run knobs, read by nodes through ``runtime.context`` (evals vary them per run)."""
+
+    engine: Literal["offline", "llm"] = "offline"
+    model: str | None = None
+    top_k: int = 5
+    min_confidence: float = 0.35
+    duplicate_score: float = 0.6
+    actor: str = "sanji"

@@ -1,0 +1,96 @@
+"""``escalate``: which escalation rules apply to an event, and the level that owns it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from knowledge import Knowledge
+from knowledge.models import Level, Urgency
+
+
+class EscalationQuery(BaseModel):
+    subtype: str = Field(description="事件小类编码")
+    text: str = Field(description="事件正文（已脱敏）")
+    urgency: Urgency
+    lead_type: str = Field(description="主办部门类型")
+    departments: int = Field(ge=1, description="主办加协办部门数")
+    streets: int = Field(default=1, ge=0, description="事件涉及的街道（镇）数")
+    districts: int = Field(default=1, ge=0, description="事件涉及的区县数")
+    reports: int = Field(default=1, ge=1, description="同一事项被反映的次数（含重复件）")
+
+
+class RuleHit(BaseModel):
+    id: str
+    name: str
+    kind: str
+    target_level: Level
+    why: str
+
+
+class EscalationAnswer(BaseModel):
+    level: Level
+    default_level: Level
+    rules: list[RuleHit]
+
+
+def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
+    """按升级规则判断事件应由哪一级承办，并列出命中的规则及理由。"""
+    st = k.subtype(q.subtype)
+    lead = k.department_types[q.lead_type]
+    hits: list[RuleHit] = []
+    for rule in k.escalation_rules:
+        w = rule.when
+        reasons: list[str] = []
+        if w.any_keywords is not None:
+            found = [kw for kw in w.any_keywords if kw in q.text]
+            if not found:
+                continue
+            reasons.append(f"文中出现「{'、'.join(found)}」")
+        if w.urgency_at_least is not None:
+            if q.urgency.rank < w.urgency_at_least.rank:
+                continue
+            reasons.append(f"紧急程度为{q.urgency.zh}")
+        if w.needs_enforcement is not None:
+            enforcement = [d for d in st.lead.duties if k.duties[d].enforcement]
+            held_at_street = Level.STREET in lead.levels
+            if (
+                not (enforcement and not held_at_street and st.level is Level.STREET)
+                and w.needs_enforcement
+            ):
+                continue
+            reasons.append(f"处置需行使执法权（{'、'.join(enforcement)}），街道不具备")
+        if w.cross_jurisdiction is not None:
+            crosses = q.districts > 1 if rule.target_level == "city" else q.streets > 1
+            if crosses != w.cross_jurisdiction:
+                continue
+            reasons.append(
+                f"涉及{q.districts}个区县"
+                if rule.target_level == "city"
+                else f"涉及{q.streets}个街道（镇）"
+            )
+        if w.min_departments is not None:
+            if q.departments < w.min_departments:
+                continue
+            reasons.append(f"需{q.departments}个部门协同")
+        if w.subtypes is not None:
+            if q.subtype not in w.subtypes:
+                continue
+            reasons.append(f"事件类型为{st.name}")
+        if w.min_reports is not None:
+            if q.reports < w.min_reports:
+                continue
+            reasons.append(f"同一事项已被反映{q.reports}次")
+        hits.append(
+            RuleHit(
+                id=rule.id,
+                name=rule.name,
+                kind=rule.kind,
+                target_level=Level(rule.target_level),
+                why="；".join(reasons),
+            )
+        )
+    level = st.level
+    for h in hits:
+        if h.target_level.rank > level.rank:
+            level = h.target_level
+    return EscalationAnswer(level=level, default_level=st.level, rules=hits)
