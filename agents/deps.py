@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.classifier import SubtypeClassifier
+from agents.llm import LLM, Usage
 from knowledge import Knowledge
 from knowledge.regindex import RegulationIndex
 from store import EventStore
@@ -21,6 +22,7 @@ class AgentDeps:
     index: RegulationIndex
     classifier: SubtypeClassifier
     clock: Callable[[], datetime]
+    llm: LLM | None = None
 
 
 def audit(
@@ -35,11 +37,15 @@ def audit(
     started: float,
     confidence: float | None = None,
     fallbacks: list[str] | None = None,
+    prompt: Any = None,
+    usage: Usage | None = None,
 ) -> dict[str, Any]:
-    """Write the AI-decision record of one node and return its trace entry."""
+    """Write the AI-decision record of one node (inputs, engine, model, prompt name and
+    version, output, confidence, latency, fallbacks) and return its trace entry."""
     import time
 
     latency = round((time.perf_counter() - started) * 1000, 1)
+    model = deps.llm.model if deps.llm is not None and usage is not None and usage.calls else None
     deps.store.record_decision(
         event_id=event_id,
         run_id=run_id,
@@ -51,7 +57,21 @@ def audit(
         confidence=confidence,
         latency_ms=latency,
         fallbacks=fallbacks or [],
-        prompt_name=None,
-        prompt_version=None,
+        model=model,
+        prompt_name=prompt.name if prompt is not None else None,
+        prompt_version=prompt.version if prompt is not None else None,
     )
-    return {"agent": agent, "engine": engine, "latency_ms": latency, "fallbacks": fallbacks or []}
+    entry: dict[str, Any] = {
+        "agent": agent,
+        "engine": engine,
+        "latency_ms": latency,
+        "fallbacks": fallbacks or [],
+    }
+    if usage is not None and usage.calls:
+        entry.update(
+            llm_calls=usage.calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            model=model,
+        )
+    return entry

@@ -7,10 +7,14 @@ import re
 import time
 from typing import Any
 
-from agents.classifier import zero_shot
+from pydantic import BaseModel
+
+from agents.classifier import Prediction, zero_shot
 from agents.deps import AgentDeps, audit
+from agents.llm import LLMFailed, Usage
 from agents.state import TriageContext, TriageState
 from domain.models import Scope
+from prompts import Prompt, load
 from tools.duplicates import DuplicateQuery, find_duplicates
 from tools.locate import LocateQuery, locate
 from tools.pii import mask_text
@@ -42,8 +46,18 @@ def classify_event(
     injection = [m.group(0) for m in INJECTION.finditer(raw)]
     fallbacks: list[str] = []
 
-    pred = deps.classifier.predict(text)
-    if pred.confidence < ctx.min_confidence:
+    pred = deps.classifier.predict(text, top=5)
+    prompt, usage = None, Usage()
+    if ctx.engine == "llm":
+        if deps.llm is None:
+            fallbacks.append("未配置大模型，使用离线引擎")
+        else:
+            prompt = load("intake.classify")
+            choice = _ask_llm(deps, prompt, usage, text, pred, fallbacks)
+            if choice is not None:
+                pred = choice
+    pred = Prediction(pred.subtype, pred.confidence, pred.alternatives[:3], pred.engine)
+    if pred.confidence < ctx.min_confidence and pred.engine != "llm":
         shot = zero_shot(k, text)
         fallbacks.append(f"分类置信度{pred.confidence:.2f}偏低，参考零样本结果 {shot.subtype}")
         if shot.subtype == pred.subtype or shot.confidence > pred.confidence:
@@ -102,7 +116,7 @@ def classify_event(
         needs_human.append(
             "文本中含有疑似指挥系统的指令（提示词注入），已按普通诉求内容处理，请人工核对"
         )
-    if pred.confidence < ctx.min_confidence:
+    if pred.confidence < ctx.min_confidence and pred.engine != "llm":
         needs_human.append(f"分类置信度低（{pred.confidence:.0%}），请确认事件类型")
     if dups:
         needs_human.append(f"疑似重复：与事件 {dups[0].event.id} 相似（得分 {dups[0].score:.2f}）")
@@ -150,6 +164,8 @@ def classify_event(
         started=started,
         confidence=pred.confidence,
         fallbacks=fallbacks,
+        prompt=prompt,
+        usage=usage,
     )
     return {
         "text": text,
@@ -160,3 +176,44 @@ def classify_event(
         "needs_human": needs_human,
         "trace": [trace],
     }
+
+
+class SubtypeChoice(BaseModel):
+    subtype: str
+    reason: str = ""
+
+
+def _ask_llm(
+    deps: AgentDeps,
+    prompt: Prompt,
+    usage: Usage,
+    text: str,
+    offline: Prediction,
+    fallbacks: list[str],
+) -> Prediction | None:
+    """The model chooses among the offline candidates; it cannot invent a subtype."""
+    k = deps.knowledge
+    allowed = [code for code, _ in offline.alternatives]
+    candidates = "\n".join(f"{c}：{k.subtype(c).name}——{k.subtype(c).description}" for c in allowed)
+
+    def check(answer: SubtypeChoice) -> list[str]:
+        return (
+            []
+            if answer.subtype in allowed
+            else [f"编码 {answer.subtype} 不在候选 {', '.join(allowed)} 中"]
+        )
+
+    assert deps.llm is not None
+    try:
+        answer = deps.llm.ask(
+            prompt, SubtypeChoice, usage, check=check, candidates=candidates, text=text[:1500]
+        )
+    except LLMFailed as exc:
+        fallbacks.append(f"大模型分类失败，回退离线引擎：{exc}")
+        return None
+    probability = dict(offline.alternatives)[answer.subtype]
+    others = [(c, p) for c, p in offline.alternatives if c != answer.subtype]
+    confidence = max(probability, 0.6)  # the model's pick among calibrated candidates
+    return Prediction(
+        answer.subtype, round(confidence, 4), [(answer.subtype, probability), *others], "llm"
+    )

@@ -3,13 +3,18 @@ basis — and a plain explanation an officer can read in twenty seconds."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from agents.deps import AgentDeps, audit
+from agents.llm import LLMFailed, Usage
 from agents.state import TriageContext, TriageState
-from domain.models import Citation
+from domain.models import Citation, DispatchOrder
 from knowledge.models import Level, Urgency
+from prompts import Prompt, load
 from tools.drafting import draft_order
 
 
@@ -59,16 +64,96 @@ def plan_disposal(
         + f"。依据 {basis}。签收后{order.response_hours:g}小时内响应、{order.disposal_hours:g}小时内办结。"
         + ("".join(f" {x}。" for x in extra))
     )
+    engine, prompt, usage = "offline", None, Usage()
+    fallbacks: list[str] = []
+    if ctx.engine == "llm" and deps.llm is not None:
+        prompt = load("planner.explain")
+        written = _ask_llm(deps, prompt, usage, state, order, fallbacks)
+        if written is not None:
+            order.explanation = written.explanation + "".join(f" {x}。" for x in extra)
+            order.steps = written.steps
+            engine = "llm"
     draft = order.model_dump(mode="json")
     trace = audit(
         deps,
         event_id=state["event_id"],
         run_id=run_id,
         agent="planner",
-        engine="offline",
+        engine=engine,
         inputs={"subtype": c["subtype"], "level": routing["level"]},
         output=draft,
         started=started,
         confidence=c["confidence"],
+        fallbacks=fallbacks,
+        prompt=prompt,
+        usage=usage,
     )
     return {"draft": draft, "trace": [trace]}
+
+
+class Written(BaseModel):
+    explanation: str = Field(min_length=10, max_length=300)
+    steps: list[str] = Field(min_length=3, max_length=6)
+
+
+#: names that look like a department: the model may only use the ones it was given
+DEPT_NAME = re.compile(
+    r"[\u4e00-\u9fff]{2,20}?(?:局|委员会|委|办事处|人民政府|大队|支队|总队|派出所|中心|公司|分局)"
+)
+
+
+def _ask_llm(
+    deps: AgentDeps,
+    prompt: Prompt,
+    usage: Usage,
+    state: TriageState,
+    order: DispatchOrder,
+    fallbacks: list[str],
+) -> Written | None:
+    k = deps.knowledge
+    c, routing = state["classification"], state["routing"]
+    allowed = {k.departments[d].name for d in [order.lead_department, *order.assisting_departments]}
+    citations = (
+        "；".join(f"《{x['title']}》{x['article']}" for x in state.get("citations", [])) or "无"
+    )
+
+    def check(w: Written) -> list[str]:
+        text = w.explanation + "".join(w.steps)
+        unknown = sorted(
+            {m for m in DEPT_NAME.findall(text) if not any(_same_unit(m, a) for a in allowed)}
+        )
+        problems = [f"出现了未给定的单位：{'、'.join(unknown)}"] if unknown else []
+        if any(len(s) > 60 for s in w.steps):
+            problems.append("有步骤超过60字")
+        return problems
+
+    assert deps.llm is not None
+    try:
+        return deps.llm.ask(
+            prompt,
+            Written,
+            usage,
+            check=check,
+            subtype=f"{c['category_name']}·{c['subtype_name']}",
+            urgency=Urgency(c["urgency"]).zh,
+            level=routing["level_zh"],
+            lead=k.departments[order.lead_department].name,
+            assisting="、".join(k.departments[d].name for d in order.assisting_departments) or "无",
+            duties="；".join(f"{d} {k.duties[d].text}" for d in order.duty_basis),
+            citations=citations,
+            response_hours=f"{order.response_hours:g}",
+            disposal_hours=f"{order.disposal_hours:g}",
+            text=state["text"][:1500],
+        )
+    except LLMFailed as exc:
+        fallbacks.append(f"大模型撰写说明失败，使用模板：{exc}")
+        return None
+
+
+def _same_unit(mention: str, name: str) -> bool:
+    """Whether a mention names the given unit: they share a tail of at least four characters
+    (街道综合行政执法大队 for 观音桥街道综合行政执法大队; not 管理局 for 市场监督管理局)."""
+    n = 0
+    while n < min(len(mention), len(name)) and mention[-1 - n] == name[-1 - n]:
+        n += 1
+    return n >= 4 or mention in name

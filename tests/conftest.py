@@ -91,3 +91,16 @@ def demo_store(
         stack.callback(s.close)
         load_demo(s, knowledge, seed=11, now=DEMO_NOW, count=400)
         yield s
+
+
+@pytest.fixture(autouse=True)
+def only_loopback_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never talk to a real model: an LLM address that is not on this machine fails."""
+    from urllib.parse import urlparse
+
+    url = os.environ.get("SANJI_LLM_BASE_URL")
+    if url and urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        pytest.fail(
+            f"SANJI_LLM_BASE_URL={url} is not a loopback address; tests use tests/fakes only"
+        )
+    monkeypatch.delenv("SANJI_LLM_BASE_URL", raising=False)

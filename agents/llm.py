@@ -1,0 +1,123 @@
+"""The only place a chat client is built. Any OpenAI-compatible server works (vLLM, Ollama,
+llama.cpp, DeepSeek, Qwen). Answers are JSON parsed into pydantic models; one repair retry,
+then ``LLMFailed`` so the caller falls back to its offline engine."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from prompts import Prompt
+from settings import Settings
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class LLMFailed(RuntimeError):
+    """No usable answer: the endpoint failed or kept answering garbage. Fall back offline."""
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class LLM:
+    """A chat model behind an OpenAI-compatible endpoint."""
+
+    def __init__(self, client: openai.OpenAI, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    def ask(
+        self, prompt: Prompt, schema: type[M], usage: Usage, check: Any = None, **values: object
+    ) -> M:
+        """Render ``prompt``, ask once, repair once; validate with ``schema`` and ``check``
+        (a function returning a list of problems in the knowledge, empty when fine)."""
+        system, user = prompt.render(**values)
+        messages: list[Any] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+        problem = ""
+        for attempt in range(2):
+            if attempt:
+                messages += [
+                    {
+                        "role": "user",
+                        "content": f"上一个回答不可用：{problem}。请只输出符合要求的 JSON。",
+                    }
+                ]
+            content = self._call(messages, usage)
+            try:
+                parsed = schema.model_validate(_json(content))
+            except (ValueError, ValidationError) as exc:
+                problem = f"不是合法的 JSON 或字段不符（{str(exc)[:120]}）"
+                usage.errors.append(problem)
+                messages.append({"role": "assistant", "content": content[:2000]})
+                continue
+            issues = check(parsed) if check else []
+            if not issues:
+                return parsed
+            problem = "；".join(issues)
+            usage.errors.append(problem)
+            messages.append({"role": "assistant", "content": content[:2000]})
+        raise LLMFailed(f"模型两次回答都不可用：{problem}")
+
+    def _call(self, messages: list[Any], usage: Usage) -> str:
+        started = time.perf_counter()
+        usage.calls += 1
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                temperature=0,
+                response_format={"type": "json_object"},
+            )
+        except openai.APIError as exc:  # timeouts, refused connections, 4xx/5xx after retries
+            usage.seconds += time.perf_counter() - started
+            usage.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+            raise LLMFailed(f"模型服务不可用：{type(exc).__name__}") from exc
+        usage.seconds += time.perf_counter() - started
+        if response.usage:
+            usage.prompt_tokens += response.usage.prompt_tokens or 0
+            usage.completion_tokens += response.usage.completion_tokens or 0
+        choice = response.choices[0] if response.choices else None
+        return (choice.message.content or "") if choice else ""
+
+
+def _json(content: str) -> Any:
+    """The JSON object in an answer, tolerating code fences and text around it."""
+    text = content.strip()
+    fenced = re.search(r"```(?:json)?\s*(\{.*\})\s*```", text, re.S)
+    if fenced:
+        text = fenced.group(1)
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end <= start:
+        raise ValueError("no JSON object in the answer")
+    return json.loads(text[start : end + 1])
+
+
+def build_llm(settings: Settings) -> LLM | None:
+    """The configured model, or None when no endpoint is set (offline engines only)."""
+    if not settings.llm_configured:
+        return None
+    client = openai.OpenAI(
+        base_url=str(settings.llm_base_url),
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout=settings.llm_timeout_s,
+        max_retries=2,
+    )
+    return LLM(client, settings.llm_model)

@@ -1,0 +1,116 @@
+"""A scripted OpenAI-compatible chat server over real HTTP on 127.0.0.1.
+
+Each test scripts the answers in order: a dict (sent as JSON content), a plain string (sent
+as is: garbage, truncated JSON), ``Status(code)`` (an HTTP error), ``Slow(seconds, answer)``.
+Every request is recorded; ``close()`` fails if the script was not used up exactly."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Status:
+    code: int
+
+
+@dataclass
+class Slow:
+    seconds: float
+    answer: Any
+
+
+class ScriptedServer:
+    def __init__(self, script: list[Any]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(
+                        200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
+                    )
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
+                with server._lock:
+                    server.requests.append(body)
+                    step = server.script.pop(0) if server.script else Status(599)
+                if isinstance(step, Slow):
+                    time.sleep(step.seconds)
+                    step = step.answer
+                if isinstance(step, Status):
+                    self._send(
+                        step.code,
+                        {"error": {"message": f"scripted {step.code}", "type": "server_error"}},
+                    )
+                    return
+                content = (
+                    json.dumps(step, ensure_ascii=False) if isinstance(step, dict) else str(step)
+                )
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "scripted"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content},
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 100,
+                            "completion_tokens": 20,
+                            "total_tokens": 120,
+                        },
+                    },
+                )
+
+            def _send(self, code: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def prompts(self) -> list[str]:
+        return ["\n".join(m["content"] for m in r["messages"]) for r in self.requests]
+
+    def close(self, *, expect_all_used: bool = True) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if expect_all_used and self.script:
+            raise AssertionError(
+                f"the model was called fewer times than scripted; {len(self.script)} answers left"
+            )
