@@ -1,6 +1,6 @@
 """The offline subtype classifier of the intake agent.
 
-Character 1–3-gram TF-IDF and a logistic regression, calibrated by cross-validation so its
+Character 1–3-gram TF-IDF and a linear SVM, calibrated by cross-validation so its
 probabilities mean something; top-3 alternatives with every prediction. Trained on the shipped
 labelled set at first use, or on an officer's file with ``sanji train``. Model files are
 versioned by the hash of their training data and kept under ``<data dir>/models``. Subtypes
@@ -19,10 +19,11 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 
 from knowledge import Knowledge
 
@@ -48,8 +49,45 @@ class TrainingError(ValueError):
     """Training data that cannot be used (too few examples, unknown labels)."""
 
 
+class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
+    """A linear SVM whose scores become probabilities through a softmax with one temperature,
+    fitted on out-of-fold scores (one division at prediction time: fast, and honest
+    confidences). Trains in about a second on the shipped set."""
+
+    def __init__(self, C: float = 0.5, folds: int = 5) -> None:
+        self.C = C
+        self.folds = folds
+
+    def fit(self, X: Any, y: Any) -> TemperatureScaledSVM:
+        labels = np.asarray(y)
+        cv = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=0)
+        scores = cross_val_predict(
+            LinearSVC(C=self.C), X, labels, cv=cv, method="decision_function"
+        )
+        self.base_ = LinearSVC(C=self.C).fit(X, labels)
+        self.classes_ = self.base_.classes_
+        index = {c: i for i, c in enumerate(self.classes_)}
+        truth = np.array([index[v] for v in labels])
+        best, self.temperature_ = np.inf, 1.0
+        for t in np.logspace(-1.5, 1.5, 61):
+            nll = -np.mean(_log_softmax(scores / t)[np.arange(len(truth)), truth])
+            if nll < best:
+                best, self.temperature_ = nll, float(t)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.exp(_log_softmax(self.base_.decision_function(X) / self.temperature_))
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.classes_[np.argmax(self.base_.decision_function(X), axis=1)])
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+
+
 def _pipeline(n_min: int) -> Pipeline:
-    folds = max(2, min(5, n_min))
     return Pipeline(
         [
             (
@@ -58,17 +96,12 @@ def _pipeline(n_min: int) -> Pipeline:
                     analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True
                 ),
             ),
-            (
-                "clf",
-                CalibratedClassifierCV(
-                    LogisticRegression(C=8.0, max_iter=2000), cv=folds, method="sigmoid"
-                ),
-            ),
+            ("clf", TemperatureScaledSVM(C=0.5, folds=max(2, min(5, n_min)))),
         ]
     )
 
 
-def knowledge_prior(k: Knowledge, repeat: int = 2) -> tuple[list[str], list[str]]:
+def knowledge_prior(k: Knowledge, repeat: int = 1) -> tuple[list[str], list[str]]:
     """Every subtype's typical phrasings and its name, description and keywords as extra
     training documents, so a subtype is known even where the training file is thin."""
     xs: list[str] = []
@@ -119,7 +152,8 @@ class SubtypeClassifier:
             "examples": len(texts),
             "subtypes": len(counts),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "algorithm": "tfidf(char 1-3) + logistic regression, sigmoid-calibrated",
+            "algorithm": "tfidf(char 1-3) + linear SVM, temperature-calibrated softmax",
+            "temperature": round(float(pipeline.named_steps["clf"].temperature_), 4),
         }
         return cls(pipeline, meta, k)
 

@@ -30,7 +30,9 @@ def retrieve_regulations(
         citations.append(_cite(unit, "该类事件的常用依据"))
     laws = {ref.title for ref in st.regulations}
     query = f"{st.name} {state['text'][:120]}"
-    for hit in index.search(query, k=ctx.top_k):
+    # lexical only on the triage path: the subtype already names the laws, and a dense query
+    # embedding costs more than the rest of the triage together on this machine
+    for hit in index.search(query, k=ctx.top_k, mode="lexical"):
         u = hit.unit
         if (u.title, u.article) in seen or (laws and u.title not in laws):
             continue

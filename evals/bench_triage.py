@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agents.classifier import ensure_classifier
+from agents.classifier import ensure_classifier, zero_shot
 from agents.deps import AgentDeps
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
@@ -47,6 +47,7 @@ def run(events: int, workdir: Path) -> dict[str, Any]:
     graph.invoke(
         {"event_id": ids[0]}, {"configurable": {"thread_id": "warm"}}, context=TriageContext()
     )  # warm up
+    zero_shot(k, "预热")  # the zero-shot path embeds the taxonomy once per process
     latencies = []
     started = time.perf_counter()
     for n, event_id in enumerate(ids[1:]):
@@ -63,8 +64,25 @@ def run(events: int, workdir: Path) -> dict[str, Any]:
         "events": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "max_ms": round(latencies[-1], 1),
+        "slowest": [round(x) for x in latencies[-5:]],
         "events_per_s": round(len(latencies) / total, 1),
     }
+    # batch: the same events again (new threads), two at a time as a batch endpoint would run them
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: tuple[int, int]) -> None:
+        n, event_id = item
+        graph.invoke(
+            {"event_id": event_id},
+            {"configurable": {"thread_id": f"batch{n}"}},
+            context=TriageContext(),
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, enumerate(ids[1:])))
+    result["batch_events_per_s"] = round(len(ids[1:]) / (time.perf_counter() - started), 1)
     store.close()
     return result
 
