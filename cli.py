@@ -378,6 +378,153 @@ def train(
     )
 
 
+def draft_view(out: dict[str, Any], k: Any) -> dict[str, Any]:
+    """The draft dispatch order as the CLI and integrators read it."""
+    c, d, r = out["classification"], out["draft"], out["routing"]
+    return {
+        "event_id": out["event_id"],
+        "category": {
+            "code": c["subtype"],
+            "name": c["subtype_name"],
+            "category": c["category_name"],
+            "confidence": c["confidence"],
+            "alternatives": c["alternatives"],
+        },
+        "lead_department": {
+            "code": d["lead_department"],
+            "name": k.departments[d["lead_department"]].name,
+        },
+        "assisting_departments": [
+            {"code": x, "name": k.departments[x].name} for x in d["assisting_departments"]
+        ],
+        "level": d["level"],
+        "urgency": d["urgency"],
+        "deadlines": {
+            "response_hours": d["response_hours"],
+            "disposal_hours": d["disposal_hours"],
+            "clock_starts": "签收",
+        },
+        "legal_basis": [
+            {"title": x["title"], "article": x["article"], "text": x["excerpt"]}
+            for x in d["legal_basis"]
+        ],
+        "duty_basis": [{"id": x, "text": k.duties[x].text} for x in d["duty_basis"]],
+        "escalation_rules": [
+            {"id": x["id"], "name": x["name"], "why": x["why"]} for x in r["escalation"]
+        ],
+        "steps": d["steps"],
+        "explanation": d["explanation"],
+        "engine": d["engine"],
+        "location": out["location"],
+        "duplicates": out.get("duplicates", []),
+        "needs_human": out.get("needs_human", []),
+        "trace": out.get("trace", []),
+    }
+
+
+@app.command()
+def triage(
+    text: Annotated[str, typer.Argument(help="事件文本（群众诉求、网格上报、告警）")],
+    source: Annotated[
+        str, typer.Option(help="来源：hotline/web/grid/ai_video/sensor/referral")
+    ] = "hotline",
+    district: Annotated[str | None, typer.Option(help="区县名称，如 渝中区")] = None,
+    address: Annotated[str | None, typer.Option(help="地址")] = None,
+    lat: Annotated[float | None, typer.Option(help="纬度")] = None,
+    lon: Annotated[float | None, typer.Option(help="经度")] = None,
+    engine: Annotated[
+        str, typer.Option(help="offline 或 llm（需配置 SANJI_LLM_BASE_URL）")
+    ] = "offline",
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """受理一件事件并起草派单（事件会登记入库，派单等待审核）。"""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agents.graph import build_triage_graph
+    from agents.runtime import build_deps
+    from agents.state import TriageContext
+    from domain.models import EventCreate, Source
+
+    try:
+        channel = Source(source)
+    except ValueError:
+        _fail(f"未知的来源「{source}」，可选：{', '.join(s.value for s in Source)}")
+        return
+    if engine not in ("offline", "llm"):
+        _fail("engine 只能是 offline 或 llm")
+    if not text.strip():
+        _fail("事件文本不能为空")
+    settings = get_settings()
+    deps = build_deps(settings)
+    where = " ".join(x for x in (district, address) if x) or None
+    try:
+        create = EventCreate(
+            source=channel,
+            text=text,
+            reported_at=datetime.now(UTC),
+            address=where,
+            lat=lat,
+            lon=lon,
+        )
+    except ValueError as exc:
+        _fail(f"输入有误：{exc}")
+        return
+    event, _ = deps.store.add_event(create, now=datetime.now(UTC), actor="cli")
+    graph = build_triage_graph(deps, InMemorySaver())
+    out = graph.invoke(
+        {"event_id": event.id},
+        {"configurable": {"thread_id": f"cli-{event.id}"}},
+        context=TriageContext(engine="llm" if engine == "llm" else "offline"),
+    )
+    view = draft_view(out, deps.knowledge)
+    deps.store.close()
+    if as_json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    cat = view["category"]
+    console.print(
+        f"[bold]事件 {event.id}[/]：{cat['category']}·{cat['name']}（把握 {cat['confidence']:.0%}）  "
+        f"{view['urgency']}  {view['level']}"
+    )
+    console.print(
+        f"主办：{view['lead_department']['name']}；协办："
+        + ("、".join(a["name"] for a in view["assisting_departments"]) or "无")
+    )
+    console.print(
+        f"时限：签收后 {view['deadlines']['response_hours']:g} 小时响应，{view['deadlines']['disposal_hours']:g} 小时办结"
+    )
+    for x in view["legal_basis"]:
+        console.print(f"依据：《{x['title']}》{x['article']}")
+    for n, step in enumerate(view["steps"], 1):
+        console.print(f"  {n}. {step}")
+    console.print(f"说明：{view['explanation']}")
+    if view["needs_human"]:
+        console.print("[yellow]需人工确认：[/]" + "；".join(view["needs_human"]))
+
+
+@app.command()
+def review(event_id: Annotated[int, typer.Argument(help="事件编号")]) -> None:
+    """打印一件事件的复盘。"""
+    from agents.review import summarize_review
+    from agents.runtime import build_deps
+    from store import NotFound
+
+    deps = build_deps(get_settings())
+    try:
+        r = summarize_review(deps, event_id)
+    except NotFound as exc:
+        _fail(str(exc))
+        return
+    finally:
+        deps.store.close()
+    console.print(f"[bold]复盘：事件 {r['event_id']}（{r['status_zh']}）[/]")
+    for t in r["timeline"]:
+        console.print(
+            f"  {t['at']}  {t['action']}  {t['actor']}{'：' + t['reason'] if t['reason'] else ''}"
+        )
+    console.print(r["summary"])
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,

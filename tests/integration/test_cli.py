@@ -75,3 +75,56 @@ def test_demo_load_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
     assert first.returncode == 0 and "新增 60 件" in first.stdout, first.stderr
     second = sanji("demo", "load", "--count", "60", env_extra=env)
     assert "新增 0 件" in second.stdout and "跳过 60 件" in second.stdout
+
+
+def test_train_triage_and_review_from_the_command_line(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from agents.classifier import load_builtin
+
+    env = {"SANJI_DATA_DIR": str(tmp_path / "d")}
+    texts, labels = load_builtin()
+    data = tmp_path / "train.csv"
+    with data.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["标题", "内容", "小类"])
+        writer.writerows(("", t, y) for t, y in zip(texts, labels, strict=True))
+    trained = sanji(
+        "train",
+        "--dataset",
+        str(data),
+        "--text-col",
+        "标题",
+        "--text-col",
+        "内容",
+        "--label-col",
+        "小类",
+        env_extra=env,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert f"{len(texts)} 条样本" in trained.stdout
+
+    out = sanji(
+        "triage",
+        "楼道里有很浓的天然气味道，燃气报警器一直在响",
+        "--district",
+        "渝中区",
+        "--address",
+        "解放碑街道民权路28号",
+        "--json",
+        env_extra=env,
+    )
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert view["category"]["code"] == "WU03" and view["urgency"] == "critical"
+    assert view["lead_department"]["name"] == "重庆燃气集团股份有限公司"
+    assert view["legal_basis"] and all(
+        {"title", "article", "text"} <= set(x) for x in view["legal_basis"]
+    )
+    assert {t["agent"] for t in view["trace"]} == {"intake", "routing", "policy", "planner"}
+
+    shown = sanji("review", str(view["event_id"]), env_extra=env)
+    assert shown.returncode == 0 and "复盘" in shown.stdout and "未办结" in shown.stdout
+    missing = sanji("review", "99999", env_extra=env)
+    assert missing.returncode == 1 and "不存在" in missing.stderr
