@@ -43,9 +43,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.knowledge = knowledge
         app.state.store = store
         log.info(
-            "Sanji ready: %d subtypes, %d departments, database %s",
+            "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
             len(knowledge.subtypes),
             len(knowledge.departments),
+            len(index.units),
             store.db.dialect,
         )
         try:
