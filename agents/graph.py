@@ -17,7 +17,12 @@ def _run_id() -> str:
     return str((get_config().get("configurable") or {}).get("thread_id", "adhoc"))
 
 
-def build_triage_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
+def build_triage_graph(
+    deps: AgentDeps, checkpointer: Any = None, *, draft_only: bool = False
+) -> Any:
+    """The triage graph. ``draft_only`` ends after the planner (no approval, no checkpointer
+    needed): what batch drafting and the draft endpoint use."""
+
     def classify_event(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
         return intake.classify_event(deps, state, runtime.context or TriageContext(), _run_id())
 
@@ -39,19 +44,18 @@ def build_triage_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
         return approval.apply_decision(deps, state, runtime.context or TriageContext())
 
     builder = StateGraph(TriageState, input_schema=TriageInput, context_schema=TriageContext)
-    for node in (
-        classify_event,
-        route_event,
-        retrieve_regulations,
-        plan_disposal,
-        human_approval,
-        apply_decision,
-    ):
+    nodes = [classify_event, route_event, retrieve_regulations, plan_disposal]
+    if not draft_only:
+        nodes += [human_approval, apply_decision]
+    for node in nodes:
         builder.add_node(node.__name__, node)
     builder.add_edge(START, "classify_event")
     builder.add_edge("classify_event", "route_event")
     builder.add_edge("route_event", "retrieve_regulations")
     builder.add_edge("retrieve_regulations", "plan_disposal")
+    if draft_only:
+        builder.add_edge("plan_disposal", END)
+        return builder.compile(checkpointer=checkpointer, name="sanji-draft")
     builder.add_edge("plan_disposal", "human_approval")
     builder.add_edge("human_approval", "apply_decision")
     builder.add_edge("apply_decision", END)

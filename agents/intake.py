@@ -57,7 +57,7 @@ def classify_event(
             if choice is not None:
                 pred = choice
     pred = Prediction(pred.subtype, pred.confidence, pred.alternatives[:3], pred.engine)
-    if pred.confidence < ctx.min_confidence and pred.engine != "llm":
+    if pred.confidence < ctx.zero_shot_below and pred.engine != "llm":
         shot = zero_shot(k, text)
         fallbacks.append(f"分类置信度{pred.confidence:.2f}偏低，参考零样本结果 {shot.subtype}")
         if shot.subtype == pred.subtype or shot.confidence > pred.confidence:

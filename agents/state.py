@@ -35,6 +35,7 @@ class TriageContext:
     engine: Literal["offline", "llm"] = "offline"
     model: str | None = None
     top_k: int = 5
-    min_confidence: float = 0.35
+    min_confidence: float = 0.35  # below: an officer confirms the subtype
+    zero_shot_below: float = 0.2  # below: the zero-shot path is consulted as a second opinion
     duplicate_score: float = 0.6
     actor: str = "sanji"
