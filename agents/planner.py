@@ -33,7 +33,15 @@ def plan_disposal(
         level=Level(routing["level"]),
         confidence=c["confidence"],
         escalation_rules=[r["id"] for r in routing["escalation"]],
+        lead_override=routing["lead"]["code"] if routing.get("engine") == "llm" else None,
     )
+    if routing.get("engine") == "llm":  # the routing model chose the lead among the candidates
+        order.assisting_departments = [a["code"] for a in routing["assisting"]]
+        duties = [
+            *routing["lead"]["duty_ids"],
+            *(d for a in routing["assisting"] for d in a["duty_ids"]),
+        ]
+        order.duty_basis = list(dict.fromkeys(duties))
     order.legal_basis = [
         Citation(
             title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]

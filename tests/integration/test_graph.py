@@ -262,6 +262,11 @@ def test_postgres_store_and_checkpointer(
 
 def test_draft_only_graph_stops_before_approval(world: World) -> None:
     event_id = world.event("九龙坡区杨家坪街道杨家坪正街有人在人行道上摆摊卖水果", "do-1")
-    out = build_triage_graph(world.deps, draft_only=True).invoke({"event_id": event_id}, context=TriageContext())
-    assert "__interrupt__" not in out and out["draft"]["lead_department"] in world.deps.knowledge.departments
+    out = build_triage_graph(world.deps, draft_only=True).invoke(
+        {"event_id": event_id}, context=TriageContext()
+    )
+    assert (
+        "__interrupt__" not in out
+        and out["draft"]["lead_department"] in world.deps.knowledge.departments
+    )
     assert world.store.get_event(event_id).status is Status.RECEIVED
