@@ -80,6 +80,8 @@ def plan_disposal(
         if written is not None:
             order.explanation = written.explanation + "".join(f" {x}。" for x in extra)
             order.steps = written.steps
+            if written.keep:
+                order.legal_basis = [order.legal_basis[n - 1] for n in sorted(set(written.keep))]
             engine = "llm"
     draft = order.model_dump(mode="json")
     trace = audit(
@@ -102,6 +104,7 @@ def plan_disposal(
 class Written(BaseModel):
     explanation: str = Field(min_length=10, max_length=300)
     steps: list[str] = Field(min_length=3, max_length=6)
+    keep: list[int] | None = None  # numbers of the offered articles that apply (the policy choice)
 
 
 #: names that look like a department: the model may only use the ones it was given
@@ -121,9 +124,10 @@ def _ask_llm(
     k = deps.knowledge
     c, routing = state["classification"], state["routing"]
     allowed = {k.departments[d].name for d in [order.lead_department, *order.assisting_departments]}
-    citations = (
-        "；".join(f"《{x['title']}》{x['article']}" for x in state.get("citations", [])) or "无"
-    )
+    citations = "\n".join(
+        f"{n}. 《{x['title']}》{x['article']}：{x['excerpt'][:80]}"
+        for n, x in enumerate(state.get("citations", []), start=1)
+    ) or "无"
 
     def check(w: Written) -> list[str]:
         text = w.explanation + "".join(w.steps)
@@ -133,6 +137,9 @@ def _ask_llm(
         problems = [f"出现了未给定的单位：{'、'.join(unknown)}"] if unknown else []
         if any(len(s) > 60 for s in w.steps):
             problems.append("有步骤超过60字")
+        offered = len(state.get("citations", []))
+        if w.keep is not None and (not w.keep or any(not 1 <= n <= offered for n in w.keep)):
+            problems.append(f"keep 应为 1 到 {offered} 之间的条文序号，且至少保留一条")
         return problems
 
     assert deps.llm is not None
