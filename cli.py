@@ -503,7 +503,12 @@ def triage(
 
 
 @app.command()
-def review(event_id: Annotated[int, typer.Argument(help="事件编号")]) -> None:
+def review(
+    event_id: Annotated[int, typer.Argument(help="事件编号")],
+    engine: Annotated[
+        str, typer.Option(help="offline 或 llm（需配置 SANJI_LLM_BASE_URL）")
+    ] = "offline",
+) -> None:
     """打印一件事件的复盘。"""
     from agents.review import summarize_review
     from agents.runtime import build_deps
@@ -511,7 +516,7 @@ def review(event_id: Annotated[int, typer.Argument(help="事件编号")]) -> Non
 
     deps = build_deps(get_settings())
     try:
-        r = summarize_review(deps, event_id)
+        r = summarize_review(deps, event_id, engine=engine)
     except NotFound as exc:
         _fail(str(exc))
         return

@@ -124,10 +124,13 @@ def _ask_llm(
     k = deps.knowledge
     c, routing = state["classification"], state["routing"]
     allowed = {k.departments[d].name for d in [order.lead_department, *order.assisting_departments]}
-    citations = "\n".join(
-        f"{n}. 《{x['title']}》{x['article']}：{x['excerpt'][:80]}"
-        for n, x in enumerate(state.get("citations", []), start=1)
-    ) or "无"
+    citations = (
+        "\n".join(
+            f"{n}. 《{x['title']}》{x['article']}：{x['excerpt'][:80]}"
+            for n, x in enumerate(state.get("citations", []), start=1)
+        )
+        or "无"
+    )
 
     def check(w: Written) -> list[str]:
         text = w.explanation + "".join(w.steps)

@@ -4,14 +4,19 @@ Chinese review. A second graph, one node; the offline engine is rules over the s
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, Field
 
 from agents.deps import AgentDeps, audit
+from agents.llm import LLMFailed, Usage
+from agents.planner import DEPT_NAME, _same_unit
 from domain.lifecycle import Action, Status
+from prompts import Prompt, load
 from store.db import CHINA_TZ
 
 
@@ -28,7 +33,7 @@ def _hours(a: datetime | None, b: datetime | None) -> float | None:
     return round((b - a).total_seconds() / 3600, 1) if a and b else None
 
 
-def summarize_review(deps: AgentDeps, event_id: int) -> dict[str, Any]:
+def summarize_review(deps: AgentDeps, event_id: int, engine: str = "offline") -> dict[str, Any]:
     started = time.perf_counter()
     k, store = deps.knowledge, deps.store
     event = store.get_event(event_id)
@@ -131,17 +136,77 @@ def summarize_review(deps: AgentDeps, event_id: int) -> dict[str, Any]:
         "improvements": improve,
         "summary": summary,
     }
+    used, prompt, usage = "offline", None, Usage()
+    fallbacks: list[str] = []
+    if engine == "llm" and deps.llm is not None:
+        prompt = load("review.summarize")
+        written = _ask_llm(deps, prompt, usage, review, fallbacks)
+        if written is not None:
+            review["summary"], review["improvements"], used = (
+                written.summary,
+                written.improvements,
+                "llm",
+            )
+    review["engine"] = used
     audit(
         deps,
         event_id=event.id,
         run_id=f"review-{event.id}",
         agent="review",
-        engine="offline",
+        engine=used,
         inputs={"event_id": event.id},
-        output={"summary": summary},
+        output={"summary": review["summary"]},
         started=started,
+        fallbacks=fallbacks,
+        prompt=prompt,
+        usage=usage,
     )
     return review
+
+
+class Written(BaseModel):
+    summary: str = Field(min_length=10, max_length=400)
+    improvements: list[str] = Field(min_length=1, max_length=4)
+
+
+def _ask_llm(
+    deps: AgentDeps, prompt: Prompt, usage: Usage, review: dict[str, Any], fallbacks: list[str]
+) -> Written | None:
+    facts = {
+        key: review[key]
+        for key in (
+            "subtype_name",
+            "street",
+            "lead_department",
+            "timeline",
+            "hours",
+            "deadline",
+            "returns",
+            "satisfaction",
+            "supervised",
+        )
+    }
+    units = {review["lead_department"], *(t["actor"] for t in review["timeline"])}
+
+    def check(w: Written) -> list[str]:
+        text = w.summary + "".join(w.improvements)
+        unknown = sorted(
+            {m for m in DEPT_NAME.findall(text) if not any(_same_unit(m, u) for u in units)}
+        )
+        return [f"出现了事实中没有的单位：{'、'.join(unknown)}"] if unknown else []
+
+    assert deps.llm is not None
+    try:
+        return deps.llm.ask(
+            prompt,
+            Written,
+            usage,
+            check=check,
+            facts=json.dumps(facts, ensure_ascii=False, indent=1),
+        )
+    except LLMFailed as exc:
+        fallbacks.append(f"大模型撰写复盘失败，使用模板：{exc}")
+        return None
 
 
 def build_review_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:

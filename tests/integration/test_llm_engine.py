@@ -250,13 +250,29 @@ def test_the_routing_model_may_pick_another_candidate_but_nothing_else(
 
 def test_the_planner_keeps_only_the_articles_that_apply(parts: tuple, knowledge: Knowledge) -> None:
     plan = {**GOOD_PLAN, "keep": [1]}
-    out, server = triage(parts, knowledge, [{"subtype": "CA01"}, {"lead": "500105008.street_enforcement"}, plan],
-                         text=elsewhere("郭家沱街道", "郭家沱正街2号"), external_id="keep")
+    out, server = triage(
+        parts,
+        knowledge,
+        [{"subtype": "CA01"}, {"lead": "500105008.street_enforcement"}, plan],
+        text=elsewhere("郭家沱街道", "郭家沱正街2号"),
+        external_id="keep",
+    )
     offered = server.requests[2]["messages"][1]["content"]
     assert "1. 《" in offered and "2. 《" in offered  # several articles were offered
-    assert len(out["draft"]["legal_basis"]) == 1 and out["draft"]["legal_basis"][0]["title"] in offered
-    bad, _ = triage(parts, knowledge, [{"subtype": "CA01"}, {"lead": "500105010.street_enforcement"},
-                                       {**GOOD_PLAN, "keep": [9]}, {**GOOD_PLAN, "keep": []}],
-                    text=elsewhere("鱼嘴镇", "鱼嘴大道5号"), external_id="keep-bad")
+    assert (
+        len(out["draft"]["legal_basis"]) == 1 and out["draft"]["legal_basis"][0]["title"] in offered
+    )
+    bad, _ = triage(
+        parts,
+        knowledge,
+        [
+            {"subtype": "CA01"},
+            {"lead": "500105010.street_enforcement"},
+            {**GOOD_PLAN, "keep": [9]},
+            {**GOOD_PLAN, "keep": []},
+        ],
+        text=elsewhere("鱼嘴镇", "鱼嘴大道5号"),
+        external_id="keep-bad",
+    )
     planner = next(t for t in bad["trace"] if t["agent"] == "planner")
     assert planner["engine"] == "offline" and len(bad["draft"]["legal_basis"]) >= 2

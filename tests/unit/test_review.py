@@ -59,3 +59,41 @@ def test_review_graph_and_audit(demo_store: EventStore, knowledge: Knowledge) ->
     out = build_review_graph(deps_for(demo_store, knowledge)).invoke({"event_id": closed["id"]})
     assert out["review"]["satisfaction"] == closed["satisfaction"]
     assert any(d["agent"] == "review" for d in demo_store.decisions(closed["id"]))
+
+
+def test_the_llm_writes_the_review_from_facts_only(
+    demo_store: EventStore, knowledge: Knowledge
+) -> None:
+    import openai
+
+    from agents.llm import LLM
+    from tests.fakes.openai_server import ScriptedServer
+
+    closed = next(r for r in rows(demo_store) if r["status"] == "closed" and r["lead_department"])
+    lead = knowledge.departments[closed["lead_department"]].name
+    good = {"summary": f"该事件由{lead}办结，流程完整。", "improvements": ["保持签收后当日响应"]}
+    invented = {
+        "summary": "该事件由重庆市应急管理局牵头办结，流程完整。",
+        "improvements": ["加强巡查"],
+    }
+    server = ScriptedServer([good, invented, invented])
+    try:
+        llm = LLM(
+            openai.OpenAI(base_url=server.base_url, api_key="t", timeout=5, max_retries=0),
+            "scripted",
+        )
+        deps = AgentDeps(
+            demo_store,
+            knowledge,
+            index=None,
+            classifier=None,
+            clock=lambda: DEMO_NOW,  # type: ignore[arg-type]
+            llm=llm,
+        )
+        ok = summarize_review(deps, closed["id"], engine="llm")
+        assert ok["engine"] == "llm" and ok["summary"] == good["summary"]
+        assert "timeline" in server.requests[0]["messages"][1]["content"]
+        refused = summarize_review(deps, closed["id"], engine="llm")
+        assert refused["engine"] == "offline" and "应急管理局" not in refused["summary"]
+    finally:
+        server.close()
