@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from knowledge import load_knowledge
-from knowledge.regindex import BUILTIN_DIR, open_index
+from knowledge.regindex import open_ready_index
 from settings import Settings, get_settings
 from store import EventStore
 from web import api, pages
@@ -30,14 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         knowledge = load_knowledge()
         store = EventStore.open(settings.resolved_database_url, knowledge)
-        index = open_index(
+        index = open_ready_index(
             settings.data_dir,
             settings.resolved_chroma_path,
             str(settings.chroma_url) if settings.chroma_url else None,
         )
-        if not index.units:
-            log.info("regulation index is empty: building the built-in digest corpus")
-            index.build([BUILTIN_DIR])
         app.state.index = index
         app.state.settings = settings
         app.state.knowledge = knowledge

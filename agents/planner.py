@@ -134,9 +134,7 @@ def _ask_llm(
 
     def check(w: Written) -> list[str]:
         text = w.explanation + "".join(w.steps)
-        unknown = sorted(
-            {m for m in DEPT_NAME.findall(text) if not any(_same_unit(m, a) for a in allowed)}
-        )
+        unknown = unknown_units(text, allowed)
         problems = [f"出现了未给定的单位：{'、'.join(unknown)}"] if unknown else []
         if any(len(s) > 60 for s in w.steps):
             problems.append("有步骤超过60字")
@@ -166,6 +164,13 @@ def _ask_llm(
     except LLMFailed as exc:
         fallbacks.append(f"大模型撰写说明失败，使用模板：{exc}")
         return None
+
+
+def unknown_units(text: str, allowed: set[str]) -> list[str]:
+    """Department-like names in ``text`` that are none of the ``allowed`` units."""
+    return sorted(
+        {m for m in DEPT_NAME.findall(text) if not any(_same_unit(m, a) for a in allowed)}
+    )
 
 
 def _same_unit(mention: str, name: str) -> bool:

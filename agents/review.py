@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agents.deps import AgentDeps, audit
 from agents.llm import LLMFailed, Usage
-from agents.planner import DEPT_NAME, _same_unit
+from agents.planner import unknown_units
 from domain.lifecycle import Action, Status
 from prompts import Prompt, load
 from store.db import CHINA_TZ
@@ -190,9 +190,7 @@ def _ask_llm(
 
     def check(w: Written) -> list[str]:
         text = w.summary + "".join(w.improvements)
-        unknown = sorted(
-            {m for m in DEPT_NAME.findall(text) if not any(_same_unit(m, u) for u in units)}
-        )
+        unknown = unknown_units(text, units)
         return [f"出现了事实中没有的单位：{'、'.join(unknown)}"] if unknown else []
 
     assert deps.llm is not None

@@ -8,7 +8,7 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.llm import build_llm
 from knowledge import default_knowledge
-from knowledge.regindex import BUILTIN_DIR, open_index
+from knowledge.regindex import open_ready_index
 from settings import Settings
 from store import EventStore
 
@@ -16,13 +16,11 @@ from store import EventStore
 def build_deps(settings: Settings) -> AgentDeps:
     k = default_knowledge()
     store = EventStore.open(settings.resolved_database_url, k)
-    index = open_index(
+    index = open_ready_index(
         settings.data_dir,
         settings.resolved_chroma_path,
         str(settings.chroma_url) if settings.chroma_url else None,
     )
-    if not index.units:
-        index.build([BUILTIN_DIR])
     classifier = ensure_classifier(k, settings.data_dir / "models")
     return AgentDeps(
         store, k, index, classifier, lambda: datetime.now(UTC), llm=build_llm(settings)

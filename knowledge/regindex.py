@@ -473,3 +473,15 @@ def open_index(data_dir: Path, chroma_path: Path, chroma_url: str | None = None)
         chroma_path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(chroma_path), settings=settings)
     return RegulationIndex(data_dir / "regindex", client)
+
+
+def open_ready_index(
+    data_dir: Path, chroma_path: Path, chroma_url: str | None = None
+) -> RegulationIndex:
+    """The configured index, built from the shipped digests when it is still empty, so a fresh
+    machine always has a working index."""
+    index = open_index(data_dir, chroma_path, chroma_url)
+    if not index.units:
+        log.info("regulation index is empty: building the built-in digest corpus")
+        index.build([BUILTIN_DIR])
+    return index

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from knowledge.regindex import Hit, RegulationIndex
+from knowledge.lawtext import Article
+from knowledge.regindex import RegulationIndex
 
 
 class RegulationQuery(BaseModel):
@@ -37,8 +38,9 @@ class ArticleHit(BaseModel):
     dense_rank: int | None
 
 
-def _hit(h: Hit) -> ArticleHit:
-    a = h.unit
+def _hit(
+    a: Article, score: float, lexical_rank: int | None = None, dense_rank: int | None = None
+) -> ArticleHit:
     return ArticleHit(
         title=a.title,
         article=a.article,
@@ -49,9 +51,9 @@ def _hit(h: Hit) -> ArticleHit:
         text=a.text,
         digest=a.digest,
         citation=f"《{a.title}》{a.article}",
-        score=h.score,
-        lexical_rank=h.lexical_rank,
-        dense_rank=h.dense_rank,
+        score=score,
+        lexical_rank=lexical_rank,
+        dense_rank=dense_rank,
     )
 
 
@@ -60,7 +62,7 @@ def search_regulations(index: RegulationIndex, q: RegulationQuery) -> list[Artic
     hits = index.search(
         q.question, k=q.k, region=q.region, level=q.level, title=q.title, mode=q.mode
     )
-    return [_hit(h) for h in hits]
+    return [_hit(h.unit, h.score, h.lexical_rank, h.dense_rank) for h in hits]
 
 
 class ArticleQuery(BaseModel):
@@ -77,17 +79,4 @@ def get_article(index: RegulationIndex, q: ArticleQuery) -> ArticleHit | None:
     unit = index.get_article(q.title, int(article) if article.isdigit() else article)
     if unit is None:
         return None
-    return ArticleHit(
-        title=unit.title,
-        article=unit.article,
-        article_no=unit.article_no,
-        level=unit.level,
-        region=unit.region,
-        chapter=unit.location,
-        text=unit.text,
-        digest=unit.digest,
-        citation=f"《{unit.title}》{unit.article}",
-        score=1.0,
-        lexical_rank=None,
-        dense_rank=None,
-    )
+    return _hit(unit, 1.0)
