@@ -16,30 +16,63 @@ from knowledge.models import Level
 ACTIONS = ("approve", "edit", "reject", "merge")
 
 
-def _errors(deps: AgentDeps, value: Any) -> list[str]:
+def _errors(deps: AgentDeps, state: TriageState, value: Any) -> list[str]:
+    """What is wrong with an officer's answer (empty when it can be applied)."""
     if not isinstance(value, dict) or value.get("action") not in ACTIONS:
         return [f"请选择操作：{'/'.join(ACTIONS)}"]
     if not str(value.get("officer", "")).strip():
         return ["请注明审核人（officer）"]
-    errors = []
+    k = deps.knowledge
+    place = state.get("routing", {}).get("jurisdiction") or k.city.code
+    errors: list[str] = []
     if value["action"] == "edit":
         edits = value.get("edits") or {}
-        lead = edits.get("lead_department")
-        if lead is not None and lead not in deps.knowledge.departments:
-            errors.append(f"没有编码为 {lead} 的部门")
-        for code in edits.get("assisting_departments") or []:
-            if code not in deps.knowledge.departments:
+        if not isinstance(edits, dict):
+            return ['edits 应为对象，如 {"lead_department": "部门编码"}']
+        codes = [edits.get("lead_department")] if edits.get("lead_department") is not None else []
+        assisting = edits.get("assisting_departments")
+        if assisting is not None and not isinstance(assisting, list):
+            errors.append("assisting_departments 应为部门编码列表")
+            assisting = []
+        for code in [*codes, *(assisting or [])]:
+            dept = k.departments.get(code) if isinstance(code, str) else None
+            if dept is None:
                 errors.append(f"没有编码为 {code} 的部门")
+            elif not (k.within(place, dept.jurisdiction) or dept.jurisdiction == k.city.code):
+                errors.append(f"{dept.name}不管辖事发地，不能承办")
         if "level" in edits and edits["level"] not in ("street", "district", "city"):
             errors.append("层级应为 street / district / city")
         hours = edits.get("disposal_hours")
-        if hours is not None and not (isinstance(hours, int | float) and 0 < hours <= 24 * 90):
+        if hours is not None and (
+            isinstance(hours, bool)
+            or not isinstance(hours, int | float)
+            or not 0 < hours <= 24 * 90
+        ):
             errors.append("办结时限应为 0 到 2160 小时之间的数字")
     if value["action"] == "reject" and not str(value.get("reason", "")).strip():
         errors.append("驳回必须说明原因")
-    if value["action"] == "merge" and not isinstance(value.get("duplicate_of"), int):
-        errors.append("合并重复件需要 duplicate_of（事件编号）")
+    if value["action"] == "merge":
+        errors += _merge_errors(deps, state, value.get("duplicate_of"))
     return errors
+
+
+def _merge_errors(deps: AgentDeps, state: TriageState, target: Any) -> list[str]:
+    from store import NotFound
+
+    if isinstance(target, bool) or not isinstance(target, int):
+        return ["合并重复件需要 duplicate_of（事件编号）"]
+    if target == state["event_id"]:
+        return ["不能把事件合并到它自己"]
+    try:
+        other = deps.store.get_event(target)
+    except NotFound:
+        return [f"事件 {target} 不存在"]
+    mine = deps.store.get_event(state["event_id"])
+    suggested = {d["event_id"] for d in state.get("duplicates", [])}
+    same_place = mine.district is not None and other.district == mine.district
+    if target not in suggested and not same_place:
+        return [f"事件 {target} 不在本事件所在区县，也不在疑似重复列表中"]
+    return []
 
 
 def human_approval(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> dict[str, Any]:
@@ -52,7 +85,7 @@ def human_approval(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
     }
     while True:
         value = interrupt(payload)
-        errors = _errors(deps, value)
+        errors = _errors(deps, state, value)
         if not errors:
             return {"decision": value}
         payload = {**payload, "errors": errors}
@@ -65,6 +98,15 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
     event_id = state["event_id"]
     now = deps.clock()
     event = store.get_event(event_id)
+    if decision["action"] != "reject" and event.status not in (Status.RECEIVED, Status.TRIAGED):
+        store.add_feedback(
+            event_id=event_id,
+            officer=officer,
+            kind="approval_stale",
+            payload={"status": event.status.value, "decision": decision["action"]},
+            now=now,
+        )
+        return {"outcome": "stale"}  # someone else moved the event on: nothing is applied twice
     if decision["action"] == "merge":
         store.transition(
             event_id,
@@ -117,14 +159,22 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
             },
             now=now,
         )
-    if event.status is Status.RECEIVED:
-        store.transition(event_id, Action.TRIAGE, actor=ctx.actor, at=now, reason="智能分拨")
-    store.add_order(order, now=now)
-    store.transition(
-        event_id,
-        Action.DISPATCH,
-        actor=officer,
-        at=now,
-        payload={"lead": order.lead_department, "decision": decision["action"]},
-    )
+    with store.db.transaction():
+        if event.status is Status.RECEIVED:
+            store.transition(
+                event_id,
+                Action.TRIAGE,
+                actor=ctx.actor,
+                at=now,
+                reason="智能分拨",
+                expected_version=event.version,
+            )
+        store.add_order(order, now=now)
+        store.transition(
+            event_id,
+            Action.DISPATCH,
+            actor=officer,
+            at=now,
+            payload={"lead": order.lead_department, "decision": decision["action"]},
+        )
     return {"outcome": "dispatched"}

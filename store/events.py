@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.lifecycle import Action, Status, Transition, apply
+from domain.lifecycle import Action, IllegalTransition, Status, Transition, apply
 from domain.models import DispatchOrder, Event, EventCreate
 from knowledge import Knowledge
 from knowledge.models import Level, Urgency
@@ -130,9 +130,12 @@ class EventStore(EventQueries):
         marks = ", ".join("?" * len(EVENT_COLUMNS))
         with self.db.transaction():
             try:
-                event_id = self.db.insert(
-                    f"INSERT INTO events ({cols}) VALUES ({marks})", self._event_row(event, now)
-                )
+                with (
+                    self.db.transaction()
+                ):  # a savepoint on PostgreSQL: a failed insert is undone alone
+                    event_id = self.db.insert(
+                        f"INSERT INTO events ({cols}) VALUES ({marks})", self._event_row(event, now)
+                    )
             except Exception as exc:  # a concurrent insert of the same (source, external_id)
                 if event.external_id and "unique" in str(exc).lower():
                     found = self.find_by_external_id(event.source.value, event.external_id)
@@ -353,6 +356,13 @@ class EventStore(EventQueries):
             return
         order = self.current_order_row(event_id)
         if order is None:
+            if t.action in (Action.DISPATCH, Action.REDISPATCH, Action.ACCEPT):
+                raise IllegalTransition(
+                    t.from_status,
+                    t.action,
+                    f"事件 {event_id} 还没有派单，不能{t.action.zh}。"
+                    f" (no dispatch order to {t.action.value})",
+                )
             return
         oid = order["id"]
         if t.action in (Action.DISPATCH, Action.REDISPATCH):
@@ -567,25 +577,3 @@ class EventStore(EventQueries):
             r["payload"] = self.db.read_json(r["payload"])
             r["created_at"] = self.db.read_ts(r["created_at"])
         return rows
-
-    # -- listing (the full query tools live in tools/) -----------------------------------
-
-    def list_events(
-        self,
-        *,
-        scope: Sequence[str] | None = None,
-        status: Status | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[Event]:
-        where, params = [], []
-        if scope:
-            where.append("(" + " OR ".join("street = ? OR district = ?" for _ in scope) + ")")
-            for s in scope:
-                params += [s, s]
-        if status:
-            where.append("status = ?")
-            params.append(status.value)
-        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY reported_at DESC, id DESC LIMIT ? OFFSET ?"
-        return [self._event(r) for r in self.db.fetchall(sql, [*params, limit, offset])]

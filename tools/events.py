@@ -12,6 +12,7 @@ from domain.lifecycle import Status
 from domain.models import DispatchOrder, Event, Scope, Source
 from knowledge import Knowledge
 from store import EventStore, NotFound
+from store.db import to_utc
 from tools.pii import mask_name, mask_phone, mask_text
 from tools.scope import narrow
 
@@ -151,6 +152,10 @@ def get_event(
                 "title": mask_text(event.title) if event.title else None,
                 "reporter_phone": mask_phone(event.reporter_phone),
                 "reporter_name": mask_name(event.reporter_name),
+                "attributes": {
+                    key: mask_text(v) if isinstance(v, str) else v
+                    for key, v in event.attributes.items()
+                },
             }
         )
     return EventDetail(event=event, history=store.history(event_id), orders=store.orders(event_id))
@@ -168,16 +173,16 @@ def list_overdue(
     store: EventStore, k: Knowledge, scope: Scope, q: OverdueQuery
 ) -> list[EventSummary]:
     """列出截至 as_of 已超过办理时限的事件（时限自签收起算），最早到期的在前。"""
-    sub = _sub_scope(k, scope, q.jurisdiction)
-    return [summarize(r, q.as_of) for r in store.overdue(sub, as_of=q.as_of, limit=q.limit)]
+    sub, as_of = _sub_scope(k, scope, q.jurisdiction), to_utc(q.as_of)
+    return [summarize(r, as_of) for r in store.overdue(sub, as_of=as_of, limit=q.limit)]
 
 
 def list_due_soon(
     store: EventStore, k: Knowledge, scope: Scope, q: OverdueQuery
 ) -> list[EventSummary]:
     """列出截至 as_of 即将到期（剩余时间不足办理时限的两成）但尚未超时的事件，最早到期的在前。"""
-    sub = _sub_scope(k, scope, q.jurisdiction)
-    return [summarize(r, q.as_of) for r in store.due_soon(sub, as_of=q.as_of, limit=q.limit)]
+    sub, as_of = _sub_scope(k, scope, q.jurisdiction), to_utc(q.as_of)
+    return [summarize(r, as_of) for r in store.due_soon(sub, as_of=as_of, limit=q.limit)]
 
 
 def _sub_scope(k: Knowledge, scope: Scope, jurisdiction: str | None) -> Scope:

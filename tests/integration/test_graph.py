@@ -15,7 +15,7 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
-from domain.lifecycle import Status
+from domain.lifecycle import Action, Status
 from domain.models import EventCreate, Source
 from knowledge import Knowledge
 from knowledge.regindex import BUILTIN_DIR, RegulationIndex, open_index
@@ -270,3 +270,47 @@ def test_draft_only_graph_stops_before_approval(world: World) -> None:
         and out["draft"]["lead_department"] in world.deps.knowledge.departments
     )
     assert world.store.get_event(event_id).status is Status.RECEIVED
+
+
+def test_bad_decisions_are_asked_again_not_applied(world: World) -> None:
+    event_id = world.event("渝中区两路口街道中山三路的人行道上有人摆摊卖衣服", "bad-1")
+    graph = world.graph()
+    run(graph, event_id, "bad-1")
+    cases = [
+        ({"action": "merge", "officer": "甲", "duplicate_of": event_id}, "不能把事件合并到它自己"),
+        ({"action": "merge", "officer": "甲", "duplicate_of": 999_999}, "事件 999999 不存在"),
+        ({"action": "merge", "officer": "甲", "duplicate_of": True}, "duplicate_of"),
+        ({"action": "edit", "officer": "甲", "edits": "abc"}, "edits 应为对象"),
+        ({"action": "edit", "officer": "甲", "edits": {"lead_department": ["x"]}}, "没有编码为"),
+        (
+            {
+                "action": "edit",
+                "officer": "甲",
+                "edits": {"lead_department": "500105001.street_office"},
+            },
+            "不管辖事发地",
+        ),
+    ]
+    for decision, message in cases:
+        out = resume(graph, "bad-1", decision)
+        assert any(message in e for e in out["__interrupt__"][0].value["errors"]), decision
+    assert (
+        world.store.get_event(event_id).status is Status.RECEIVED
+        and world.store.orders(event_id) == []
+    )
+
+
+def test_an_approval_that_arrives_late_changes_nothing(world: World) -> None:
+    event_id = world.event("渝中区上清寺街道人民路有井盖被偷了", "late-1")
+    graph = world.graph()
+    run(graph, event_id, "late-1")
+    world.store.transition(
+        event_id, Action.RESOLVE_DIRECTLY, actor="话务员", at=NOW
+    )  # answered by phone meanwhile
+    done = resume(graph, "late-1", {"action": "approve", "officer": "乙"})
+    assert done["outcome"] == "stale"
+    assert (
+        world.store.orders(event_id) == []
+        and world.store.get_event(event_id).status is Status.RESOLVED
+    )
+    assert world.store.feedback(event_id)[-1]["kind"] == "approval_stale"

@@ -7,8 +7,8 @@ import pytest
 
 from demo.generator import generate_events, generate_labelled
 from demo.load import load_demo
-from domain.lifecycle import Action, Status
-from domain.models import Source
+from domain.lifecycle import Action
+from domain.models import Scope, Source
 from knowledge import Knowledge
 from store import EventStore
 
@@ -76,8 +76,8 @@ def test_loading_replays_legal_lifecycles_once(tmp_path: Path, knowledge: Knowle
     again = load_demo(store, knowledge, seed=5, now=NOW, count=200)
     assert again["created"] == 0 and again["skipped"] == 200
     assert store.count_events() == 200
-    statuses = Counter(e.status for e in store.list_events(limit=1000))
-    assert statuses[Status.CLOSED] > 50 and statuses[Status.IN_PROGRESS] > 0
+    statuses = Counter(r["status"] for r in store.search(Scope(everything=True), limit=1000)[0])
+    assert statuses["closed"] > 50 and statuses["in_progress"] > 0
     returned = store.db.fetchall("SELECT event_id FROM orders WHERE status = 'returned'")
     assert returned, "some orders are returned and re-dispatched"
     event_id = returned[0]["event_id"]

@@ -176,3 +176,19 @@ def test_migrations_are_recorded_and_not_reapplied(store_url: str, store: EventS
     again = EventStore.open(store_url)
     assert again.count_events() == store.count_events()
     again.close()
+
+
+def test_dispatch_or_accept_without_an_order_is_refused(store: EventStore) -> None:
+    e, _ = store.add_event(make("H-no-order"), now=T0)
+    store.transition(e.id, Action.TRIAGE, actor="c", at=T0)
+    with pytest.raises(IllegalTransition, match="还没有派单"):
+        store.transition(e.id, Action.DISPATCH, actor="c", at=T0)
+    assert store.get_event(e.id).status is Status.TRIAGED
+
+
+def test_a_blank_external_id_means_none(store: EventStore) -> None:
+    a, created_a = store.add_event(make(""), now=T0)
+    b, created_b = store.add_event(make("  "), now=T0)
+    assert created_a and created_b and a.id != b.id and a.external_id is None
+    rows = store.add_events_bulk([make(""), make("")], now=T0)
+    assert len({i for i, _ in rows}) == 2 and all(created for _, created in rows)

@@ -1,7 +1,7 @@
 """Event tools over a demo store, on SQLite and PostgreSQL. Expected values are computed
 independently from the full event list, never copied from the tool under test."""
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -191,3 +191,28 @@ def test_stats_by_day_are_in_date_order_within_scope(
         StatsQuery(jurisdiction="500105", since=DEMO_NOW - timedelta(days=14), until=DEMO_NOW),
     )
     assert city.total.count == report.total.count
+
+
+def test_naive_times_and_attributes(demo_store: EventStore, knowledge: Knowledge) -> None:
+    naive = DEMO_NOW.astimezone(timezone(timedelta(hours=8))).replace(
+        tzinfo=None
+    )  # Beijing wall time
+    aware = list_overdue(demo_store, knowledge, CITY, OverdueQuery(as_of=DEMO_NOW, limit=500))
+    assert [
+        e.id
+        for e in list_overdue(demo_store, knowledge, CITY, OverdueQuery(as_of=naive, limit=500))
+    ] == [e.id for e in aware]
+    from domain.models import EventCreate, Source
+
+    e, _ = demo_store.add_event(
+        EventCreate(
+            source=Source.WEB,
+            external_id="attr-1",
+            text="路灯坏了",
+            reported_at=DEMO_NOW,
+            attributes={"联系电话": "13912345678", "点赞数": 3},
+        ),
+        now=DEMO_NOW,
+    )
+    detail = get_event(demo_store, CITY, e.id)
+    assert detail.event.attributes == {"联系电话": "139****5678", "点赞数": 3}
