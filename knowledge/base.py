@@ -96,14 +96,10 @@ class Knowledge:
             return self.departments[f"{self.city.code}.{dept_type}"]
         if level not in spec.levels:
             raise KeyError(f"{dept_type} has no department at level {level}")
-        anchor = {"city": "city", "district": "district", "street": "street"}[level.value]
-        node = self.ancestor_at(jurisdiction, anchor)
+        node = self.ancestor_at(jurisdiction, level.value)
         if node is None:
-            raise KeyError(f"jurisdiction {jurisdiction} has no {anchor} above it")
+            raise KeyError(f"jurisdiction {jurisdiction} has no {level.value} above it")
         return self.departments[f"{node.code}.{dept_type}"]
-
-    def departments_in(self, scope: str) -> list[Department]:
-        return [d for d in self.departments.values() if self.within(d.jurisdiction, scope)]
 
     # -- taxonomy ------------------------------------------------------------------------
 

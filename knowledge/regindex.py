@@ -275,6 +275,7 @@ class RegulationIndex:
         )
         self.__dict__.pop("_lexical", None)
         self.__dict__.pop("_positions", None)
+        self.__dict__.pop("_by_article", None)
         report.seconds = round(time.perf_counter() - started, 2)
         return report
 
@@ -420,10 +421,15 @@ class RegulationIndex:
             key = (article, 0)
         else:
             key = article_key(article) if article.startswith("第") else (int(article), 0)
-        matches = [
-            a for a in self.units if a.title == title and (a.article_no, a.article_sub) == key
-        ]
+        matches = self._by_article.get((title, *key), [])
         return min(matches, key=lambda a: a.digest) if matches else None
+
+    @cached_property
+    def _by_article(self) -> dict[tuple[str, int, int], list[Article]]:
+        out: dict[tuple[str, int, int], list[Article]] = {}
+        for a in self.units:
+            out.setdefault((a.title, a.article_no, a.article_sub), []).append(a)
+        return out
 
     def titles(self) -> list[str]:
         return sorted({a.title for a in self.units})
