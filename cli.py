@@ -25,11 +25,13 @@ knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is
 import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True)
 index_app = typer.Typer(help="法规索引 (regulation index)", no_args_is_help=True)
 eval_app = typer.Typer(help="评测 (evaluation)", no_args_is_help=True)
+users_app = typer.Typer(help="账号与密钥 (officers and API keys)", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(import_app, name="import")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+app.add_typer(users_app, name="users")
 console = Console()
 err = Console(stderr=True)
 
@@ -378,50 +380,6 @@ def train(
     )
 
 
-def draft_view(out: dict[str, Any], k: Any) -> dict[str, Any]:
-    """The draft dispatch order as the CLI and integrators read it."""
-    c, d, r = out["classification"], out["draft"], out["routing"]
-    return {
-        "event_id": out["event_id"],
-        "category": {
-            "code": c["subtype"],
-            "name": c["subtype_name"],
-            "category": c["category_name"],
-            "confidence": c["confidence"],
-            "alternatives": c["alternatives"],
-        },
-        "lead_department": {
-            "code": d["lead_department"],
-            "name": k.departments[d["lead_department"]].name,
-        },
-        "assisting_departments": [
-            {"code": x, "name": k.departments[x].name} for x in d["assisting_departments"]
-        ],
-        "level": d["level"],
-        "urgency": d["urgency"],
-        "deadlines": {
-            "response_hours": d["response_hours"],
-            "disposal_hours": d["disposal_hours"],
-            "clock_starts": "签收",
-        },
-        "legal_basis": [
-            {"title": x["title"], "article": x["article"], "text": x["excerpt"]}
-            for x in d["legal_basis"]
-        ],
-        "duty_basis": [{"id": x, "text": k.duties[x].text} for x in d["duty_basis"]],
-        "escalation_rules": [
-            {"id": x["id"], "name": x["name"], "why": x["why"]} for x in r["escalation"]
-        ],
-        "steps": d["steps"],
-        "explanation": d["explanation"],
-        "engine": d["engine"],
-        "location": out["location"],
-        "duplicates": out.get("duplicates", []),
-        "needs_human": out.get("needs_human", []),
-        "trace": out.get("trace", []),
-    }
-
-
 @app.command()
 def triage(
     text: Annotated[str, typer.Argument(help="事件文本（群众诉求、网格上报、告警）")],
@@ -440,6 +398,7 @@ def triage(
     """受理一件事件并起草派单（事件会登记入库，派单等待审核）。"""
     from langgraph.checkpoint.memory import InMemorySaver
 
+    from agents.dispatch import draft_view
     from agents.graph import build_triage_graph
     from agents.runtime import build_deps
     from agents.state import TriageContext
@@ -530,6 +489,176 @@ def review(
     console.print(r["summary"])
 
 
+def _users() -> tuple[Any, Any, Any]:
+    from knowledge import default_knowledge
+    from store import EventStore
+    from store.users import Users
+
+    k = default_knowledge()
+    store = EventStore.open(get_settings().resolved_database_url, k)
+    return store, Users(store.db), k
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="用户名（字母、数字）")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="角色：street_officer / district_officer / city_officer / admin / integration"
+        ),
+    ],
+    jurisdiction: Annotated[str, typer.Option(help="辖区名称或编码，如 解放碑街道、渝中区")],
+    name: Annotated[str | None, typer.Option(help="显示名")] = None,
+    password: Annotated[
+        bool, typer.Option("--password/--no-password", help="同时设置登录密码（交互输入）")
+    ] = False,
+) -> None:
+    """新增账号，并签发一个 API Key（只显示这一次）。"""
+    from domain.access import Role
+    from store import Conflict
+    from tools.scope import check_role_jurisdiction, jurisdiction_code
+
+    try:
+        r = Role(role)
+    except ValueError:
+        _fail(f"未知的角色「{role}」，可选：{', '.join(x.value for x in Role)}")
+        return
+    if not username.replace("_", "").replace("-", "").isalnum() or len(username) > 64:
+        _fail("用户名只能包含字母、数字、下划线和连字符，最长 64 个字符")
+    store, users, k = _users()
+    try:
+        code = jurisdiction_code(k, jurisdiction)
+        check_role_jurisdiction(k, r, code)
+        secret = (
+            typer.prompt("密码", hide_input=True, confirmation_prompt=True) if password else None
+        )
+        user = users.add(
+            username,
+            role=r,
+            jurisdiction=code,
+            display_name=name,
+            password=secret,
+            now=datetime.now(UTC),
+        )
+        key = users.issue(user.id, "api_key", now=datetime.now(UTC))
+    except (KeyError, ValueError, Conflict) as exc:
+        _fail(str(exc).strip("'\""))
+        return
+    finally:
+        store.close()
+    console.print(
+        f"已新增账号 {username}（{r.zh}，{k.jurisdiction(code).name}）。API Key（请妥善保存，只显示这一次）："
+    )
+    print(key)
+
+
+@users_app.command("key")
+def users_key(username: Annotated[str, typer.Argument(help="用户名")]) -> None:
+    """为账号签发新的 API Key（只显示这一次）。"""
+    store, users, _ = _users()
+    try:
+        user = users.find(username)
+        if user is None:
+            _fail(f"没有账号 {username}")
+            return
+        key = users.issue(user.id, "api_key", now=datetime.now(UTC))
+    finally:
+        store.close()
+    print(key)
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="用户名")]) -> None:
+    """停用账号并吊销它的全部密钥和会话。"""
+    from store import NotFound
+
+    store, users, _ = _users()
+    try:
+        users.set_disabled(username, True)
+    except NotFound as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"已停用 {username}，其密钥和会话已全部吊销。")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """列出全部账号。"""
+    store, users, k = _users()
+    try:
+        rows = users.all()
+    finally:
+        store.close()
+    table = Table("用户名", "显示名", "角色", "辖区", "状态")
+    for u in rows:
+        place = (
+            k.jurisdictions[u.jurisdiction].name
+            if u.jurisdiction in k.jurisdictions
+            else u.jurisdiction
+        )
+        table.add_row(
+            u.username, u.display_name, u.role.zh, place, "停用" if u.disabled else "正常"
+        )
+    console.print(table)
+
+
+@app.command()
+def chat(
+    username: Annotated[str, typer.Option("--as", help="以哪个账号的身份和辖区提问")],
+    thread: Annotated[str, typer.Option(help="会话编号（同一编号延续上下文）")] = "terminal",
+    engine: Annotated[str, typer.Option(help="auto / offline / llm")] = "auto",
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="只问这一句（不进入交互）")
+    ] = None,
+) -> None:
+    """在终端里向值班助手提问（输入 exit 退出）。"""
+    from agents.chat import ChatAssistant
+    from agents.checkpoint import close_checkpointer, open_checkpointer
+    from agents.dispatch import Dispatcher
+    from agents.runtime import build_deps
+    from store.users import Users
+    from tools.scope import principal_for
+
+    if engine not in ("auto", "offline", "llm"):
+        _fail("engine 只能是 auto、offline 或 llm")
+    settings = get_settings()
+    deps = build_deps(settings)
+    user = Users(deps.store.db).find(username)
+    if user is None or user.disabled:
+        deps.store.close()
+        _fail(f"没有可用的账号 {username}（用 sanji users add 新增）")
+        return
+    principal = principal_for(deps.knowledge, user)
+    saver = open_checkpointer(settings.resolved_database_url, settings.data_dir)
+    assistant = ChatAssistant(deps, saver, Dispatcher(deps, saver))
+    try:
+        while True:
+            question = message if message is not None else console.input("[bold]您问[/]：")
+            if question.strip() in ("exit", "quit", "退出"):
+                break
+            if question.strip():
+                for chunk in assistant.stream(principal, thread, question, engine=engine):
+                    if chunk["type"] == "delta":
+                        console.print(chunk["text"], end="", markup=False, highlight=False)
+                    elif chunk["type"] == "done":
+                        console.print()
+                        src = chunk.get("sources", {})
+                        cited = [f"E{i}" for i in src.get("events", [])] + [
+                            a["citation"] or a["title"] for a in src.get("articles", [])
+                        ]
+                        if cited:
+                            console.print("[dim]出处：" + "、".join(cited) + "[/]")
+            if message is not None:
+                break
+    except (EOFError, KeyboardInterrupt):
+        console.print()
+    finally:
+        close_checkpointer(saver)
+        deps.store.close()
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
@@ -552,6 +681,14 @@ def serve(
         store.close()
         if empty:
             demo_load(count=640, seed=None)
+        from demo.accounts import ensure_demo_accounts
+
+        store = EventStore.open(settings.resolved_database_url, default_knowledge())
+        lines = ensure_demo_accounts(store.db, default_knowledge(), settings.data_dir)
+        store.close()
+        console.print("演示账号（用户名 / 密码 / 角色 / 辖区，另存于 data/demo-accounts.txt）：")
+        for line in lines:
+            console.print("  " + line.replace("\t", " / "), markup=False)
     console.print(
         f"[bold green]Sanji 已启动[/]，请在浏览器打开：[link]http://{host}:{port}/[/link]"
         f"（接口文档 http://{host}:{port}/docs）"

@@ -8,14 +8,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from agents.chat import ChatAssistant
+from agents.checkpoint import close_checkpointer, open_checkpointer
+from agents.classifier import ensure_classifier
+from agents.deps import AgentDeps
+from agents.dispatch import Dispatcher
+from agents.llm import build_llm
 from knowledge import load_knowledge
 from knowledge.regindex import open_ready_index
 from settings import Settings, get_settings
 from store import EventStore
-from web import api, pages
+from web import api, auth, chat, dispatch, errors, events, open311, pages
+from web import metrics as metrics_routes
+from web.metrics import Metrics, MetricsMiddleware
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -35,10 +44,19 @@ def create_app(settings: Settings) -> FastAPI:
             settings.resolved_chroma_path,
             str(settings.chroma_url) if settings.chroma_url else None,
         )
+        classifier = ensure_classifier(knowledge, settings.data_dir / "models")
+        deps = AgentDeps(
+            store, knowledge, index, classifier, lambda: datetime.now(UTC), llm=build_llm(settings)
+        )
+        checkpointer = open_checkpointer(settings.resolved_database_url, settings.data_dir)
         app.state.index = index
         app.state.settings = settings
         app.state.knowledge = knowledge
         app.state.store = store
+        app.state.deps = deps
+        app.state.checkpointer = checkpointer
+        app.state.dispatcher = Dispatcher(deps, checkpointer, observe=metrics.observe_trace)
+        app.state.chat = ChatAssistant(deps, checkpointer, app.state.dispatcher)
         log.info(
             "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
             len(knowledge.subtypes),
@@ -49,11 +67,16 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            close_checkpointer(checkpointer)
             store.close()
 
+    metrics = Metrics()
     app = FastAPI(title="Sanji 三级 · 城市运行和治理中心智能体", version=VERSION, lifespan=lifespan)
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    app.state.metrics = metrics
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (api, auth, events, dispatch, chat, open311, metrics_routes, pages):
+        app.include_router(module.router)
     return app
 
 

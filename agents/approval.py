@@ -98,7 +98,8 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
     event_id = state["event_id"]
     now = deps.clock()
     event = store.get_event(event_id)
-    if decision["action"] != "reject" and event.status not in (Status.RECEIVED, Status.TRIAGED):
+    waiting = (Status.RECEIVED, Status.TRIAGED, Status.RETURNED)
+    if decision["action"] != "reject" and event.status not in waiting:
         store.add_feedback(
             event_id=event_id,
             officer=officer,
@@ -108,6 +109,10 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
         )
         return {"outcome": "stale"}  # someone else moved the event on: nothing is applied twice
     if decision["action"] == "merge":
+        if event.status is Status.RETURNED:
+            store.transition(
+                event_id, Action.RETRIAGE, actor=officer, at=now, reason="退单后核实为重复件"
+            )
         store.transition(
             event_id,
             Action.MERGE_DUPLICATE,
@@ -172,7 +177,7 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
         store.add_order(order, now=now)
         store.transition(
             event_id,
-            Action.DISPATCH,
+            Action.REDISPATCH if event.status is Status.RETURNED else Action.DISPATCH,
             actor=officer,
             at=now,
             payload={"lead": order.lead_department, "decision": decision["action"]},

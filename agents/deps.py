@@ -46,21 +46,22 @@ def audit(
 
     latency = round((time.perf_counter() - started) * 1000, 1)
     model = deps.llm.model if deps.llm is not None and usage is not None and usage.calls else None
-    deps.store.record_decision(
-        event_id=event_id,
-        run_id=run_id,
-        agent=agent,
-        engine=engine,
-        inputs=inputs,
-        output=output,
-        now=deps.clock(),
-        confidence=confidence,
-        latency_ms=latency,
-        fallbacks=fallbacks or [],
-        model=model,
-        prompt_name=prompt.name if prompt is not None else None,
-        prompt_version=prompt.version if prompt is not None else None,
-    )
+    if event_id:  # drafts for events that are not stored leave no record
+        deps.store.record_decision(
+            event_id=event_id,
+            run_id=run_id,
+            agent=agent,
+            engine=engine,
+            inputs=inputs,
+            output=output,
+            now=deps.clock(),
+            confidence=confidence,
+            latency_ms=latency,
+            fallbacks=fallbacks or [],
+            model=model,
+            prompt_name=prompt.name if prompt is not None else None,
+            prompt_version=prompt.version if prompt is not None else None,
+        )
     entry: dict[str, Any] = {
         "agent": agent,
         "engine": engine,

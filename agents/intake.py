@@ -13,7 +13,7 @@ from agents.classifier import Prediction, zero_shot
 from agents.deps import AgentDeps, audit
 from agents.llm import LLMFailed, Usage
 from agents.state import TriageContext, TriageState
-from domain.models import Scope
+from domain.models import Event, Scope
 from prompts import Prompt, load
 from tools.duplicates import DuplicateQuery, find_duplicates
 from tools.locate import LocateQuery, locate
@@ -40,7 +40,14 @@ def classify_event(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     k, store = deps.knowledge, deps.store
-    event = store.get_event(state["event_id"])
+    stored = bool(state.get("event_id"))
+    if stored:
+        event = store.get_event(state["event_id"])
+    else:
+        now = deps.clock()
+        event = Event.model_validate(
+            {**state["event"], "id": 0, "created_at": now, "updated_at": now}
+        )
     raw = clean(f"{event.title}。{event.text}" if event.title else event.text)
     text = mask_text(raw)
     injection = [m.group(0) for m in INJECTION.finditer(raw)]
@@ -105,7 +112,7 @@ def classify_event(
             lon=event.lon,
             street=street_code,
             subtype=st.code,
-            exclude_id=event.id,
+            exclude_id=event.id or None,
             min_score=ctx.duplicate_score,
             limit=3,
         ),
@@ -138,15 +145,16 @@ def classify_event(
         "engine": pred.engine,
         "model_version": deps.classifier.version,
     }
-    store.set_classification(
-        event.id,
-        street=street_code,
-        district=loc.get("district"),
-        subtype=st.code,
-        category=st.category,
-        urgency=urgency,
-        now=deps.clock(),
-    )
+    if stored:
+        store.set_classification(
+            event.id,
+            street=street_code,
+            district=loc.get("district"),
+            subtype=st.code,
+            category=st.category,
+            urgency=urgency,
+            now=deps.clock(),
+        )
     duplicates = [{"event_id": d.event.id, "score": d.score, "reasons": d.reasons} for d in dups]
     trace = audit(
         deps,
@@ -168,6 +176,7 @@ def classify_event(
         usage=usage,
     )
     return {
+        "event_id": event.id,
         "text": text,
         "classification": classification,
         "location": loc,

@@ -33,9 +33,12 @@ def plan_disposal(
         level=Level(routing["level"]),
         confidence=c["confidence"],
         escalation_rules=[r["id"] for r in routing["escalation"]],
-        lead_override=routing["lead"]["code"] if routing.get("engine") == "llm" else None,
+        lead_override=routing["lead"]["code"]
+        if routing.get("engine") == "llm" or routing.get("reroute")
+        else None,
     )
-    if routing.get("engine") == "llm":  # the routing model chose the lead among the candidates
+    if routing.get("engine") == "llm" or routing.get("reroute"):
+        # the routing model chose the lead among the candidates, or a return moved it
         order.assisting_departments = [a["code"] for a in routing["assisting"]]
         duties = [
             *routing["lead"]["duty_ids"],
@@ -55,6 +58,8 @@ def plan_disposal(
             "提级原因："
             + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in routing["escalation"])
         )
+    if routing.get("reroute"):
+        extra.append("退单后重新分拨：" + "；".join(routing["reroute"]))
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
     basis = (

@@ -14,7 +14,7 @@ from agents.state import TriageContext, TriageState
 from knowledge.models import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate
-from tools.routing import DepartmentsQuery, departments_for
+from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for
 
 
 def route_event(
@@ -54,7 +54,17 @@ def route_event(
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
     engine, prompt, usage = "offline", None, Usage()
     fallbacks: list[str] = []
-    if ctx.engine == "llm" and deps.llm is not None:
+    returns = deps.store.returns_of(state["event_id"]) if state.get("event_id") else []
+    needs_human = list(state.get("needs_human", []))
+    reroute: list[str] = []
+    if returns:
+        answer, lead, assisting, notes = _after_returns(
+            deps, state, jurisdiction, answer, lead, assisting, returns
+        )
+        reroute = notes
+        if lead["code"] in {r["department"] for r in returns}:
+            needs_human.append("退单单位之外找不到合适的主办单位，请人工指定")
+    if ctx.engine == "llm" and deps.llm is not None and not returns:
         if state.get("injection"):
             fallbacks.append("文本含疑似注入指令，派单对象按规则确定，不交给大模型")
         else:
@@ -76,6 +86,8 @@ def route_event(
         "assisting": assisting,
         "escalation": [r.model_dump(mode="json") for r in esc.rules],
         "engine": engine,
+        "returns": returns,
+        "reroute": reroute,
     }
     trace = audit(
         deps,
@@ -90,7 +102,70 @@ def route_event(
         prompt=prompt,
         usage=usage,
     )
-    return {"routing": routing, "trace": [trace]}
+    return {"routing": routing, "needs_human": needs_human, "trace": [trace]}
+
+
+LEVELS_UP = {Level.STREET: Level.DISTRICT, Level.DISTRICT: Level.CITY}
+
+
+def _after_returns(
+    deps: AgentDeps,
+    state: TriageState,
+    jurisdiction: str,
+    answer: DepartmentsAnswer,
+    lead: dict[str, Any],
+    assisting: list[dict[str, Any]],
+    returns: list[dict[str, Any]],
+) -> tuple[DepartmentsAnswer, dict[str, Any], list[dict[str, Any]], list[str]]:
+    """Route a returned event again: the returning departments are excluded, and the reasons
+    are evidence. Overlapping duties or unclear ownership go one level up to be coordinated
+    (统筹); otherwise the lead passes to an assisting department or to the lead of the
+    classifier's next subtype, and only then up a level."""
+    k = deps.knowledge
+    excluded = {r["department"] for r in returns}
+    codes = {r["reason_code"] for r in returns}
+    names = "、".join(k.departments[d].name for d in excluded if d in k.departments)
+    notes = [f"此前被{names}退单（{'；'.join(_reason(k, r) for r in returns)}），已排除"]
+    if codes & {"overlapping_duties", "ownership_unclear"} and answer.level in LEVELS_UP:
+        up = LEVELS_UP[answer.level]
+        answer = departments_for(
+            k, DepartmentsQuery(subtype=answer.subtype, jurisdiction=jurisdiction, level=up)
+        )
+        lead = answer.lead.model_dump(mode="json")
+        assisting = [a.model_dump(mode="json") for a in answer.assisting]
+        notes.append(f"职责交叉或权属不清，提级至{up.zh}统筹")
+    if lead["code"] not in excluded:
+        return answer, lead, [a for a in assisting if a["code"] not in excluded], notes
+    options = [a for a in assisting if a["code"] not in excluded]
+    options += [
+        o
+        for o in _options(deps, state, jurisdiction, answer.level, lead)
+        if o["code"] not in excluded and o["code"] not in {a["code"] for a in options}
+    ]
+    if options:
+        chosen = {**options[0], "role": "lead"}
+        notes.append(f"改由{chosen['name']}主办")
+        rest = [a for a in assisting if a["code"] not in excluded and a["code"] != chosen["code"]]
+        return answer, chosen, rest, notes
+    if answer.level in LEVELS_UP:
+        up = LEVELS_UP[answer.level]
+        answer = departments_for(
+            k, DepartmentsQuery(subtype=answer.subtype, jurisdiction=jurisdiction, level=up)
+        )
+        notes.append(f"本级无其他承办单位，提级至{up.zh}")
+        return (
+            answer,
+            answer.lead.model_dump(mode="json"),
+            [a.model_dump(mode="json") for a in answer.assisting if a.code not in excluded],
+            notes,
+        )
+    return answer, lead, assisting, notes
+
+
+def _reason(k: Any, r: dict[str, Any]) -> str:
+    code = r.get("reason_code") or ""
+    name = k.return_reasons[code].name if code in k.return_reasons else code
+    return f"{name}：{r.get('reason') or ''}".rstrip("：")
 
 
 class LeadChoice(BaseModel):

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 
-class TriageInput(TypedDict):
-    event_id: int
+class TriageInput(TypedDict, total=False):
+    event_id: int  # a stored event
+    event: dict[str, Any]  # or an event that is not stored (EventCreate as JSON): draft only
 
 
 class TriageState(TypedDict, total=False):
-    event_id: int
+    event_id: int  # 0 while drafting for an event that is not stored
+    event: dict[str, Any]
     text: str  # masked: personal information never flows downstream
     classification: dict[str, Any]  # subtype, category, confidence, alternatives, urgency, engine
     location: dict[str, Any]  # street, district, confidence, ambiguous, explanation

@@ -474,6 +474,23 @@ class EventStore(EventQueries):
             (event_id,),
         )
 
+    def returns_of(self, event_id: int) -> list[dict[str, Any]]:
+        """Each return (退单) of the event: the department that returned it, the reason code
+        and the reason given, oldest first."""
+        orders = self.db.fetchall(
+            "SELECT lead_department FROM orders WHERE event_id = ? AND status = 'returned' "
+            "ORDER BY id",
+            (event_id,),
+        )
+        moves = self.db.fetchall(
+            "SELECT actor, reason, reason_code FROM transitions WHERE event_id = ? "
+            "AND action = 'return' ORDER BY id",
+            (event_id,),
+        )
+        return [
+            {"department": o["lead_department"], **m} for o, m in zip(orders, moves, strict=False)
+        ]
+
     def orders(self, event_id: int) -> list[DispatchOrder]:
         rows = self.db.fetchall("SELECT * FROM orders WHERE event_id = ? ORDER BY id", (event_id,))
         return [self._order(r) for r in rows]

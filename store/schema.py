@@ -190,6 +190,45 @@ CREATE INDEX events_district_stats ON events (district, reported_at, status, str
     lead_department, source, resolved_at, due_at, returns, satisfaction, duplicate_of);
 """,
     ),
+    (
+        5,
+        "officers, their credentials, and drafts awaiting approval",
+        """
+CREATE TABLE users (
+    id {pk},
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL,
+    password_hash TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at {ts} NOT NULL
+);
+CREATE TABLE credentials (
+    id {pk},
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at {ts} NOT NULL,
+    expires_at {ts},
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE approvals (
+    id {pk},
+    event_id INTEGER NOT NULL REFERENCES events (id),
+    thread_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at {ts} NOT NULL,
+    decided_by TEXT,
+    decided_at {ts},
+    outcome TEXT
+);
+CREATE INDEX approvals_event ON approvals (event_id, status);
+CREATE INDEX approvals_pending ON approvals (status, created_at)
+""",
+    ),
 ]
 
 #: lifecycle states in which an order's disposal clock is running (matches the partial indexes)

@@ -104,3 +104,17 @@ def only_loopback_models(monkeypatch: pytest.MonkeyPatch) -> None:
             f"SANJI_LLM_BASE_URL={url} is not a loopback address; tests use tests/fakes only"
         )
     monkeypatch.delenv("SANJI_LLM_BASE_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def prepared_data(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Path:
+    """A data folder with the built-in regulation index and the offline classifier already
+    built, to copy for each server under test (building them takes seconds)."""
+    from agents.classifier import ensure_classifier
+    from knowledge.regindex import open_ready_index
+
+    data = tmp_path_factory.mktemp("prepared") / "data"
+    index = open_ready_index(data, data / "chroma")
+    assert index.units
+    ensure_classifier(knowledge, data / "models")
+    return data

@@ -15,12 +15,13 @@ import math
 import re
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from domain.models import Scope
+from domain.models import Event, Scope
 from knowledge import Knowledge
 from store import EventStore
 from store.schema import CELL_DEG
@@ -51,6 +52,21 @@ class DuplicateQuery(BaseModel):
     radius_km: float = Field(default=0.5, gt=0, le=5, description="空间半径（公里）")
     min_score: float = Field(default=0.35, ge=0, le=1, description="最低综合得分")
     limit: int = Field(default=10, ge=1, le=100)
+
+
+def query_for(event: Event, **overrides: Any) -> DuplicateQuery:
+    """The duplicate query for a stored event (itself excluded)."""
+    text = f"{event.title}。{event.text}" if event.title else event.text
+    return DuplicateQuery(
+        text=text[:20_000],
+        reported_at=event.reported_at,
+        lat=event.lat,
+        lon=event.lon,
+        street=event.street,
+        subtype=event.subtype,
+        exclude_id=event.id,
+        **overrides,
+    )
 
 
 class DuplicateCandidate(BaseModel):

@@ -146,19 +146,24 @@ def get_event(
     if not scope.allows(event.district, event.street):
         raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
     if not reveal_personal:
-        event = event.model_copy(
-            update={
-                "text": mask_text(event.text),
-                "title": mask_text(event.title) if event.title else None,
-                "reporter_phone": mask_phone(event.reporter_phone),
-                "reporter_name": mask_name(event.reporter_name),
-                "attributes": {
-                    key: mask_text(v) if isinstance(v, str) else v
-                    for key, v in event.attributes.items()
-                },
-            }
-        )
+        event = mask_event(event)
     return EventDetail(event=event, history=store.history(event_id), orders=store.orders(event_id))
+
+
+def mask_event(event: Event) -> Event:
+    """The event with names, phone numbers and ID numbers masked, in every text field."""
+    return event.model_copy(
+        update={
+            "text": mask_text(event.text),
+            "title": mask_text(event.title) if event.title else None,
+            "reporter_phone": mask_phone(event.reporter_phone),
+            "reporter_name": mask_name(event.reporter_name),
+            "attributes": {
+                key: mask_text(v) if isinstance(v, str) else v
+                for key, v in event.attributes.items()
+            },
+        }
+    )
 
 
 class OverdueQuery(BaseModel):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from domain.access import Principal, Role
 from domain.models import Scope
 from knowledge import Knowledge
+from store.users import User
 
 
 def scope_for(k: Knowledge, codes: Iterable[str]) -> Scope:
@@ -49,3 +51,34 @@ def narrow(k: Knowledge, scope: Scope, jurisdiction: str | None) -> tuple[list[s
     if not scope.allows(street.parent, street.code):
         raise PermissionError(f"无权查看{street.name}的事件 (outside your jurisdiction)")
     return [], [street.code]
+
+
+def jurisdiction_code(k: Knowledge, name_or_code: str) -> str:
+    """A jurisdiction code from its code or its exact Chinese name (渝中区, 解放碑街道)."""
+    if name_or_code in k.jurisdictions:
+        return name_or_code
+    for node in k.jurisdictions.values():
+        if node.name == name_or_code:
+            return node.code
+    raise KeyError(f"没有名为「{name_or_code}」的辖区")
+
+
+def check_role_jurisdiction(k: Knowledge, role: Role, code: str) -> None:
+    """A street officer belongs to a street, a district officer to a district, a city officer
+    and an admin to the city; an integration client to any jurisdiction."""
+    node = k.jurisdiction(code)
+    want = role.jurisdiction_level
+    if want is not None and node.level != want:
+        level_zh = {"street": "街道（镇）", "district": "区县", "city": "全市"}[want]
+        raise ValueError(f"{role.zh}的辖区应为{level_zh}，{node.name}不是")
+
+
+def principal_for(k: Knowledge, user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        jurisdiction=user.jurisdiction,
+        scope=scope_for(k, [user.jurisdiction]),
+    )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from agents.dispatch import Dispatcher
 from knowledge import Knowledge
 from knowledge.regindex import RegulationIndex
 from settings import Settings
@@ -32,3 +33,10 @@ StoreDep = Annotated[EventStore, Depends(_store)]
 KnowledgeDep = Annotated[Knowledge, Depends(_knowledge)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[RegulationIndex, Depends(_index)]
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]

@@ -25,6 +25,20 @@ class Slow:
     answer: Any
 
 
+@dataclass
+class ToolCalls:
+    """The model asks for tools: a list of (name, arguments as a dict)."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class Say:
+    """Plain assistant text (for chat answers, streamed when the request asks for it)."""
+
+    text: str
+
+
 class ScriptedServer:
     def __init__(self, script: list[Any]) -> None:
         self.script = list(script)
@@ -60,6 +74,11 @@ class ScriptedServer:
                         {"error": {"message": f"scripted {step.code}", "type": "server_error"}},
                     )
                     return
+                if body.get("stream"):
+                    self._stream(step, body)
+                    return
+                if isinstance(step, Say):
+                    step = step.text
                 content = (
                     json.dumps(step, ensure_ascii=False) if isinstance(step, dict) else str(step)
                 )
@@ -85,6 +104,49 @@ class ScriptedServer:
                     },
                 )
 
+            def _stream(self, step: Any, body: dict[str, Any]) -> None:
+                """Server-sent chunks as OpenAI streams them: text in small deltas, or tool
+                calls, then a finish reason and [DONE]."""
+                base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0}
+                base["model"] = body.get("model", "scripted")
+                chunks: list[dict[str, Any]] = []
+                if isinstance(step, ToolCalls):
+                    for n, (name, args) in enumerate(step.calls):
+                        text = json.dumps(args, ensure_ascii=False)
+                        call = {"index": n, "id": f"call_{n}", "type": "function"}
+                        chunks.append(
+                            {
+                                "tool_calls": [
+                                    {**call, "function": {"name": name, "arguments": text[:5]}}
+                                ]
+                            }
+                        )
+                        chunks.append(
+                            {"tool_calls": [{"index": n, "function": {"arguments": text[5:]}}]}
+                        )
+                    finish = "tool_calls"
+                else:
+                    text = step.text if isinstance(step, Say) else str(step)
+                    chunks = [{"content": text[i : i + 4]} for i in range(0, len(text), 4)]
+                    finish = "stop"
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for delta in chunks:
+                        choice = {"index": 0, "delta": delta, "finish_reason": None}
+                        self.wfile.write(
+                            f"data: {json.dumps({**base, 'choices': [choice]})}\n\n".encode()
+                        )
+                    last = {"index": 0, "delta": {}, "finish_reason": finish}
+                    self.wfile.write(
+                        f"data: {json.dumps({**base, 'choices': [last]})}\n\n".encode()
+                    )
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
             def _send(self, code: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode()
                 try:
@@ -105,7 +167,7 @@ class ScriptedServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
     def prompts(self) -> list[str]:
-        return ["\n".join(m["content"] for m in r["messages"]) for r in self.requests]
+        return ["\n".join(m.get("content") or "" for m in r["messages"]) for r in self.requests]
 
     def close(self, *, expect_all_used: bool = True) -> None:
         self.httpd.shutdown()

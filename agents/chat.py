@@ -1,0 +1,488 @@
+"""The officers' chat assistant: a LangGraph agent over the deterministic tools, with the
+conversation kept by the checkpointer (one thread per officer and conversation).
+
+Offline engine: ``agents.intents`` parses the common questions and the answer is composed
+from tool results. LLM engine: the model calls the same tools (tool calling over the
+OpenAI-compatible endpoint), its answer is streamed, and it is checked: every event id and
+law it names must come from a tool result, else the offline answer is given. Every tool runs
+under the officer's scope. Dispatching is only ever proposed; it happens when the officer
+confirms in the next turn, and it is recorded like any approval."""
+
+from __future__ import annotations
+
+import json
+import logging
+import operator
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.deps import AgentDeps
+from agents.intents import Intent, parse
+from domain.access import Principal
+from domain.models import Event, EventCreate, Scope
+from store import NotFound
+from tools import duplicates, events, regulations
+from tools.pii import mask_text
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 5
+LIST_MAX = 10
+HELP = (
+    "我可以回答：某辖区今天/本周超时未办结或即将到期的事件；某街道某类事件的数量及与上期的比较；"
+    "某类事件的清单；某件事件的情况、处理依据（法规条文）和相似事件；法规条文检索；"
+    "为某件事件起草派单（需您确认后才派出）。例如：「渝中区今天有哪些超时未办结的事件」、"
+    "「解放碑街道本周噪音投诉多少件，比上周多还是少」、「帮我给事件 E123 起草派单」。"
+)
+
+
+class ChatState(TypedDict, total=False):
+    messages: Annotated[list[dict[str, Any]], operator.add]
+    focus_event: int | None
+    proposal: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    principal: Principal
+    engine: str = "offline"
+
+
+@dataclass
+class Reply:
+    """One answer: its text, and where every fact in it came from."""
+
+    text: str
+    events: list[int] = field(default_factory=list)
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    focus_event: int | None = None
+    proposal: dict[str, Any] | None = None
+    clear_proposal: bool = False
+    intent: str = ""
+    engine: str = "offline"
+    notes: list[str] = field(default_factory=list)
+
+    def sources(self) -> dict[str, Any]:
+        return {
+            "events": sorted(set(self.events)),
+            "articles": [
+                {"title": a["title"], "article": a["article"], "citation": a.get("citation")}
+                for a in self.articles
+            ],
+        }
+
+
+class ChatAssistant:
+    def __init__(self, deps: AgentDeps, checkpointer: Any, dispatcher: Any) -> None:
+        self.deps = deps
+        self.dispatcher = dispatcher
+        self.graph = self._build(checkpointer)
+
+    # -- graph -------------------------------------------------------------------------------
+
+    def _build(self, checkpointer: Any) -> Any:
+        def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
+            ctx = runtime.context
+            assert ctx is not None
+            write = get_stream_writer()
+            question = state["messages"][-1]["content"]
+            reply = self.answer(question, state, ctx, write)
+            write({"type": "sources", **reply.sources()})
+            if reply.proposal:
+                write({"type": "proposal", **reply.proposal})
+            update: dict[str, Any] = {
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "content": reply.text,
+                        "sources": reply.sources(),
+                        "intent": reply.intent,
+                        "engine": reply.engine,
+                    }
+                ],
+                "focus_event": reply.focus_event or state.get("focus_event"),
+            }
+            if reply.proposal is not None or reply.clear_proposal:
+                update["proposal"] = reply.proposal
+            return update
+
+        builder = StateGraph(ChatState, context_schema=ChatContext)
+        builder.add_node("respond", respond)
+        builder.add_edge(START, "respond")
+        builder.add_edge("respond", END)
+        return builder.compile(checkpointer=checkpointer, name="sanji-chat")
+
+    def stream(
+        self,
+        principal: Principal,
+        thread_id: str,
+        message: str,
+        *,
+        engine: str = "auto",
+        event_id: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Chunks of the answer as they come: ``delta`` (text), ``sources``, ``proposal``, and
+        finally ``done`` with the whole answer."""
+        use_llm = engine == "llm" or (engine == "auto" and self.deps.llm is not None)
+        config = {"configurable": {"thread_id": f"chat:{principal.username}:{thread_id}"}}
+        turn: dict[str, Any] = {"messages": [{"role": "user", "content": message}]}
+        if event_id is not None:
+            turn["focus_event"] = event_id
+        ctx = ChatContext(principal=principal, engine="llm" if use_llm else "offline")
+        for mode, chunk in self.graph.stream(
+            turn, config, context=ctx, stream_mode=["custom", "values"]
+        ):
+            if mode == "custom":
+                yield chunk
+            else:
+                last = chunk["messages"][-1] if chunk.get("messages") else None
+                if last and last["role"] == "assistant":
+                    yield {"type": "done", **last}
+
+    def history(self, principal: Principal, thread_id: str) -> list[dict[str, Any]]:
+        config = {"configurable": {"thread_id": f"chat:{principal.username}:{thread_id}"}}
+        return list(self.graph.get_state(config).values.get("messages", []))
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def answer(self, question: str, state: ChatState, ctx: ChatContext, write: Any) -> Reply:
+        k = self.deps.knowledge
+        intent = parse(question, k, self.deps.clock())
+        if intent.kind in ("confirm", "cancel") and state.get("proposal"):
+            reply = self._offline(intent, state, ctx)
+        elif ctx.engine == "llm" and self.deps.llm is not None:
+            try:
+                reply = self._llm(question, state, ctx, write)
+                return reply
+            except LLMUnusable as exc:
+                reply = self._offline(intent, state, ctx)
+                reply.notes.append(f"大模型回答不可用（{exc}），以下为离线引擎的回答。")
+                reply.text = reply.notes[-1] + "\n" + reply.text
+        else:
+            reply = self._offline(intent, state, ctx)
+        for piece in _pieces(reply.text):
+            write({"type": "delta", "text": piece})
+        return reply
+
+    def _offline(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        handler = getattr(self, f"_on_{intent.kind}", None)
+        if handler is None:
+            return Reply("抱歉，这个问题我还不能回答。" + HELP, intent=intent.kind or "unknown")
+        try:
+            reply: Reply = handler(intent, state, ctx)
+        except PermissionError as exc:
+            reply = Reply(f"无法查询：{exc}")
+        except NotFound as exc:
+            reply = Reply(str(exc))
+        reply.intent = intent.kind
+        return reply
+
+    # offline handlers, one per intent ------------------------------------------------------
+
+    def _scope(self, ctx: ChatContext) -> Scope:
+        return ctx.principal.scope
+
+    def _place(self, intent: Intent, ctx: ChatContext) -> str:
+        k = self.deps.knowledge
+        code = intent.jurisdiction or ctx.principal.jurisdiction
+        return k.jurisdiction(code).name
+
+    def _lines(self, rows: list[events.EventSummary], extra: Any = None) -> str:
+        k = self.deps.knowledge
+        out = []
+        for r in rows[:LIST_MAX]:
+            where = k.jurisdictions[r.street].name if r.street in k.jurisdictions else "未定位"
+            what = k.subtypes[r.subtype].name if r.subtype in k.subtypes else "未分类"
+            lead = (
+                k.departments[r.lead_department].name if r.lead_department in k.departments else ""
+            )
+            tail = extra(r) if extra else r.status_zh
+            out.append(
+                f"· 事件 E{r.id}｜{what}｜{where}｜{tail}" + (f"｜主办 {lead}" if lead else "")
+            )
+        if len(rows) > LIST_MAX:
+            out.append(f"……另有 {len(rows) - LIST_MAX} 件，请在事件列表中查看。")
+        return "\n".join(out)
+
+    def _on_overdue(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        q = events.OverdueQuery(
+            jurisdiction=intent.jurisdiction, as_of=self.deps.clock(), limit=200
+        )
+        rows = events.list_overdue(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
+        place = self._place(intent, ctx)
+        if not rows:
+            return Reply(f"{place}目前没有超过办理时限未办结的事件。")
+        text = f"{place}目前有 {len(rows)} 件超过办理时限未办结的事件（时限自签收起算），最早到期的在前：\n"
+        text += self._lines(rows, lambda r: f"已超时 {r.hours_overdue:g} 小时")
+        return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
+
+    def _on_due_soon(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        q = events.OverdueQuery(
+            jurisdiction=intent.jurisdiction, as_of=self.deps.clock(), limit=200
+        )
+        rows = events.list_due_soon(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
+        place = self._place(intent, ctx)
+        if not rows:
+            return Reply(f"{place}目前没有即将到期的事件。")
+        now = self.deps.clock()
+        text = f"{place}有 {len(rows)} 件事件即将到期（剩余不足时限的两成）：\n"
+        text += self._lines(
+            rows,
+            lambda r: (
+                f"剩余 {max((r.due_at - now).total_seconds() / 3600, 0):.1f} 小时"
+                if r.due_at
+                else r.status_zh
+            ),
+        )
+        return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
+
+    def _count(
+        self, intent: Intent, ctx: ChatContext, since: datetime, until: datetime
+    ) -> tuple[int, list[int]]:
+        k = self.deps.knowledge
+        from tools.scope import narrow
+
+        districts, streets = narrow(k, self._scope(ctx), intent.jurisdiction)
+        rows, total = self.deps.store.search(
+            self._scope(ctx),
+            districts=districts,
+            streets=streets,
+            subtypes=list(intent.subtypes),
+            categories=list(intent.categories),
+            since=since,
+            until=until,
+            limit=5,
+        )
+        return int(total or 0), [int(r["id"]) for r in rows]
+
+    def _what(self, intent: Intent) -> str:
+        k = self.deps.knowledge
+        names = [k.subtypes[s].name for s in intent.subtypes if s in k.subtypes]
+        names += [k.categories[c].name for c in intent.categories if c in k.categories]
+        return "、".join(names[:4]) + ("等" if len(names) > 4 else "") if names else "各类"
+
+    def _on_count(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        now = self.deps.clock()
+        window = intent.window
+        since = window.since if window else now.replace(hour=0, minute=0, second=0)
+        until = window.until if window else now
+        label = window.label if window else "今天"
+        n, ids = self._count(intent, ctx, since, until)
+        place, what = self._place(intent, ctx), self._what(intent)
+        text = f"{place}{label}{what}事件共 {n} 件（按上报时间统计）"
+        if intent.compare is not None:
+            m, _ = self._count(intent, ctx, intent.compare.since, intent.compare.until)
+            diff = n - m
+            trend = f"多 {diff} 件" if diff > 0 else f"少 {-diff} 件" if diff < 0 else "持平"
+            text += f"，{intent.compare.label} {m} 件，比{intent.compare.label}{trend}"
+            if until > now and window is not None:
+                text += f"（{label}尚未结束）"
+        text += "。"
+        if ids:
+            text += "最近的几件：" + "、".join(f"E{i}" for i in ids) + "。"
+        return Reply(text, events=ids)
+
+    def _on_list(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        q = events.EventQuery(
+            jurisdiction=intent.jurisdiction,
+            subtype=list(intent.subtypes),
+            category=list(intent.categories),
+            since=intent.window.since if intent.window else None,
+            until=intent.window.until if intent.window else None,
+            limit=LIST_MAX,
+        )
+        page = events.search_events(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
+        label = intent.window.label if intent.window else ""
+        head = f"{self._place(intent, ctx)}{label}{self._what(intent)}事件共 {page.total} 件"
+        if not page.items:
+            return Reply(head + "。")
+        return Reply(
+            head + "，最新的：\n" + self._lines(page.items), events=[r.id for r in page.items]
+        )
+
+    def _event(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Event:
+        event_id = intent.event_id or state.get("focus_event")
+        if not event_id:
+            raise NotFound("请告诉我是哪一件事件（例如「事件 E123」），或在事件详情页旁打开助手。")
+        event = self.deps.store.get_event(int(event_id))
+        if not ctx.principal.scope.allows(event.district, event.street):
+            raise NotFound(f"事件 E{event_id} 不存在或不在您的辖区内。")
+        return event
+
+    def _on_event(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        e = self._event(intent, state, ctx)
+        k = self.deps.knowledge
+        what = k.subtypes[e.subtype].name if e.subtype in k.subtypes else "尚未分类"
+        where = k.jurisdictions[e.street].name if e.street in k.jurisdictions else "尚未定位"
+        lead = (
+            k.departments[e.lead_department].name
+            if e.lead_department in k.departments
+            else "尚未派单"
+        )
+        text = (
+            f"事件 E{e.id}：{what}，{where}，当前状态「{e.status.zh}」，主办 {lead}"
+            + (f"，办结时限 {e.due_at:%Y-%m-%d %H:%M}（UTC）" if e.due_at else "")
+            + ("，已督办" if e.supervised else "")
+            + f"。\n内容：{mask_text(e.text)[:200]}"
+        )
+        return Reply(text, events=[e.id], focus_event=e.id)
+
+    def _draft_for(self, e: Event) -> dict[str, Any]:
+        create = EventCreate(
+            source=e.source,
+            title=e.title,
+            text=e.text,
+            reported_at=e.reported_at,
+            address=e.address,
+            lat=e.lat,
+            lon=e.lon,
+        )
+        view: dict[str, Any] = self.dispatcher.draft(create, "offline")
+        return view
+
+    def _on_basis(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        e = self._event(intent, state, ctx)
+        orders = self.deps.store.orders(e.id)
+        if orders and orders[-1].legal_basis:
+            cited = [c.model_dump() for c in orders[-1].legal_basis]
+            head = f"事件 E{e.id} 的派单依据："
+        else:
+            draft = self._draft_for(e)
+            cited = [
+                {"title": c["title"], "article": c["article"], "excerpt": c["text"]}
+                for c in draft["legal_basis"]
+            ]
+            head = f"事件 E{e.id} 尚未派单，按智能分拨的结果，处理依据是："
+        if not cited:
+            return Reply(
+                f"事件 E{e.id} 没有找到可引用的法规条文，请按权责清单处理。", events=[e.id]
+            )
+        articles = [{**c, "citation": f"《{c['title']}》{c['article']}"} for c in cited]
+        lines = [
+            f"· 《{a['title']}》{a['article']}：{(a.get('excerpt') or '')[:120]}" for a in articles
+        ]
+        return Reply(
+            head + "\n" + "\n".join(lines), events=[e.id], articles=articles, focus_event=e.id
+        )
+
+    def _on_regulation(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        hits = regulations.search_regulations(
+            self.deps.index, regulations.RegulationQuery(question=intent.query or "规定", k=3)
+        )
+        if not hits:
+            return Reply("没有检索到相关法规条文。")
+        articles = [
+            {"title": h.title, "article": h.article, "citation": h.citation, "excerpt": h.text}
+            for h in hits
+        ]
+        lines = [f"· {h.citation}：{h.text[:150]}" for h in hits]
+        return Reply("检索到的相关条文（请以原文为准）：\n" + "\n".join(lines), articles=articles)
+
+    def _on_draft(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        e = self._event(intent, state, ctx)
+        draft = self._draft_for(e)
+        assist = "、".join(a["name"] for a in draft["assisting_departments"]) or "无"
+        basis = (
+            "、".join(f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]) or "权责清单"
+        )
+        text = (
+            f"事件 E{e.id} 的派单草稿：{draft['category']['category']}·{draft['category']['name']}"
+            f"（把握 {draft['category']['confidence']:.0%}），主办 {draft['lead_department']['name']}，"
+            f"协办 {assist}，{draft['level']} 级承办，签收后 {draft['deadlines']['disposal_hours']:g} 小时内办结。"
+            f"依据 {basis}。"
+        )
+        if draft["needs_human"]:
+            text += "请注意：" + "；".join(draft["needs_human"]) + "。"
+        articles = [
+            {**c, "citation": f"《{c['title']}》{c['article']}"} for c in draft["legal_basis"]
+        ]
+        if not ctx.principal.role.acts:
+            return Reply(text, events=[e.id], articles=articles, focus_event=e.id)
+        text += "\n回复「确认派单」即按此草稿派出；回复「取消」放弃。"
+        proposal = {"action": "dispatch", "event_id": e.id, "lead": draft["lead_department"]}
+        return Reply(text, events=[e.id], articles=articles, focus_event=e.id, proposal=proposal)
+
+    def _on_confirm(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        proposal = state.get("proposal")
+        if not proposal:
+            return Reply("当前没有等待您确认的操作。")
+        if not ctx.principal.role.acts:
+            return Reply("您的账号不能派单。", clear_proposal=True)
+        event_id = int(proposal["event_id"])
+        self._event(Intent(kind="event", event_id=event_id), state, ctx)  # scope, again
+        actor = ctx.principal.actor
+        self.dispatcher.triage(event_id, by=actor, force=True, engine="offline")
+        result = self.dispatcher.decide(event_id, {"action": "approve"}, by=actor)
+        if result["outcome"] != "dispatched":
+            return Reply(
+                f"事件 E{event_id} 未能派出（{result['outcome']}），请在事件详情页查看。",
+                events=[event_id],
+                clear_proposal=True,
+            )
+        e = self.deps.store.get_event(event_id)
+        lead = self.deps.knowledge.departments[e.lead_department or ""].name
+        return Reply(
+            f"已派单：事件 E{event_id} 派给 {lead}，当前状态「{e.status.zh}」。操作已记录在流转记录中。",
+            events=[event_id],
+            focus_event=event_id,
+            clear_proposal=True,
+        )
+
+    def _on_cancel(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        if not state.get("proposal"):
+            return Reply("当前没有等待确认的操作。")
+        return Reply("好的，已取消，没有派单。", clear_proposal=True)
+
+    def _on_similar(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        e = self._event(intent, state, ctx)
+        q = duplicates.query_for(e, window_days=30, limit=LIST_MAX)
+        found = duplicates.find_duplicates(
+            self.deps.store, self.deps.knowledge, self._scope(ctx), q
+        )
+        if not found:
+            return Reply(
+                f"没有找到与事件 E{e.id} 相似的事件（前后 30 天、附近 500 米内）。",
+                events=[e.id],
+                focus_event=e.id,
+            )
+        lines = [
+            f"· 事件 E{c.event.id}（相似度 {c.score:.2f}，{'；'.join(c.reasons)}）：{c.event.excerpt[:60]}"
+            for c in found
+        ]
+        return Reply(
+            f"与事件 E{e.id} 相似的事件有 {len(found)} 件：\n" + "\n".join(lines),
+            events=[e.id, *(c.event.id for c in found)],
+            focus_event=e.id,
+        )
+
+    def _on_help(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        return Reply(HELP)
+
+    # -- the LLM engine -------------------------------------------------------------------------
+
+    def _llm(self, question: str, state: ChatState, ctx: ChatContext, write: Any) -> Reply:
+        from agents.chat_llm import run_tool_loop
+
+        return run_tool_loop(self, question, state, ctx, write)
+
+
+class LLMUnusable(RuntimeError):
+    """The model failed or its answer cites what no tool returned."""
+
+
+def _pieces(text: str, size: int = 12) -> Iterator[str]:
+    """The answer in small pieces, so the console shows it as it comes."""
+    for line in re.split(r"(?<=\n)", text):
+        for i in range(0, len(line), size):
+            yield line[i : i + size]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,196 @@
+"""Drafting and approving dispatch orders, for every front end (API, chat, CLI).
+
+A draft for text that is not stored runs the draft-only graph and keeps nothing. Triage of a
+stored event runs the full graph until it waits for approval (a LangGraph interrupt kept by
+the checkpointer); the waiting run is recorded in ``approvals`` so that a decision resumes
+exactly one run, once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.types import Command
+
+from agents.deps import AgentDeps
+from agents.graph import build_triage_graph
+from agents.state import TriageContext
+from domain.models import EventCreate
+from knowledge import Knowledge
+from store.approvals import Approvals
+
+Engine = Literal["auto", "offline", "llm"]
+
+
+class DecisionInvalid(ValueError):
+    """The officer's decision cannot be applied; ``errors`` says why, in Chinese."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("；".join(errors))
+
+
+class NothingPending(LookupError):
+    """No draft of this event waits for a decision."""
+
+
+def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
+    """The draft dispatch order as officers and integrators read it: every choice with the
+    duty, rule or article it rests on."""
+    c, d, r = out["classification"], out["draft"], out["routing"]
+    return {
+        "event_id": out.get("event_id") or None,
+        "category": {
+            "code": c["subtype"],
+            "name": c["subtype_name"],
+            "category": c["category_name"],
+            "confidence": c["confidence"],
+            "alternatives": c["alternatives"],
+        },
+        "lead_department": {
+            "code": d["lead_department"],
+            "name": k.departments[d["lead_department"]].name,
+            "duties": [k.duties[x].text for x in r["lead"].get("duty_ids", []) if x in k.duties],
+        },
+        "assisting_departments": [
+            {"code": x, "name": k.departments[x].name} for x in d["assisting_departments"]
+        ],
+        "level": d["level"],
+        "urgency": d["urgency"],
+        "deadlines": {
+            "response_hours": d["response_hours"],
+            "disposal_hours": d["disposal_hours"],
+            "clock_starts": "签收",
+        },
+        "legal_basis": [
+            {"title": x["title"], "article": x["article"], "text": x["excerpt"]}
+            for x in d["legal_basis"]
+        ],
+        "duty_basis": [{"id": x, "text": k.duties[x].text} for x in d["duty_basis"]],
+        "escalation_rules": [
+            {"id": x["id"], "name": x["name"], "why": x["why"]} for x in r["escalation"]
+        ],
+        "reroute": r.get("reroute", []),
+        "steps": d["steps"],
+        "explanation": d["explanation"],
+        "engine": d["engine"],
+        "location": out["location"],
+        "duplicates": out.get("duplicates", []),
+        "needs_human": out.get("needs_human", []),
+        "injection": out.get("injection", []),
+        "trace": out.get("trace", []),
+    }
+
+
+@dataclass
+class Dispatcher:
+    deps: AgentDeps
+    checkpointer: Any
+    observe: Callable[[list[dict[str, Any]]], None] = lambda trace: None
+    _graph: Any = field(init=False, repr=False)
+    _drafts: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._graph = build_triage_graph(self.deps, self.checkpointer)
+        self._drafts = build_triage_graph(self.deps, draft_only=True)
+
+    @property
+    def approvals(self) -> Approvals:
+        return Approvals(self.deps.store.db)
+
+    def context(self, engine: Engine, actor: str = "sanji") -> TriageContext:
+        use_llm = engine == "llm" or (engine == "auto" and self.deps.llm is not None)
+        return TriageContext(engine="llm" if use_llm else "offline", actor=actor)
+
+    # -- drafts that store nothing ----------------------------------------------------------
+
+    def draft(self, event: EventCreate, engine: Engine = "auto") -> dict[str, Any]:
+        out = self._drafts.invoke(
+            {"event": event.model_dump(mode="json")}, context=self.context(engine)
+        )
+        self.observe(out.get("trace", []))
+        return draft_view(out, self.deps.knowledge)
+
+    def draft_many(
+        self, events: Sequence[EventCreate], engine: Engine = "auto"
+    ) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        for event in events:
+            try:
+                results.append({"ok": True, "draft": self.draft(event, engine)})
+            except Exception as exc:  # one bad text does not sink the batch
+                results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return results
+
+    # -- triage of stored events, approval -------------------------------------------------
+
+    def triage(
+        self, event_id: int, *, by: str, engine: Engine = "auto", force: bool = False
+    ) -> dict[str, Any]:
+        """Run the graph up to the approval step; the draft waits there. A draft already
+        waiting is returned as is unless ``force``."""
+        if not force:
+            waiting = self.pending(event_id)
+            if waiting is not None:
+                return waiting
+        self.deps.store.get_event(event_id)  # NotFound before any work
+        thread = f"event-{event_id}-{uuid.uuid4().hex[:10]}"
+        config = {"configurable": {"thread_id": thread}}
+        out = self._graph.invoke({"event_id": event_id}, config, context=self.context(engine))
+        self.observe(out.get("trace", []))
+        self.approvals.open(event_id, thread, by=by, now=self.deps.clock())
+        view = self.pending(event_id)
+        assert view is not None
+        return view
+
+    def pending(self, event_id: int) -> dict[str, Any] | None:
+        row = self.approvals.pending(event_id)
+        if row is None:
+            return None
+        snapshot = self._graph.get_state({"configurable": {"thread_id": row["thread_id"]}})
+        if not snapshot.next:
+            return None
+        waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
+        view = draft_view(snapshot.values, self.deps.knowledge)
+        view["event_id"] = event_id
+        view["approval"] = {
+            "id": row["id"],
+            "thread_id": row["thread_id"],
+            "created_by": row["created_by"],
+            "created_at": self.deps.store.db.read_ts(row["created_at"]),
+            "question": waiting[0].get("question") if waiting else None,
+            "errors": waiting[0].get("errors", []) if waiting else [],
+        }
+        return view
+
+    def decide(
+        self, event_id: int, decision: dict[str, Any], *, by: str, engine: Engine = "auto"
+    ) -> dict[str, Any]:
+        """Resume the waiting run with an officer's decision (approve, edit, reject, merge).
+        Returns the outcome; raises DecisionInvalid (the run keeps waiting), Conflict (someone
+        else decided first) or NothingPending."""
+        row = self.approvals.pending(event_id)
+        if row is None:
+            raise NothingPending(f"事件 {event_id} 没有待审核的派单草稿，请先进行智能分拨。")
+        approvals = self.approvals
+        approvals.claim(row["id"], by=by, now=self.deps.clock())
+        config = {"configurable": {"thread_id": row["thread_id"]}}
+        try:
+            self._graph.invoke(
+                Command(resume={**decision, "officer": by}),
+                config,
+                context=self.context(engine, actor=by),
+            )
+        except BaseException:
+            approvals.release(row["id"])
+            raise
+        snapshot = self._graph.get_state(config)
+        if snapshot.next:  # the approval step asked again: the decision was refused
+            approvals.release(row["id"])
+            errors = [e for t in snapshot.tasks for i in t.interrupts for e in i.value["errors"]]
+            raise DecisionInvalid(errors or ["审核意见无法执行"])
+        outcome = str(snapshot.values.get("outcome", "unknown"))
+        approvals.finish(row["id"], outcome)
+        return {"event_id": event_id, "outcome": outcome, "decision": decision["action"]}

@@ -1,0 +1,65 @@
+"""Drafts awaiting an officer's decision: which checkpointer thread holds an event's waiting
+triage run. A decision first claims the row, so two officers never resume one run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from store.db import Database
+from store.errors import Conflict
+
+
+class Approvals:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def open(self, event_id: int, thread_id: str, *, by: str, now: datetime) -> int:
+        """Record a waiting run; an earlier waiting run of the event is superseded."""
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE approvals SET status = 'superseded' WHERE event_id = ? AND status = 'pending'",
+                (event_id,),
+            )
+            return self.db.insert(
+                "INSERT INTO approvals (event_id, thread_id, status, created_by, created_at) "
+                "VALUES (?, ?, 'pending', ?, ?)",
+                (event_id, thread_id, by, self.db.ts(now)),
+            )
+
+    def pending(self, event_id: int) -> dict[str, Any] | None:
+        return self.db.fetchone(
+            "SELECT * FROM approvals WHERE event_id = ? AND status = 'pending' "
+            "ORDER BY id DESC LIMIT 1",
+            (event_id,),
+        )
+
+    def count(self, event_id: int) -> int:
+        row = self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM approvals WHERE event_id = ?", (event_id,)
+        )
+        return int(row["n"]) if row else 0
+
+    def claim(self, approval_id: int, *, by: str, now: datetime) -> None:
+        """Take the decision on a waiting run; Conflict when someone else took it first."""
+        cur = self.db.execute(
+            "UPDATE approvals SET status = 'deciding', decided_by = ?, decided_at = ? "
+            "WHERE id = ? AND status = 'pending'",
+            (by, self.db.ts(now), approval_id),
+        )
+        if cur.rowcount != 1:
+            raise Conflict("该派单草稿已由他人处理或已被新的草稿取代，请刷新后查看。")
+
+    def release(self, approval_id: int) -> None:
+        """The decision could not be applied (invalid input): the run waits again."""
+        self.db.execute(
+            "UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL "
+            "WHERE id = ? AND status = 'deciding'",
+            (approval_id,),
+        )
+
+    def finish(self, approval_id: int, outcome: str) -> None:
+        self.db.execute(
+            "UPDATE approvals SET status = 'done', outcome = ? WHERE id = ?",
+            (outcome, approval_id),
+        )

@@ -1,0 +1,101 @@
+"""A real server for tests: uvicorn on a free port of 127.0.0.1 in a thread, and an HTTP
+client that signs in as one of the demo officers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from demo.accounts import ACCOUNTS, ensure_demo_accounts
+from demo.load import load_demo
+from domain.access import Role
+from knowledge import Knowledge
+from server import create_app
+from settings import Settings
+from store import EventStore
+from store.users import Users
+from tools.scope import jurisdiction_code
+
+
+@dataclass
+class Live:
+    url: str
+    keys: dict[str, str]  # username -> API key
+    passwords: dict[str, str]
+    settings: Settings
+
+    def client(self, username: str | None = None, **kw: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[username]}"} if username else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@contextmanager
+def live_server(
+    database_url: str,
+    data_dir: Path,
+    prepared: Path,
+    k: Knowledge,
+    *,
+    now: datetime,
+    events: int = 200,
+    **settings: Any,
+) -> Iterator[Live]:
+    """Demo events and accounts in a fresh store, then the server over it."""
+    shutil.copytree(prepared, data_dir, dirs_exist_ok=True)
+    store = EventStore.open(database_url, k)
+    load_demo(store, k, seed=3, now=now, count=events)
+    lines = ensure_demo_accounts(store.db, k, data_dir)
+    users = Users(store.db)
+    users.add(
+        "hotline",
+        role=Role.INTEGRATION,
+        jurisdiction=jurisdiction_code(k, "重庆市"),
+        display_name="12345 热线系统",
+        now=now,
+    )
+    users.add(
+        "yuzhong_feed",
+        role=Role.INTEGRATION,
+        jurisdiction=jurisdiction_code(k, "渝中区"),
+        now=now,
+    )
+    names = [a[0] for a in ACCOUNTS] + ["hotline", "yuzhong_feed"]
+    keys = {n: users.issue(users.find(n).id, "api_key", now=now) for n in names}  # type: ignore[union-attr]
+    passwords = {line.split("\t")[0]: line.split("\t")[1] for line in lines}
+    store.close()
+    s = Settings(data_dir=data_dir, database_url=database_url, **settings)
+    with serve(s) as url:
+        yield Live(url=url, keys=keys, passwords=passwords, settings=s)

@@ -1,0 +1,217 @@
+"""Bad input gets a precise Chinese message: exception handlers for the store's and the
+domain's errors, readable validation errors, and a request-body guard that re-decodes GBK
+bodies (what many Chinese hotline systems still send) and refuses oversized ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.lifecycle import IllegalTransition
+from store import Conflict, NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+FIELD_ZH = {
+    "text": "正文",
+    "title": "标题",
+    "source": "来源",
+    "external_id": "外部编号",
+    "reported_at": "上报时间",
+    "address": "地址",
+    "lat": "纬度",
+    "lon": "经度",
+    "reason": "原因",
+    "reason_code": "原因代码",
+    "satisfaction": "满意度",
+    "hours": "小时数",
+    "items": "列表",
+    "limit": "条数",
+    "offset": "偏移",
+    "message": "消息",
+    "thread_id": "会话编号",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    loc = [str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path")]
+    field = ".".join(FIELD_ZH.get(x, x) for x in loc) or "请求"
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return f"缺少{field}"
+    if kind == "json_invalid":
+        return f"请求正文不是合法的 JSON（{ctx.get('error', '')}）"
+    if kind == "string_too_short":
+        return f"{field}不能为空"
+    if kind == "string_too_long":
+        return f"{field}超过最大长度 {ctx.get('max_length')} 字"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{field}应不小于 {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{field}应不大于 {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{field}应为整数"
+    if kind in ("float_parsing", "float_type"):
+        return f"{field}应为数字"
+    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+        return f"{field}应为 ISO 8601 时间，如 2026-11-28T09:30:00+08:00"
+    if kind == "enum" or kind == "literal_error":
+        return f"{field}应为以下之一：{ctx.get('expected', '')}"
+    if kind == "extra_forbidden":
+        return f"不认识的字段 {field}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{field}应为 JSON 对象"
+    if kind in ("list_type",):
+        return f"{field}应为列表"
+    if kind == "too_long":
+        return f"{field}最多 {ctx.get('max_length')} 项"
+    return f"{field}：{error.get('msg', '')}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        return JSONResponse(
+            {
+                "detail": "请求内容有误：" + "；".join(_message(e) for e in errors[:10]),
+                "errors": [
+                    {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": _message(e)}
+                    for e in errors[:50]
+                ],
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/open311/") and isinstance(exc.detail, list):
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(NotFound)
+    async def _missing(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(request: Request, exc: IllegalTransition) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "status": exc.status.value, "action": exc.action.value},
+            status_code=409,
+        )
+
+    @app.exception_handler(PermissionError)
+    async def _forbidden(request: Request, exc: PermissionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(StoreError)
+    async def _store_down(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("store error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"数据库暂不可用，请稍后重试：{exc}"}, status_code=503)
+
+    app.add_middleware(BodyGuard)
+
+
+class BodyGuard:
+    """Reads request bodies of JSON and form posts whole: refuses more than MAX_BODY_BYTES,
+    and turns a body that is not UTF-8 (GBK/GB18030, or the charset the client declared)
+    into UTF-8, noting it in the ``x-sanji-recoded`` request header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        ctype = headers.get("content-type", "")
+        if not ("json" in ctype or "x-www-form-urlencoded" in ctype):
+            await self.app(scope, receive, send)
+            return
+        declared = int(headers.get("content-length", "0") or 0)
+        if declared > MAX_BODY_BYTES:
+            await _refuse(send, 413, f"请求正文过大（{declared} 字节），上限 {MAX_BODY_BYTES} 字节")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _refuse(send, 413, f"请求正文过大，上限 {MAX_BODY_BYTES} 字节")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        recoded = None
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            charset = ctype.partition("charset=")[2].split(";")[0].strip().strip('"') or "gb18030"
+            for encoding in dict.fromkeys([charset, "gb18030"]):
+                try:
+                    body = body.decode(encoding).encode("utf-8")
+                    recoded = encoding
+                    break
+                except (LookupError, UnicodeDecodeError):
+                    continue
+            else:
+                await _refuse(
+                    send,
+                    400,
+                    "请求正文既不是 UTF-8 也不是 GBK/GB18030 编码，无法识别，请以 UTF-8 发送。",
+                )
+                return
+        if recoded:
+            new_headers = [
+                (k, v) for k, v in scope["headers"] if k.lower() not in (b"content-length",)
+            ]
+            new_headers += [
+                (b"content-length", str(len(body)).encode()),
+                (b"x-sanji-recoded", recoded.encode()),
+            ]
+            scope = {**scope, "headers": new_headers}
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    payload = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,357 @@
+"""Events over HTTP: file (idempotent by source + external id), list, get with history, and the
+lifecycle as explicit actions. Every call runs under the caller's scope: an event outside it
+answers 404, as if it did not exist."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, Field, field_validator
+
+from agents.dispatch import Engine
+from domain.access import Principal
+from domain.lifecycle import Action, Status, allowed_actions
+from domain.models import MAX_TEXT_CHARS, Event, EventCreate, Source
+from store import NotFound
+from store.approvals import Approvals
+from tools import duplicates, events, stats
+from web.auth import OfficerDep, PrincipalDep
+from web.deps import DispatcherDep, KnowledgeDep, StoreDep
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+#: the longest text the API accepts; beyond MAX_TEXT_CHARS the agents read the beginning and
+#: the whole text is kept in the event's attributes (nothing the citizen said is lost)
+MAX_API_TEXT = 1_000_000
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class EventIn(BaseModel):
+    """An event as an integrator or an officer files it."""
+
+    model_config = {"extra": "forbid"}
+
+    source: Source
+    external_id: str | None = Field(default=None, max_length=128)
+    title: str | None = Field(default=None, max_length=500)
+    text: str = Field(min_length=1, max_length=MAX_API_TEXT)
+    reported_at: datetime | None = Field(default=None, description="不填则为收到时间")
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=32)
+    attributes: dict[str, Any] = {}
+
+    @field_validator("text", "title", "address", "reporter_name", "reporter_phone")
+    @classmethod
+    def _clean(cls, v: str | None) -> str | None:
+        return CONTROL.sub("", v) if v is not None else None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("正文不能全是空白")
+        return v
+
+    def to_create(self, now: datetime) -> tuple[EventCreate, list[str]]:
+        warnings: list[str] = []
+        data = self.model_dump()
+        data["reported_at"] = self.reported_at or now
+        if self.reported_at is None:
+            warnings.append("未提供上报时间，按收到时间登记")
+        if len(self.text) > MAX_TEXT_CHARS:
+            data["text"] = self.text[:MAX_TEXT_CHARS]
+            data["attributes"] = {**self.attributes, "full_text": self.text}
+            warnings.append(
+                f"正文共 {len(self.text)} 字，超过 {MAX_TEXT_CHARS} 字：分拨只读前 {MAX_TEXT_CHARS} 字，"
+                "全文保存在附加信息 full_text 中"
+            )
+        return EventCreate.model_validate(data), warnings
+
+
+class EventView(BaseModel):
+    event: Event
+    allowed_actions: list[dict[str, str]]
+    history: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    ai_decisions: list[dict[str, Any]] = []
+    feedback: list[dict[str, Any]] = []
+    pending_approval: int | None = None
+
+
+class Filed(BaseModel):
+    id: int
+    created: bool
+    status: str
+    warnings: list[str] = []
+    draft: dict[str, Any] | None = None
+
+
+def visible(store: Any, principal: Principal, event_id: int) -> Event:
+    """The event if the caller's scope covers it; 404 otherwise (existence is not revealed)."""
+    event: Event = store.get_event(event_id)
+    if not principal.scope.allows(event.district, event.street):
+        raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
+    return event
+
+
+def masked(event: Event, principal: Principal) -> Event:
+    return event if principal.reveals_personal else events.mask_event(event)
+
+
+def event_view(store: Any, principal: Principal, event: Event) -> EventView:
+    pending = Approvals(store.db).pending(event.id)
+    return EventView(
+        event=masked(event, principal),
+        allowed_actions=[{"action": a.value, "name": a.zh} for a in allowed_actions(event.status)],
+        history=store.history(event.id),
+        orders=[o.model_dump(mode="json") for o in store.orders(event.id)],
+        ai_decisions=store.decisions(event.id) if principal.role.acts else [],
+        feedback=store.feedback(event.id) if principal.role.acts else [],
+        pending_approval=pending["id"] if pending else None,
+    )
+
+
+@router.post("/events", status_code=201, response_model=Filed)
+def file_event(
+    body: EventIn,
+    response: Response,
+    principal: PrincipalDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    triage: Annotated[bool, Query(description="登记后立即智能分拨，返回派单草稿")] = False,
+    engine: Engine = "auto",
+) -> Filed:
+    """登记事件。同一来源、同一外部编号重复提交时返回已有事件（幂等）。"""
+    now = datetime.now(UTC)
+    create, warnings = body.to_create(now)
+    event, created = store.add_event(create, now=now, actor=principal.actor)
+    if not created:
+        response.status_code = 200
+        warnings.append(
+            f"该来源的外部编号 {create.external_id} 已登记为事件 {event.id}，未重复登记"
+        )
+    draft = None
+    if triage:
+        try:
+            draft = dispatcher.triage(event.id, by=principal.actor, engine=engine)
+        except Exception as exc:  # the event is stored whatever happens to its triage
+            warnings.append(f"事件已登记，但智能分拨失败：{type(exc).__name__}: {exc}")
+    return Filed(
+        id=event.id, created=created, status=event.status.value, warnings=warnings, draft=draft
+    )
+
+
+@router.get("/events")
+def list_events(
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction: str | None = None,
+    category: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI reads the default)
+    subtype: Annotated[list[str], Query()] = [],  # noqa: B006
+    status: Annotated[list[Status], Query()] = [],  # noqa: B006
+    source: Annotated[list[Source], Query()] = [],  # noqa: B006
+    since: datetime | None = None,
+    until: datetime | None = None,
+    text: Annotated[str | None, Query(max_length=100)] = None,
+    supervised: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> events.EventPage:
+    """按辖区、分类、状态、来源、时间和关键词查询本人辖区内的事件，最新的在前。"""
+    query = events.EventQuery(
+        jurisdiction=jurisdiction,
+        category=category,
+        subtype=subtype,
+        status=status,
+        source=source,
+        since=since,
+        until=until,
+        text=text,
+        supervised=supervised,
+        limit=limit,
+        offset=offset,
+    )
+    return events.search_events(store, knowledge, principal.scope, _known(knowledge, query))
+
+
+def _known(knowledge: Any, q: Any) -> Any:
+    if q.jurisdiction is not None and q.jurisdiction not in knowledge.jurisdictions:
+        raise HTTPException(422, detail=f"未知的辖区编码 {q.jurisdiction}")
+    return q
+
+
+def _deadline_query(knowledge: Any, jurisdiction: str | None, limit: int) -> Any:
+    q = events.OverdueQuery(jurisdiction=jurisdiction, as_of=datetime.now(UTC), limit=limit)
+    return _known(knowledge, q)
+
+
+@router.get("/events/overdue")
+def overdue(
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[events.EventSummary]:
+    """已超过办理时限（自签收起算）的事件，最早到期的在前。"""
+    q = _deadline_query(knowledge, jurisdiction, limit)
+    return events.list_overdue(store, knowledge, principal.scope, q)
+
+
+@router.get("/events/due-soon")
+def due_soon(
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[events.EventSummary]:
+    """即将到期（剩余时间不足时限两成）的事件。"""
+    q = _deadline_query(knowledge, jurisdiction, limit)
+    return events.list_due_soon(store, knowledge, principal.scope, q)
+
+
+@router.get("/events/{event_id}")
+def get_event(event_id: int, principal: PrincipalDep, store: StoreDep) -> EventView:
+    """一件事件：原文（按角色脱敏）、流转记录、派单、智能分拨记录和审核意见。"""
+    return event_view(store, principal, visible(store, principal, event_id))
+
+
+@router.get("/events/{event_id}/duplicates")
+def event_duplicates(
+    event_id: int, principal: PrincipalDep, store: StoreDep, knowledge: KnowledgeDep
+) -> list[duplicates.DuplicateCandidate]:
+    """与这件事件相似的其他事件（同一地点附近、时间相近、内容相似）。"""
+    q = duplicates.query_for(visible(store, principal, event_id))
+    return duplicates.find_duplicates(store, knowledge, principal.scope, q)
+
+
+@router.get("/stats", tags=["stats"])
+def event_stats(
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    group_by: stats.GroupBy = "none",
+    category: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> stats.StatsReport:
+    """辖区统计：事件数、办结用时、按时办结率、退单率、满意度，可分组；默认近 30 天。"""
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since >= until:
+        raise HTTPException(422, detail="统计起始时间应早于结束时间")
+    q = stats.StatsQuery(
+        jurisdiction=jurisdiction, since=since, until=until, group_by=group_by, category=category
+    )
+    return stats.event_stats(store, knowledge, principal.scope, _known(knowledge, q))
+
+
+# -- lifecycle actions --------------------------------------------------------------------
+
+
+class ActionBody(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    reason: str | None = Field(default=None, max_length=2000, description="原因或说明")
+    reason_code: str | None = Field(default=None, max_length=64, description="退单原因代码")
+    hours: float | None = Field(
+        default=None, gt=0, le=24 * 90, description="申请或批准的延期小时数"
+    )
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="回访满意度 1-5")
+    expected_version: int | None = Field(default=None, description="您看到的版本号，防止并发覆盖")
+
+
+class ActionResult(BaseModel):
+    event: Event
+    redraft: dict[str, Any] | None = None
+    warnings: list[str] = []
+
+
+SUPERVISING = {Action.SUPERVISE, Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION}
+EXPOSED = [
+    Action.DISPATCH,
+    Action.ACCEPT,
+    Action.RETURN,
+    Action.REDISPATCH,
+    Action.RETRIAGE,
+    Action.START,
+    Action.REQUEST_EXTENSION,
+    Action.APPROVE_EXTENSION,
+    Action.REJECT_EXTENSION,
+    Action.RESOLVE,
+    Action.RESOLVE_DIRECTLY,
+    Action.VERIFY,
+    Action.REOPEN,
+    Action.CLOSE,
+    Action.SUPERVISE,
+]
+
+
+def _act(
+    action: Action,
+    event_id: int,
+    body: ActionBody,
+    principal: Principal,
+    store: Any,
+    dispatcher: Any,
+) -> ActionResult:
+    if action in SUPERVISING and not principal.role.supervises:
+        raise HTTPException(403, detail=f"「{action.zh}」需由区县或市级工作人员操作")
+    event = visible(store, principal, event_id)
+    payload: dict[str, Any] = {}
+    if body.hours is not None:
+        payload["hours"] = body.hours
+    if body.satisfaction is not None:
+        payload["satisfaction"] = body.satisfaction
+    updated = store.transition(
+        event.id,
+        action,
+        actor=principal.actor,
+        at=datetime.now(UTC),
+        expected_version=body.expected_version,
+        reason=body.reason,
+        reason_code=body.reason_code,
+        payload=payload,
+    )
+    result = ActionResult(event=masked(updated, principal))
+    if action is Action.RETURN:  # back through routing, the returning department excluded
+        try:
+            result.redraft = dispatcher.triage(event.id, by="sanji", force=True)
+        except Exception as exc:
+            result.warnings.append(f"退单已登记，但重新分拨失败：{type(exc).__name__}: {exc}")
+    return result
+
+
+def _endpoint(action: Action) -> Any:
+    def endpoint(
+        event_id: int,
+        principal: OfficerDep,
+        store: StoreDep,
+        dispatcher: DispatcherDep,
+        body: ActionBody | None = None,
+    ) -> ActionResult:
+        return _act(action, event_id, body or ActionBody(), principal, store, dispatcher)
+
+    endpoint.__name__ = f"event_{action.value}"
+    endpoint.__doc__ = f"{action.zh}（{action.value}）。"
+    return endpoint
+
+
+for _action in EXPOSED:
+    router.add_api_route(
+        f"/events/{{event_id}}/{_action.value.replace('_', '-')}",
+        _endpoint(_action),
+        methods=["POST"],
+        response_model=ActionResult,
+        summary=f"{_action.zh}",
+        tags=["lifecycle"],
+    )

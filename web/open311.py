@@ -1,0 +1,237 @@
+"""Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) under ``/open311/v2/``.
+
+Services are the taxonomy's subtypes and are public. Requests are events: reading them needs
+credentials (the ``api_key`` parameter, HTTP Basic with the key as password, or a bearer
+token) and answers within the caller's scope; texts are masked for roles that do not need
+personal information. Our lifecycle maps to ``open``/``closed`` with the Chinese state and
+the latest step in ``status_notes``; ``agency_responsible`` is the lead department."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from domain.access import Principal
+from domain.lifecycle import Status
+from domain.models import Event, EventCreate, Source
+from knowledge import Knowledge
+from store import NotFound
+from store.users import Users
+from tools.pii import mask_text
+from tools.scope import principal_for
+from web.deps import KnowledgeDep, StoreDep
+from web.events import CONTROL
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+CLOSED = {Status.RESOLVED, Status.VERIFIED, Status.CLOSED}
+MAX_RESULTS = 1000
+
+
+def _error(code: int, description: str) -> HTTPException:
+    return HTTPException(code, detail=[{"code": code, "description": description}])
+
+
+def _check_jurisdiction(k: Knowledge, jurisdiction_id: str | None) -> None:
+    if jurisdiction_id and jurisdiction_id not in k.jurisdictions:
+        raise _error(404, f"jurisdiction_id {jurisdiction_id} 不是本系统的辖区编码")
+
+
+@router.get("/services.json")
+def services(knowledge: KnowledgeDep, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
+    """服务目录：每个事件小类是一项服务。"""
+    _check_jurisdiction(knowledge, jurisdiction_id)
+    return [
+        {
+            "service_code": st.code,
+            "service_name": st.name,
+            "description": st.description,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ",".join(st.keywords[:8]),
+            "group": knowledge.categories[st.category].name,
+        }
+        for st in knowledge.subtypes.values()
+    ]
+
+
+@router.get("/services/{service_code}.json")
+def service_definition(
+    service_code: str, knowledge: KnowledgeDep, jurisdiction_id: str | None = None
+) -> dict[str, Any]:
+    _check_jurisdiction(knowledge, jurisdiction_id)
+    if service_code not in knowledge.subtypes:
+        raise _error(404, f"没有服务编码 {service_code}")
+    return {"service_code": service_code, "attributes": []}
+
+
+async def _principal(request: Request, store: Any, k: Knowledge, form: Any = None) -> Principal:
+    from web.auth import _credential
+
+    if form is not None and form.get("api_key"):
+        request.state.form_api_key = str(form.get("api_key"))
+    token = _credential(request)
+    if not token:
+        raise _error(401, "需要 api_key")
+    user = Users(store.db).resolve(token, now=datetime.now(UTC))
+    if user is None:
+        raise _error(401, "api_key 无效或已吊销")
+    principal = principal_for(k, user)
+    request.state.principal = principal
+    return principal
+
+
+def _request(event: Event, k: Knowledge, principal: Principal) -> dict[str, Any]:
+    lead = k.departments.get(event.lead_department or "")
+    st = k.subtypes.get(event.subtype or "")
+    text = event.text if principal.reveals_personal else mask_text(event.text)
+    notes = event.status.zh + ("（督办）" if event.supervised else "")
+    if event.duplicate_of:
+        notes += f"；已并入事件 {event.duplicate_of}"
+    return {
+        "service_request_id": str(event.id),
+        "status": "closed" if event.status in CLOSED else "open",
+        "status_notes": notes,
+        "service_name": st.name if st else None,
+        "service_code": event.subtype or event.attributes.get("open311_service_code"),
+        "description": text,
+        "agency_responsible": lead.name if lead else None,
+        "service_notice": None,
+        "requested_datetime": event.reported_at.isoformat(),
+        "updated_datetime": event.updated_at.isoformat(),
+        "expected_datetime": event.due_at.isoformat() if event.due_at else None,
+        "address": event.address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": event.lat,
+        "long": event.lon,
+        "media_url": event.attributes.get("media_url"),
+    }
+
+
+@router.get("/requests.json")
+async def list_requests(
+    request: Request,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction_id: str | None = None,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """诉求列表（本人辖区内；默认近 90 天，最多 1000 条）。"""
+    principal = await _principal(request, store, knowledge)
+    _check_jurisdiction(knowledge, jurisdiction_id)
+    if service_request_id:
+        out = []
+        for raw in service_request_id.split(","):
+            try:
+                event = store.get_event(int(raw.strip()))
+            except (ValueError, NotFound):
+                continue
+            if principal.scope.allows(event.district, event.street):
+                out.append(_request(event, knowledge, principal))
+        return out
+    if status not in (None, "open", "closed"):
+        raise _error(400, "status 只能是 open 或 closed")
+    until = end_date or datetime.now(UTC)
+    since = start_date or until - timedelta(days=90)
+    statuses = [s.value for s in Status if (s in CLOSED) == (status == "closed")] if status else []
+    rows, _ = store.search(
+        principal.scope,
+        subtypes=service_code.split(",") if service_code else [],
+        statuses=statuses,
+        since=since,
+        until=until,
+        limit=MAX_RESULTS,
+        count=False,
+    )
+    return [_request(store.get_event(r["id"]), knowledge, principal) for r in rows]
+
+
+@router.get("/requests/{request_id}.json")
+async def get_request(
+    request_id: str,
+    request: Request,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    jurisdiction_id: str | None = None,
+) -> list[dict[str, Any]]:
+    principal = await _principal(request, store, knowledge)
+    _check_jurisdiction(knowledge, jurisdiction_id)
+    try:
+        event = store.get_event(int(request_id))
+    except (ValueError, NotFound):
+        raise _error(404, f"没有编号为 {request_id} 的诉求") from None
+    if not principal.scope.allows(event.district, event.street):
+        raise _error(404, f"没有编号为 {request_id} 的诉求")
+    return [_request(event, knowledge, principal)]
+
+
+@router.post("/requests.json")
+async def create_request(
+    request: Request, store: StoreDep, knowledge: KnowledgeDep
+) -> JSONResponse:
+    """提交诉求（表单编码，需要 api_key）。返回诉求编号；分拨由本系统完成。"""
+    form = await request.form()
+    await _principal(request, store, knowledge, form)
+    _check_jurisdiction(knowledge, _str(form.get("jurisdiction_id")))
+    code = _str(form.get("service_code"))
+    if not code:
+        raise _error(400, "缺少 service_code")
+    if code not in knowledge.subtypes:
+        raise _error(404, f"没有服务编码 {code}")
+    lat, lon = _float(form.get("lat"), "lat"), _float(form.get("long"), "long")
+    address = _str(form.get("address_string"))
+    if (lat is None or lon is None) and not address:
+        raise _error(400, "需要 lat 和 long，或 address_string")
+    description = CONTROL.sub("", _str(form.get("description")) or "")
+    if not description.strip():
+        description = knowledge.subtypes[code].name
+    name = " ".join(x for x in (_str(form.get("last_name")), _str(form.get("first_name"))) if x)
+    attributes: dict[str, Any] = {"open311_service_code": code}
+    for key, value in form.multi_items():
+        if key.startswith("attribute["):
+            attributes.setdefault("open311_attributes", {})[key] = str(value)
+    for key in ("email", "device_id", "account_id", "media_url"):
+        if form.get(key):
+            attributes[key] = _str(form.get(key))
+    try:
+        create = EventCreate(
+            source=Source.WEB,
+            text=description[:20_000],
+            reported_at=datetime.now(UTC),
+            address=address[:500] if address else None,
+            lat=lat,
+            lon=lon,
+            reporter_name=name[:100] or None,
+            reporter_phone=(_str(form.get("phone")) or "")[:32] or None,
+            attributes=attributes,
+        )
+    except ValueError as exc:
+        raise _error(400, f"诉求内容有误：{exc}") from exc
+    event, _ = store.add_event(create, now=datetime.now(UTC), actor="open311")
+    notice = "诉求已受理，将由城市运行和治理中心分拨办理。"
+    return JSONResponse(
+        [{"service_request_id": str(event.id), "service_notice": notice, "account_id": None}],
+        status_code=201,
+    )
+
+
+def _str(value: Any) -> str | None:
+    return str(value).strip() if value is not None and str(value).strip() else None
+
+
+def _float(value: Any, name: str) -> float | None:
+    text = _str(value)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise _error(400, f"{name} 应为数字") from None
