@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import random
@@ -205,7 +206,7 @@ def plan(
     jobs: list[Job] = []
     for i in range(n_draft):
         c = texts[i % len(texts)]
-        body = {"text": c.text, "title": c.title, "source": c.source.value}
+        body: dict[str, Any] = {"text": c.text, "title": c.title, "source": c.source.value}
         body |= {"address": c.address, "lat": c.lat, "lon": c.lon}
         jobs.append(Job("draft", OFFICERS[i % 3], "POST", "/api/v1/dispatch/draft", body=body))
     for i in range(n_list):
@@ -218,28 +219,23 @@ def plan(
         c = texts[rng.randrange(len(texts))]
         body = c.model_dump(mode="json", exclude={"external_id", "attributes"})
         body["external_id"] = f"{prefix}{i:06d}"
-        filings.append(Job("file", FEED, "POST", "/api/v1/events", body=body))
+        filings.append(
+            Job("file", FEED, "POST", "/api/v1/events", body=body, external_id=body["external_id"])
+        )
     jobs += filings
     jobs += [
         Job("refile", FEED, "POST", "/api/v1/events", body=j.body, external_id=j.external_id)
         for j in rng.sample(filings, n_refile)
     ]
     rng.shuffle(jobs)
-    return [
-        j if j.scenario != "file" or j.body is None else _with_id(j, str(j.body["external_id"]))
-        for j in jobs
-    ]
-
-
-def _with_id(job: Job, external_id: str) -> Job:
-    return Job(job.scenario, job.user, job.method, job.path, job.params, job.body, external_id)
+    return jobs
 
 
 async def drive(
     base: str, keys: dict[str, str], jobs: list[Job], concurrency: int, timeout: float
-) -> tuple[list[Sample], float]:
+) -> list[Sample]:
     """Run every job with at most ``concurrency`` in flight; a refile starts only after its
-    first filing has answered. Returns the samples and the wall time."""
+    first filing has answered. A job not done within ``timeout`` counts as an error."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     gate = asyncio.Semaphore(concurrency)
     filed = {j.external_id: asyncio.Event() for j in jobs if j.scenario == "file"}
@@ -257,7 +253,11 @@ async def drive(
                 t = time.perf_counter()
                 try:
                     r = await client.request(
-                        job.method, job.path, params=job.params, json=job.body, headers=headers[job.user]
+                        job.method,
+                        job.path,
+                        params=job.params,
+                        json=job.body,
+                        headers=headers[job.user],
                     )
                     sample = Sample(job, t, time.perf_counter(), r.status_code)
                     if r.status_code != EXPECTED[job.scenario]:
@@ -271,13 +271,11 @@ async def drive(
                         filed[job.external_id].set()
                 samples.append(sample)
 
-        t0 = time.perf_counter()
         tasks = [asyncio.create_task(one(j)) for j in jobs]
         _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        wall = time.perf_counter() - t0
     done = {id(s.job) for s in samples}
     now = time.perf_counter()
     samples += [
@@ -285,7 +283,7 @@ async def drive(
         for j in jobs
         if id(j) not in done
     ]
-    return samples, wall
+    return samples
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -295,33 +293,40 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(values[int(q * (len(values) - 1))], 1) if values else None
 
 
+def measure(samples: list[Sample]) -> dict[str, Any]:
+    """Count, errors (with the first few), throughput over the wall time, latency percentiles
+    of the successful requests."""
+    ok = sorted((s.ended - s.started) * 1000 for s in samples if s.error is None)
+    wall = max(s.ended for s in samples) - min(s.started for s in samples)
+    errors = [s.error for s in samples if s.error is not None]
+    return {
+        "requests": len(samples),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "wall_s": round(wall, 2),
+        "req_per_s": round(len(samples) / wall, 1) if wall > 0 else None,
+        "p50_ms": percentile(ok, 0.50),
+        "p95_ms": percentile(ok, 0.95),
+        "p99_ms": percentile(ok, 0.99),
+        "max_ms": round(ok[-1], 1) if ok else None,
+    }
+
+
 def summarize(samples: list[Sample]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for name in SCENARIOS:
-        mine = [s for s in samples if s.job.scenario == name]
-        if not mine:
-            continue
-        ok = sorted((s.ended - s.started) * 1000 for s in mine if s.error is None)
-        wall = max(s.ended for s in mine) - min(s.started for s in mine)
-        errors = [s.error for s in mine if s.error is not None]
-        out[name] = {
-            "requests": len(mine),
-            "errors": len(errors),
-            "first_errors": errors[:3],
-            "wall_s": round(wall, 2),
-            "req_per_s": round(len(mine) / wall, 1) if wall > 0 else None,
-            "p50_ms": percentile(ok, 0.50),
-            "p95_ms": percentile(ok, 0.95),
-            "p99_ms": percentile(ok, 0.99),
-            "max_ms": round(ok[-1], 1) if ok else None,
-        }
-    return out
+    return {
+        name: measure(mine)
+        for name in SCENARIOS
+        if (mine := [s for s in samples if s.job.scenario == name])
+    }
 
 
 def lost_events(url: str, k: Knowledge, prefix: str, samples: list[Sample]) -> dict[str, Any]:
     """What the database holds under the run's prefix against what the client was told."""
-    acked = {s.job.external_id: s.event_id for s in samples if s.job.scenario == "file"}
-    acked = {x: i for x, i in acked.items() if i is not None}
+    acked = {
+        str(s.job.external_id): s.event_id
+        for s in samples
+        if s.job.scenario == "file" and s.event_id is not None
+    }
     store = EventStore.open(url, k)
     try:
         rows = store.db.fetchall(
@@ -336,7 +341,7 @@ def lost_events(url: str, k: Knowledge, prefix: str, samples: list[Sample]) -> d
     mismatched = sorted(
         str(s.job.external_id)
         for s in refiles
-        if s.event_id is None or s.event_id != acked.get(s.job.external_id)
+        if s.event_id is None or s.event_id != acked.get(str(s.job.external_id))
     )
     return {
         "acknowledged_201": len(acked),
@@ -347,7 +352,9 @@ def lost_events(url: str, k: Knowledge, prefix: str, samples: list[Sample]) -> d
         "stored_without_201": len(unacked),
         "refiles": len(refiles),
         "refiles_not_first_id": len(mismatched),
-        "ok": len(rows) == len(acked) == len(set(acked.values())) and not missing and not mismatched,
+        "ok": len(rows) == len(acked) == len(set(acked.values()))
+        and not missing
+        and not mismatched,
     }
 
 
@@ -357,7 +364,9 @@ def render(result: dict[str, Any], console: Console) -> None:
         table.add_column(col, justify="left" if col == "scenario" else "right")
     rows = [*result["scenarios"].items(), ("overall", result["overall"])]
     for name, m in rows:
-        cells = [m.get(c) for c in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")]
+        cells = [
+            m.get(c) for c in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")
+        ]
         cells.append(m.get("max_ms"))
         table.add_row(name, *("–" if c is None else str(c) for c in cells))
     console.print(table)
@@ -400,13 +409,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             prefix = f"LOAD-{secrets.token_hex(4)}-"
             jobs = plan(k, args.requests, prefix, totals)
             log.info("%d requests at concurrency %d", len(jobs), args.concurrency)
-            samples, wall = asyncio.run(
-                drive(base, keys, jobs, args.concurrency, args.timeout)
-            )
+            samples = asyncio.run(drive(base, keys, jobs, args.concurrency, args.timeout))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     scenarios = summarize(samples)
-    errors = sum(m["errors"] for m in scenarios.values())
+    overall = measure(samples)
+    del overall["first_errors"]
+    errors = overall["errors"]
     check = lost_events(args.url, k, prefix, samples)
     return {
         "backend": dialect,
@@ -420,12 +429,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "visible_events": totals,
         "run_prefix": prefix,
         "scenarios": scenarios,
-        "overall": {
-            "requests": len(samples),
-            "errors": errors,
-            "wall_s": round(wall, 2),
-            "req_per_s": round(len(samples) / wall, 1) if wall > 0 else None,
-        },
+        "overall": overall,
         "lost_events_check": check,
         "ok": errors == 0 and check["ok"],
     }
@@ -446,12 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1 or args.requests < 4:
         parser.error("--concurrency must be at least 1 and --requests at least 4")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         result = run(args)
     except Refused as exc:
         parser.error(str(exc))
-    import json
-
     path = args.out / f"load-{result['backend']}.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     render(result, Console())

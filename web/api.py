@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from settings import Settings
 from store.schema import schema_version
 from tools.regulations import (
     ArticleHit,
@@ -48,8 +50,27 @@ def readyz(
         "laws": len(index.titles()),
     }
     ok = ok and bool(index.units)
-    checks["llm"] = {"ok": True, "mode": "llm" if settings.llm_configured else "offline"}
-    return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+    checks["llm"] = _llm_check(settings)
+    return JSONResponse(
+        {"ready": ok, "degraded": not checks["llm"]["ok"], "checks": checks},
+        status_code=200 if ok else 503,
+    )
+
+
+def _llm_check(settings: Settings) -> dict[str, Any]:
+    """The model endpoint when one is configured. A model that is down leaves the service
+    ready (every agent falls back to its offline engine) but degraded."""
+    if not settings.llm_configured:
+        return {"ok": True, "mode": "offline"}
+    url = str(settings.llm_base_url).rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
+    try:
+        r = httpx.get(url, headers=headers, timeout=min(settings.llm_timeout_s, 3.0))
+    except httpx.HTTPError as exc:
+        return {"ok": False, "mode": "llm", "error": f"{type(exc).__name__}: {exc}"}
+    if r.status_code != 200:
+        return {"ok": False, "mode": "llm", "error": f"HTTP {r.status_code}"}
+    return {"ok": True, "mode": "llm", "model": settings.llm_model}
 
 
 @router.get("/api/v1/taxonomy", tags=["knowledge"])

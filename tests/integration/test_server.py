@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -64,3 +65,26 @@ def test_regulation_search_and_lookup(client: TestClient) -> None:
     bad = client.get("/api/v1/regulations/article", params={"title": "x", "article": "abc"})
     assert bad.status_code == 422
     assert client.get("/api/v1/regulations/search", params={"q": ""}).status_code == 422
+
+
+def test_readiness_checks_the_model_endpoint(tmp_path: Path, prepared_data: Path) -> None:
+    import shutil
+    import socket
+
+    from tests.fakes.openai_server import ScriptedServer
+
+    shutil.copytree(prepared_data, tmp_path / "data")
+    model = ScriptedServer([])
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    try:
+        for url, ok in ((model.base_url, True), (f"http://127.0.0.1:{dead}/v1", False)):
+            settings = Settings(data_dir=tmp_path / "data", llm_base_url=url)
+            with TestClient(create_app(settings)) as c:
+                ready = c.get("/readyz")
+                llm = ready.json()["checks"]["llm"]
+                assert ready.status_code == 200 and llm["mode"] == "llm"
+                assert llm["ok"] is ok and ready.json()["degraded"] is (not ok)
+    finally:
+        model.close()
