@@ -220,7 +220,7 @@ class ChatAssistant:
         if not rows:
             return Reply(f"{place}目前没有超过办理时限未办结的事件。")
         text = f"{place}目前有 {len(rows)} 件超过办理时限未办结的事件（时限自签收起算），最早到期的在前：\n"
-        text += self._lines(rows, lambda r: f"已超时 {r.hours_overdue:g} 小时")
+        text += self._lines(rows, lambda r: f"已超时 {_duration(r.hours_overdue or 0)}")
         return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
 
     def _on_due_soon(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
@@ -475,6 +475,14 @@ class ChatAssistant:
 
 class LLMUnusable(RuntimeError):
     """The model failed or its answer cites what no tool returned."""
+
+
+def _duration(hours: float) -> str:
+    """Hours as an officer reads them: 5.5 小时, 3 天 4 小时."""
+    if hours < 48:
+        return f"{hours:.1f} 小时".replace(".0 ", " ")
+    days, rest = divmod(round(hours), 24)
+    return f"{days} 天" + (f" {rest} 小时" if rest else "")
 
 
 def _pieces(text: str, size: int = 12) -> Iterator[str]:

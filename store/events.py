@@ -474,6 +474,15 @@ class EventStore(EventQueries):
             (event_id,),
         )
 
+    def filed_by(self, event_id: int) -> str | None:
+        """Who stored the event (the actor of its receive record)."""
+        row = self.db.fetchone(
+            "SELECT actor FROM transitions WHERE event_id = ? AND action = 'receive' "
+            "ORDER BY id LIMIT 1",
+            (event_id,),
+        )
+        return str(row["actor"]) if row else None
+
     def returns_of(self, event_id: int) -> list[dict[str, Any]]:
         """Each return (退单) of the event: the department that returned it, the reason code
         and the reason given, oldest first."""

@@ -92,10 +92,19 @@ class Filed(BaseModel):
     draft: dict[str, Any] | None = None
 
 
+def covers(store: Any, principal: Principal, event: Event) -> bool:
+    """Whether the caller may see the event: its scope covers the place, or the event is not
+    located yet and the caller filed it (an integration reads back what it sent)."""
+    if principal.scope.allows(event.district, event.street):
+        return True
+    unlocated = event.district is None and event.street is None
+    return unlocated and store.filed_by(event.id) == principal.actor
+
+
 def visible(store: Any, principal: Principal, event_id: int) -> Event:
-    """The event if the caller's scope covers it; 404 otherwise (existence is not revealed)."""
+    """The event if the caller may see it; 404 otherwise (existence is not revealed)."""
     event: Event = store.get_event(event_id)
-    if not principal.scope.allows(event.district, event.street):
+    if not covers(store, principal, event):
         raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
     return event
 

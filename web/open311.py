@@ -23,7 +23,7 @@ from store.users import Users
 from tools.pii import mask_text
 from tools.scope import principal_for
 from web.deps import KnowledgeDep, StoreDep
-from web.events import CONTROL
+from web.events import CONTROL, covers
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -134,7 +134,7 @@ async def list_requests(
                 event = store.get_event(int(raw.strip()))
             except (ValueError, NotFound):
                 continue
-            if principal.scope.allows(event.district, event.street):
+            if covers(store, principal, event):
                 out.append(_request(event, knowledge, principal))
         return out
     if status not in (None, "open", "closed"):
@@ -168,7 +168,7 @@ async def get_request(
         event = store.get_event(int(request_id))
     except (ValueError, NotFound):
         raise _error(404, f"没有编号为 {request_id} 的诉求") from None
-    if not principal.scope.allows(event.district, event.street):
+    if not covers(store, principal, event):
         raise _error(404, f"没有编号为 {request_id} 的诉求")
     return [_request(event, knowledge, principal)]
 
@@ -179,7 +179,7 @@ async def create_request(
 ) -> JSONResponse:
     """提交诉求（表单编码，需要 api_key）。返回诉求编号；分拨由本系统完成。"""
     form = await request.form()
-    await _principal(request, store, knowledge, form)
+    principal = await _principal(request, store, knowledge, form)
     _check_jurisdiction(knowledge, _str(form.get("jurisdiction_id")))
     code = _str(form.get("service_code"))
     if not code:
@@ -215,7 +215,7 @@ async def create_request(
         )
     except ValueError as exc:
         raise _error(400, f"诉求内容有误：{exc}") from exc
-    event, _ = store.add_event(create, now=datetime.now(UTC), actor="open311")
+    event, _ = store.add_event(create, now=datetime.now(UTC), actor=principal.actor)
     notice = "诉求已受理，将由城市运行和治理中心分拨办理。"
     return JSONResponse(
         [{"service_request_id": str(event.id), "service_notice": notice, "account_id": None}],

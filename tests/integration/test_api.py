@@ -420,3 +420,11 @@ def test_metrics_count_requests_and_agent_runs(live: Live) -> None:
     )
     assert 'sanji_agent_runs_total{agent="intake",engine="classifier"}' in text
     assert "sanji_http_request_duration_seconds_bucket" in text
+
+
+def test_an_integration_reads_back_what_it_filed_before_it_is_located(live: Live) -> None:
+    with live.client("yuzhong_feed") as feed, live.client("jiefangbei") as street:
+        r = feed.post("/api/v1/events", json={"source": "sensor", "text": "水位传感器告警"})
+        event_id = r.json()["id"]
+        assert feed.get(f"/api/v1/events/{event_id}").status_code == 200
+        assert street.get(f"/api/v1/events/{event_id}").status_code == 404
