@@ -24,10 +24,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents.deps import AgentDeps
+from agents.dispatch import NothingPending, NotTriageable, for_caller
 from agents.intents import Intent, parse
 from domain.access import Principal
 from domain.models import Event, EventCreate, Scope
-from store import NotFound
+from store import Conflict, NotFound
 from tools import duplicates, events, regulations
 from tools.pii import mask_text
 
@@ -385,9 +386,25 @@ class ChatAssistant:
         lines = [f"· {h.citation}：{h.text[:150]}" for h in hits]
         return Reply("检索到的相关条文（请以原文为准）：\n" + "\n".join(lines), articles=articles)
 
+    def _pending_draft(self, event: Event, ctx: ChatContext) -> dict[str, Any]:
+        """The draft waiting for approval (drafted now if there is none), as this officer may
+        read it. A return is taken into account: its draft excludes the returning unit."""
+        view = self.dispatcher.triage(event.id, by=ctx.principal.actor, engine="offline")
+        return for_caller(view, self.deps.store, ctx.principal)
+
     def _on_draft(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         e = self._event(intent, state, ctx)
-        draft = self._draft_for(e)
+        try:
+            draft = self._pending_draft(e, ctx)
+        except NotTriageable:
+            lead = self.deps.knowledge.departments.get(e.lead_department or "")
+            return Reply(
+                f"事件 E{e.id} 已派出（当前状态「{e.status.zh}」"
+                + (f"，主办 {lead.name}" if lead else "")
+                + "），无需再起草派单。",
+                events=[e.id],
+                focus_event=e.id,
+            )
         assist = "、".join(a["name"] for a in draft["assisting_departments"]) or "无"
         basis = (
             "、".join(f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]) or "权责清单"
@@ -398,6 +415,8 @@ class ChatAssistant:
             f"协办 {assist}，{draft['level']} 级承办，签收后 {draft['deadlines']['disposal_hours']:g} 小时内办结。"
             f"依据 {basis}。"
         )
+        if draft["reroute"]:
+            text += "退单后重新分拨：" + "；".join(draft["reroute"]) + "。"
         if draft["needs_human"]:
             text += "请注意：" + "；".join(draft["needs_human"]) + "。"
         articles = [
@@ -406,7 +425,12 @@ class ChatAssistant:
         if not ctx.principal.role.acts:
             return Reply(text, events=[e.id], articles=articles, focus_event=e.id)
         text += "\n回复「确认派单」即按此草稿派出；回复「取消」放弃。"
-        proposal = {"action": "dispatch", "event_id": e.id, "lead": draft["lead_department"]}
+        proposal = {
+            "action": "dispatch",
+            "event_id": e.id,
+            "approval_id": draft["approval"]["id"],
+            "lead": draft["lead_department"],
+        }
         return Reply(text, events=[e.id], articles=articles, focus_event=e.id, proposal=proposal)
 
     def _on_confirm(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
@@ -417,9 +441,15 @@ class ChatAssistant:
             return Reply("您的账号不能派单。", clear_proposal=True)
         event_id = int(proposal["event_id"])
         self._event(Intent(kind="event", event_id=event_id), state, ctx)  # scope, again
-        actor = ctx.principal.actor
-        self.dispatcher.triage(event_id, by=actor, force=True, engine="offline")
-        result = self.dispatcher.decide(event_id, {"action": "approve"}, by=actor)
+        try:
+            result = self.dispatcher.decide(
+                event_id,
+                {"action": "approve"},
+                by=ctx.principal.actor,
+                approval_id=proposal.get("approval_id"),
+            )
+        except (Conflict, NothingPending) as exc:
+            return Reply(f"未派单：{exc}", events=[event_id], clear_proposal=True)
         if result["outcome"] != "dispatched":
             return Reply(
                 f"事件 E{event_id} 未能派出（{result['outcome']}），请在事件详情页查看。",

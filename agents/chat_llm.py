@@ -12,7 +12,9 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
+from agents.dispatch import NotTriageable
 from tools.langchain import ToolDeps, build_tools
+from tools.scope import covers
 
 if TYPE_CHECKING:
     from agents.chat import ChatAssistant, ChatContext, ChatState, Reply
@@ -31,7 +33,9 @@ class ProposeArgs(BaseModel):
     event_id: int = Field(description="要派单的事件编号")
 
 
-def _tools(assistant: ChatAssistant, ctx: ChatContext, proposals: list[int]) -> list[BaseTool]:
+def _tools(
+    assistant: ChatAssistant, ctx: ChatContext, proposals: list[dict[str, Any]]
+) -> list[BaseTool]:
     deps = assistant.deps
     tools = build_tools(
         ToolDeps(deps.store, deps.knowledge, ctx.principal.scope, deps.clock, deps.index)
@@ -39,10 +43,28 @@ def _tools(assistant: ChatAssistant, ctx: ChatContext, proposals: list[int]) -> 
 
     def propose_dispatch(event_id: int) -> Any:
         event = deps.store.get_event(event_id)
-        if not ctx.principal.scope.allows(event.district, event.street):
+        if not covers(deps.store, ctx.principal, event):
             return {"error": f"事件 {event_id} 不存在或不在您的辖区内"}
-        proposals.append(event_id)
-        return {"proposed": True, "event_id": event_id, "note": "已生成派单草稿，等待工作人员确认"}
+        try:
+            draft = assistant._pending_draft(event, ctx)
+        except NotTriageable as exc:
+            return {"error": str(exc)}
+        proposal = {
+            "action": "dispatch",
+            "event_id": event_id,
+            "approval_id": draft["approval"]["id"],
+            "lead": draft["lead_department"],
+        }
+        proposals.append(proposal)
+        return {
+            "event_id": event_id,
+            "draft": {
+                k: draft[k]
+                for k in ("category", "lead_department", "assisting_departments", "level")
+            }
+            | {"legal_basis": draft["legal_basis"], "deadlines": draft["deadlines"]},
+            "note": "派单草稿已生成，等待工作人员确认后才派出",
+        }
 
     tools.append(
         StructuredTool.from_function(
@@ -62,7 +84,7 @@ def run_tool_loop(
 
     llm = assistant.deps.llm
     assert llm is not None
-    proposals: list[int] = []
+    proposals: list[dict[str, Any]] = []
     tools = {t.name: t for t in _tools(assistant, ctx, proposals)}
     specs = [convert_to_openai_tool(t) for t in tools.values()]
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
@@ -101,10 +123,9 @@ def run_tool_loop(
                 engine="llm",
             )
             if proposals:
-                event_id = proposals[-1]
-                reply.focus_event = event_id
+                reply.focus_event = proposals[-1]["event_id"]
                 if ctx.principal.role.acts:
-                    reply.proposal = {"action": "dispatch", "event_id": event_id}
+                    reply.proposal = proposals[-1]
             return reply
         messages.append(
             {

@@ -17,9 +17,14 @@ from langgraph.types import Command
 from agents.deps import AgentDeps
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
+from domain.access import Principal
+from domain.lifecycle import Status
 from domain.models import EventCreate
 from knowledge import Knowledge
+from store import Conflict, NotFound
 from store.approvals import Approvals
+from tools.pii import mask_deep
+from tools.scope import covers
 
 Engine = Literal["auto", "offline", "llm"]
 
@@ -34,6 +39,13 @@ class DecisionInvalid(ValueError):
 
 class NothingPending(LookupError):
     """No draft of this event waits for a decision."""
+
+
+class NotTriageable(ValueError):
+    """The event has moved past triage (dispatched, in progress, closed…)."""
+
+
+TRIAGEABLE = (Status.RECEIVED, Status.TRIAGED, Status.RETURNED)
 
 
 def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
@@ -135,7 +147,11 @@ class Dispatcher:
             waiting = self.pending(event_id)
             if waiting is not None:
                 return waiting
-        self.deps.store.get_event(event_id)  # NotFound before any work
+        event = self.deps.store.get_event(event_id)  # NotFound before any work
+        if event.status not in TRIAGEABLE:
+            raise NotTriageable(
+                f"事件 {event_id} 当前状态为「{event.status.zh}」，只有受理、分拨或退单状态的事件可以智能分拨。"
+            )
         thread = f"event-{event_id}-{uuid.uuid4().hex[:10]}"
         config = {"configurable": {"thread_id": thread}}
         out = self._graph.invoke({"event_id": event_id}, config, context=self.context(engine))
@@ -166,7 +182,13 @@ class Dispatcher:
         return view
 
     def decide(
-        self, event_id: int, decision: dict[str, Any], *, by: str, engine: Engine = "auto"
+        self,
+        event_id: int,
+        decision: dict[str, Any],
+        *,
+        by: str,
+        engine: Engine = "auto",
+        approval_id: int | None = None,
     ) -> dict[str, Any]:
         """Resume the waiting run with an officer's decision (approve, edit, reject, merge).
         Returns the outcome; raises DecisionInvalid (the run keeps waiting), Conflict (someone
@@ -174,6 +196,8 @@ class Dispatcher:
         row = self.approvals.pending(event_id)
         if row is None:
             raise NothingPending(f"事件 {event_id} 没有待审核的派单草稿，请先进行智能分拨。")
+        if approval_id is not None and row["id"] != approval_id:
+            raise Conflict("您审核的派单草稿已被新的草稿取代，请刷新后查看新草稿。")
         approvals = self.approvals
         approvals.claim(row["id"], by=by, now=self.deps.clock())
         config = {"configurable": {"thread_id": row["thread_id"]}}
@@ -194,3 +218,28 @@ class Dispatcher:
         outcome = str(snapshot.values.get("outcome", "unknown"))
         approvals.finish(row["id"], outcome)
         return {"event_id": event_id, "outcome": outcome, "decision": decision["action"]}
+
+
+def for_caller(view: dict[str, Any], store: Any, principal: Principal) -> dict[str, Any]:
+    """A draft view as this caller may read it: suspected duplicates outside its scope are
+    not named, and personal information is masked for roles that do not see it."""
+    hidden = set()
+    kept = []
+    for d in view.get("duplicates", []):
+        try:
+            other = store.get_event(d["event_id"])
+        except NotFound:
+            continue
+        if covers(store, principal, other):
+            kept.append(d)
+        else:
+            hidden.add(d["event_id"])
+    view = {**view, "duplicates": kept}
+    if hidden:
+        view["needs_human"] = [
+            "疑似重复：与辖区外的一件事件相似"
+            if any(f"事件 {i} " in n or f"事件 {i}（" in n for i in hidden)
+            else n
+            for n in view.get("needs_human", [])
+        ]
+    return view if principal.reveals_personal else dict(mask_deep(view))

@@ -14,6 +14,7 @@ from agents.state import TriageContext, TriageState
 from knowledge.models import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate
+from tools.pii import mask_text
 from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for
 
 
@@ -165,7 +166,7 @@ def _after_returns(
 def _reason(k: Any, r: dict[str, Any]) -> str:
     code = r.get("reason_code") or ""
     name = k.return_reasons[code].name if code in k.return_reasons else code
-    return f"{name}：{r.get('reason') or ''}".rstrip("：")
+    return f"{name}：{mask_text(r.get('reason') or '')}".rstrip("：")
 
 
 class LeadChoice(BaseModel):

@@ -12,6 +12,7 @@ from domain.lifecycle import Status
 from knowledge.models import Level, Urgency
 
 MAX_TEXT_CHARS = 20_000
+EARLIEST, LATEST = datetime(1990, 1, 1), datetime(2100, 1, 1)
 
 
 class Source(StrEnum):
@@ -55,6 +56,13 @@ class EventCreate(BaseModel):
     @classmethod
     def _blank_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("reported_at")
+    @classmethod
+    def _plausible_time(cls, v: datetime) -> datetime:
+        if not EARLIEST <= v.replace(tzinfo=None) <= LATEST:
+            raise ValueError("上报时间应在 1990 年到 2100 年之间")
+        return v
 
 
 class Event(EventCreate):

@@ -25,9 +25,9 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +65,7 @@ TEXT_SEED = 20260101
 TEXT_NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 CLIENT_TIMEOUT = 60.0  # generous: at high concurrency we measure queueing, not failures
 SERVER_START_TIMEOUT = 240.0
+STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 class Refused(Exception):
@@ -143,42 +144,33 @@ def prepare(url: str, k: Knowledge, data_dir: Path, events: int, reuse: bool) ->
 
 
 @contextmanager
-def server(url: str, data_dir: Path, log_path: Path) -> Iterator[str]:
-    """``uvicorn server:app`` in a subprocess on a socket of 127.0.0.1 bound here (no race for
-    the port); yields the base URL once /healthz answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    port = sock.getsockname()[1]
+def server(url: str, data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
+    """``uvicorn server:app`` in a subprocess on a free port of 127.0.0.1 that the server picks
+    itself (port 0, read back from its start-up line: no race for the port); yields the base URL
+    and process id once the app has started. (Not ``--fd``: uvicorn labels such a socket AF_UNIX, so asyncio
+    leaves Nagle on and every response waits ~40 ms for a delayed ACK.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANJI_")}
     env |= {
         "SANJI_DATA_DIR": str(data_dir),
         "SANJI_DATABASE_URL": url,
         "SANJI_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-m", "uvicorn", "server:app", "--fd", str(sock.fileno())]
-    cmd += ["--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", "0"]
+    cmd += ["--log-level", "info", "--no-access-log"]
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()]
-        )
-    base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
+        while not (found := STARTED.search(log_path.read_text(encoding="utf-8", errors="replace"))):
             if proc.poll() is not None:
                 tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
                 raise RuntimeError(f"the server exited with {proc.returncode}:\n{tail}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start in {SERVER_START_TIMEOUT:.0f} s")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
             time.sleep(0.2)
-        yield base
+        base = f"http://127.0.0.1:{found.group(1)}"
+        httpx.get(f"{base}/healthz", timeout=CLIENT_TIMEOUT).raise_for_status()
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -186,7 +178,15 @@ def server(url: str, data_dir: Path, log_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        sock.close()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load --------------------------------------------------------------------------------
@@ -265,12 +265,15 @@ async def drive(
                     elif job.scenario in ("file", "refile"):
                         sample.event_id = int(r.json()["id"])
                 except Exception as exc:
-                    sample = Sample(job, t, time.perf_counter(), None, error=repr(exc)[:300])
+                    ended = time.perf_counter()
+                    error = f"{exc!r} after {ended - t:.1f} s, at +{ended - t0:.1f} s"
+                    sample = Sample(job, t, ended, None, error=error[:300])
                 finally:
                     if job.scenario == "file":
                         filed[job.external_id].set()
                 samples.append(sample)
 
+        t0 = time.perf_counter()
         tasks = [asyncio.create_task(one(j)) for j in jobs]
         _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
@@ -370,6 +373,11 @@ def render(result: dict[str, Any], console: Console) -> None:
         cells.append(m.get("max_ms"))
         table.add_row(name, *("–" if c is None else str(c) for c in cells))
     console.print(table)
+    cpu = result["cpu_s_during_load"]
+    console.print(
+        f"CPU during the load ({result['overall']['wall_s']} s wall, {cpu['cores']} cores): "
+        f"server {cpu['server']} s, load generator {cpu['load_generator']} s"
+    )
     check = result["lost_events_check"]
     verdict = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
     console.print(
@@ -394,7 +402,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dialect, keys = prep["dialect"], prep["keys"]
         log.info("loaded %s in %s s; starting the server", prep["loaded"], prep["seconds"])
         t = time.perf_counter()
-        with server(args.url, data_dir, args.out / f"server-{dialect}.log") as base:
+        with server(args.url, data_dir, args.out / f"server-{dialect}.log") as (base, pid):
             startup = time.perf_counter() - t
             totals = {}
             for user in OFFICERS:
@@ -409,7 +417,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             prefix = f"LOAD-{secrets.token_hex(4)}-"
             jobs = plan(k, args.requests, prefix, totals)
             log.info("%d requests at concurrency %d", len(jobs), args.concurrency)
+            before = cpu_seconds(pid), time.process_time()
             samples = asyncio.run(drive(base, keys, jobs, args.concurrency, args.timeout))
+            after = cpu_seconds(pid), time.process_time()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     scenarios = summarize(samples)
@@ -426,6 +436,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "events_loaded": prep["loaded"],
         "prepare_s": prep["seconds"],
         "server_start_s": round(startup, 1),
+        "cpu_s_during_load": {
+            "server": (
+                round(after[0] - before[0], 1)
+                if after[0] is not None and before[0] is not None
+                else None
+            ),
+            "load_generator": round(after[1] - before[1], 1),
+            "cores": os.cpu_count(),
+        },
         "visible_events": totals,
         "run_prefix": prefix,
         "scenarios": scenarios,

@@ -13,7 +13,7 @@ from domain.models import DispatchOrder, Event, Scope, Source
 from knowledge import Knowledge
 from store import EventStore, NotFound
 from store.db import to_utc
-from tools.pii import mask_name, mask_phone, mask_text
+from tools.pii import mask_deep, mask_name, mask_phone, mask_text, probes_personal
 from tools.scope import narrow
 
 EXCERPT = 120
@@ -99,7 +99,7 @@ class EventQuery(BaseModel):
     text: str | None = Field(default=None, max_length=100, description="正文、标题或地址包含的文字")
     supervised: bool | None = Field(default=None, description="只看督办件")
     limit: int = Field(default=20, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class EventPage(BaseModel):
@@ -109,8 +109,12 @@ class EventPage(BaseModel):
     offset: int
 
 
-def search_events(store: EventStore, k: Knowledge, scope: Scope, q: EventQuery) -> EventPage:
+def search_events(
+    store: EventStore, k: Knowledge, scope: Scope, q: EventQuery, *, reveal_personal: bool = False
+) -> EventPage:
     """按辖区、分类、状态、来源、时间和关键词查询事件，最新的在前，分页返回。"""
+    if not reveal_personal and probes_personal(q.text):
+        raise PermissionError("按电话或证件号码检索需要具备查看个人信息的权限")
     districts, streets = narrow(k, scope, q.jurisdiction)
     rows, total = store.search(
         scope,
@@ -145,9 +149,12 @@ def get_event(
     event = store.get_event(event_id)
     if not scope.allows(event.district, event.street):
         raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
+    history, orders = store.history(event_id), store.orders(event_id)
     if not reveal_personal:
         event = mask_event(event)
-    return EventDetail(event=event, history=store.history(event_id), orders=store.orders(event_id))
+        history = mask_deep(history)
+        orders = [DispatchOrder.model_validate(mask_deep(o.model_dump())) for o in orders]
+    return EventDetail(event=event, history=history, orders=orders)
 
 
 def mask_event(event: Event) -> Event:

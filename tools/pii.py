@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
@@ -33,3 +34,24 @@ def mask_name(value: str | None) -> str | None:
     if not value:
         return value
     return value[0] + "*" * max(1, len(value) - 1)
+
+
+def mask_deep(value: Any) -> Any:
+    """``mask_text`` over every string inside nested dicts and lists (audit payloads, draft
+    views, history reasons)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_deep(v) for v in value]
+    return value
+
+
+#: a run of digits long enough to be (part of) a phone or ID number
+_NUMBER_PROBE = re.compile(r"\d{7,}")
+
+
+def probes_personal(text: str | None) -> bool:
+    """Whether a search text could confirm a masked phone or ID number digit by digit."""
+    return bool(text and _NUMBER_PROBE.search(re.sub(r"[\s-]", "", text)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from domain.access import Principal, Role
-from domain.models import Scope
+from domain.models import Event, Scope
 from knowledge import Knowledge
 from store.users import User
 
@@ -82,3 +83,12 @@ def principal_for(k: Knowledge, user: User) -> Principal:
         jurisdiction=user.jurisdiction,
         scope=scope_for(k, [user.jurisdiction]),
     )
+
+
+def covers(store: Any, principal: Principal, event: Event) -> bool:
+    """Whether the caller may see the event: its scope covers the place, or the event is not
+    located yet and the caller filed it (an integration reads back what it sent)."""
+    if principal.scope.allows(event.district, event.street):
+        return True
+    unlocated = event.district is None and event.street is None
+    return unlocated and store.filed_by(event.id) == principal.actor

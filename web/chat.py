@@ -19,7 +19,9 @@ class ChatIn(BaseModel):
 
     thread_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     message: str = Field(min_length=1, max_length=2000)
-    event_id: int | None = Field(default=None, description="在事件详情旁提问时的事件编号")
+    event_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="在事件详情旁提问时的事件编号"
+    )
     engine: Literal["auto", "offline", "llm"] = "auto"
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.lifecycle import IllegalTransition
@@ -67,6 +68,8 @@ def _message(error: dict[str, Any]) -> str:
         return f"{field}应为 ISO 8601 时间，如 2026-11-28T09:30:00+08:00"
     if kind == "enum" or kind == "literal_error":
         return f"{field}应为以下之一：{ctx.get('expected', '')}"
+    if kind == "value_error":
+        return f"{field}：{str(error.get('msg', '')).removeprefix('Value error, ')}"
     if kind == "extra_forbidden":
         return f"不认识的字段 {field}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -99,6 +102,10 @@ def install(app: FastAPI) -> None:
             return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(request: Request, exc: ValidationError) -> JSONResponse:
+        return await _invalid(request, RequestValidationError(exc.errors()))
+
     @app.exception_handler(NotFound)
     async def _missing(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -113,6 +120,10 @@ def install(app: FastAPI) -> None:
             {"detail": str(exc), "status": exc.status.value, "action": exc.action.value},
             status_code=409,
         )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return JSONResponse({"detail": "编号或数值超出范围"}, status_code=422)
 
     @app.exception_handler(PermissionError)
     async def _forbidden(request: Request, exc: PermissionError) -> JSONResponse:

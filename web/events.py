@@ -11,13 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
-from agents.dispatch import Engine
+from agents.dispatch import Engine, for_caller
 from domain.access import Principal
 from domain.lifecycle import Action, Status, allowed_actions
 from domain.models import MAX_TEXT_CHARS, Event, EventCreate, Source
 from store import NotFound
 from store.approvals import Approvals
+from store.db import to_utc
 from tools import duplicates, events, stats
+from tools.pii import mask_deep
+from tools.scope import covers
 from web.auth import OfficerDep, PrincipalDep
 from web.deps import DispatcherDep, KnowledgeDep, StoreDep
 
@@ -64,14 +67,19 @@ class EventIn(BaseModel):
         data["reported_at"] = self.reported_at or now
         if self.reported_at is None:
             warnings.append("未提供上报时间，按收到时间登记")
-        if len(self.text) > MAX_TEXT_CHARS:
-            data["text"] = self.text[:MAX_TEXT_CHARS]
-            data["attributes"] = {**self.attributes, "full_text": self.text}
-            warnings.append(
-                f"正文共 {len(self.text)} 字，超过 {MAX_TEXT_CHARS} 字：分拨只读前 {MAX_TEXT_CHARS} 字，"
-                "全文保存在附加信息 full_text 中"
-            )
-        return EventCreate.model_validate(data), warnings
+        data["text"], data["attributes"], more = fit_text(self.text, self.attributes)
+        return EventCreate.model_validate(data), warnings + more
+
+
+def fit_text(text: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+    """A text longer than the agents read is kept whole in ``attributes.full_text``."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text, attributes, []
+    warning = (
+        f"正文共 {len(text)} 字，超过 {MAX_TEXT_CHARS} 字：分拨只读前 {MAX_TEXT_CHARS} 字，"
+        "全文保存在附加信息 full_text 中"
+    )
+    return text[:MAX_TEXT_CHARS], {**attributes, "full_text": text}, [warning]
 
 
 class EventView(BaseModel):
@@ -92,15 +100,6 @@ class Filed(BaseModel):
     draft: dict[str, Any] | None = None
 
 
-def covers(store: Any, principal: Principal, event: Event) -> bool:
-    """Whether the caller may see the event: its scope covers the place, or the event is not
-    located yet and the caller filed it (an integration reads back what it sent)."""
-    if principal.scope.allows(event.district, event.street):
-        return True
-    unlocated = event.district is None and event.street is None
-    return unlocated and store.filed_by(event.id) == principal.actor
-
-
 def visible(store: Any, principal: Principal, event_id: int) -> Event:
     """The event if the caller may see it; 404 otherwise (existence is not revealed)."""
     event: Event = store.get_event(event_id)
@@ -115,13 +114,14 @@ def masked(event: Event, principal: Principal) -> Event:
 
 def event_view(store: Any, principal: Principal, event: Event) -> EventView:
     pending = Approvals(store.db).pending(event.id)
+    show: Any = (lambda x: x) if principal.reveals_personal else mask_deep
     return EventView(
         event=masked(event, principal),
         allowed_actions=[{"action": a.value, "name": a.zh} for a in allowed_actions(event.status)],
-        history=store.history(event.id),
-        orders=[o.model_dump(mode="json") for o in store.orders(event.id)],
-        ai_decisions=store.decisions(event.id) if principal.role.acts else [],
-        feedback=store.feedback(event.id) if principal.role.acts else [],
+        history=show(store.history(event.id)),
+        orders=show([o.model_dump(mode="json") for o in store.orders(event.id)]),
+        ai_decisions=show(store.decisions(event.id)) if principal.role.acts else [],
+        feedback=show(store.feedback(event.id)) if principal.role.acts else [],
         pending_approval=pending["id"] if pending else None,
     )
 
@@ -140,6 +140,10 @@ def file_event(
     now = datetime.now(UTC)
     create, warnings = body.to_create(now)
     event, created = store.add_event(create, now=now, actor=principal.actor)
+    if not created and not covers(store, principal, event):
+        raise HTTPException(
+            409, detail="该来源的外部编号已被使用，且不在您的辖区内；请更换外部编号"
+        )
     if not created:
         response.status_code = 200
         warnings.append(
@@ -148,7 +152,9 @@ def file_event(
     draft = None
     if triage:
         try:
-            draft = dispatcher.triage(event.id, by=principal.actor, engine=engine)
+            draft = for_caller(
+                dispatcher.triage(event.id, by=principal.actor, engine=engine), store, principal
+            )
         except Exception as exc:  # the event is stored whatever happens to its triage
             warnings.append(f"事件已登记，但智能分拨失败：{type(exc).__name__}: {exc}")
     return Filed(
@@ -171,7 +177,7 @@ def list_events(
     text: Annotated[str | None, Query(max_length=100)] = None,
     supervised: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> events.EventPage:
     """按辖区、分类、状态、来源、时间和关键词查询本人辖区内的事件，最新的在前。"""
     query = events.EventQuery(
@@ -187,7 +193,13 @@ def list_events(
         limit=limit,
         offset=offset,
     )
-    return events.search_events(store, knowledge, principal.scope, _known(knowledge, query))
+    return events.search_events(
+        store,
+        knowledge,
+        principal.scope,
+        _known(knowledge, query),
+        reveal_personal=principal.reveals_personal,
+    )
 
 
 def _known(knowledge: Any, q: Any) -> Any:
@@ -254,8 +266,8 @@ def event_stats(
     category: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> stats.StatsReport:
     """辖区统计：事件数、办结用时、按时办结率、退单率、满意度，可分组；默认近 30 天。"""
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=30)
+    until = to_utc(until) if until else datetime.now(UTC)
+    since = to_utc(since) if since else until - timedelta(days=30)
     if since >= until:
         raise HTTPException(422, detail="统计起始时间应早于结束时间")
     q = stats.StatsQuery(
@@ -334,7 +346,8 @@ def _act(
     result = ActionResult(event=masked(updated, principal))
     if action is Action.RETURN:  # back through routing, the returning department excluded
         try:
-            result.redraft = dispatcher.triage(event.id, by="sanji", force=True)
+            redraft = dispatcher.triage(event.id, by="sanji", force=True)
+            result.redraft = for_caller(redraft, store, principal)
         except Exception as exc:
             result.warnings.append(f"退单已登记，但重新分拨失败：{type(exc).__name__}: {exc}")
     return result

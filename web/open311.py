@@ -21,9 +21,9 @@ from knowledge import Knowledge
 from store import NotFound
 from store.users import Users
 from tools.pii import mask_text
-from tools.scope import principal_for
+from tools.scope import covers, principal_for
 from web.deps import KnowledgeDep, StoreDep
-from web.events import CONTROL, covers
+from web.events import CONTROL, fit_text
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -201,10 +201,11 @@ async def create_request(
     for key in ("email", "device_id", "account_id", "media_url"):
         if form.get(key):
             attributes[key] = _str(form.get(key))
+    text, attributes, _ = fit_text(description, attributes)
     try:
         create = EventCreate(
             source=Source.WEB,
-            text=description[:20_000],
+            text=text,
             reported_at=datetime.now(UTC),
             address=address[:500] if address else None,
             lat=lat,

@@ -428,3 +428,104 @@ def test_an_integration_reads_back_what_it_filed_before_it_is_located(live: Live
         event_id = r.json()["id"]
         assert feed.get(f"/api/v1/events/{event_id}").status_code == 200
         assert street.get(f"/api/v1/events/{event_id}").status_code == 404
+
+
+# -- found in review: each of these once leaked or crashed ------------------------------------
+
+
+def test_refiling_someone_elses_external_id_reveals_nothing(live: Live) -> None:
+    with live.client("city") as city:
+        filed = file_event(city, NOISE, NOISE_AT, external_id="REV-1")
+        decisions = len(city.get(f"/api/v1/events/{filed['id']}").json()["ai_decisions"])
+    with live.client("jiangbei") as other:
+        r = other.post(
+            "/api/v1/events",
+            params={"triage": "true"},
+            json={"source": "hotline", "text": "x", "external_id": "REV-1"},
+        )
+        assert r.status_code == 409 and str(filed["id"]) not in r.text
+    with live.client("city") as city:
+        after = city.get(f"/api/v1/events/{filed['id']}").json()["ai_decisions"]
+        assert len(after) == decisions  # no triage was started
+
+
+def test_history_orders_and_drafts_are_masked_for_masked_roles(live: Live) -> None:
+    phone = "13912345678"
+    with live.client("city") as city, live.client("yuzhong") as district:
+        event_id = file_event(city, NOISE, NOISE_AT)["id"]
+        r = district.post(
+            f"/api/v1/events/{event_id}/edit",
+            json={"lead_department": "500103.urban_mgmt", "note": f"联系人电话{phone}"},
+        )
+        assert r.status_code == 200
+        district.post(
+            f"/api/v1/events/{event_id}/return",
+            json={"reason_code": "not_our_duty", "reason": f"请联系{phone}核实"},
+        )
+        assert phone in district.get(f"/api/v1/events/{event_id}").text  # the district sees it
+        assert phone not in city.get(f"/api/v1/events/{event_id}").text
+        assert phone not in city.get(f"/api/v1/events/{event_id}/draft").text
+    with live.client("yuzhong_feed") as feed:
+        assert phone not in feed.get(f"/api/v1/events/{event_id}").text
+        assert phone not in feed.get(f"/api/v1/events/{event_id}/draft").text
+
+
+def test_searching_by_phone_digits_needs_the_right_to_see_them(live: Live) -> None:
+    with live.client("city") as city, live.client("yuzhong") as district:
+        r = city.get("/api/v1/events", params={"text": "1391234567"})
+        assert r.status_code == 403 and "电话" in r.json()["detail"]
+        assert district.get("/api/v1/events", params={"text": "1391234567"}).status_code == 200
+        assert city.get("/api/v1/events", params={"text": "民族路88号"}).status_code == 200
+
+
+def test_triage_cannot_be_forced_by_integrations_or_rerun_after_dispatch(live: Live) -> None:
+    with live.client("city") as city, live.client("hotline") as feed:
+        event_id = file_event(city, NOISE, NOISE_AT)["id"]
+        first = city.get(f"/api/v1/events/{event_id}/draft").json()["approval"]["id"]
+        r = feed.post(f"/api/v1/events/{event_id}/triage", params={"force": "true"})
+        assert r.status_code == 403
+        newer = city.post(f"/api/v1/events/{event_id}/triage", params={"force": "true"}).json()
+        assert newer["approval"]["id"] != first
+        stale = city.post(f"/api/v1/events/{event_id}/approve", json={"approval_id": first})
+        assert stale.status_code == 409 and "取代" in stale.json()["detail"]
+        ok = city.post(
+            f"/api/v1/events/{event_id}/approve", json={"approval_id": newer["approval"]["id"]}
+        )
+        assert ok.status_code == 200
+        r = city.post(f"/api/v1/events/{event_id}/triage", params={"force": "true"})
+        assert r.status_code == 409 and "派遣" in r.json()["detail"]
+
+
+def test_drafts_do_not_name_duplicates_outside_the_callers_scope(
+    live: Live, knowledge: Knowledge
+) -> None:
+    text = "朝天门来福士广场门口的共享单车堆成山，把人行道全堵死了，推婴儿车过不去"
+    with live.client("city") as city:
+        filed = file_event(city, text, "渝中区朝天门街道来福士广场")
+        assert city.post(f"/api/v1/events/{filed['id']}/approve").status_code == 200
+        seen_by_city = city.post(
+            "/api/v1/dispatch/draft", json={"text": text, "address": "渝中区朝天门街道来福士广场"}
+        ).json()
+        assert filed["id"] in {d["event_id"] for d in seen_by_city["duplicates"]}
+    with live.client("jiefangbei") as street:
+        draft = street.post(
+            "/api/v1/dispatch/draft", json={"text": text, "address": "渝中区朝天门街道来福士广场"}
+        ).json()
+        assert filed["id"] not in {d["event_id"] for d in draft["duplicates"]}
+        assert str(filed["id"]) not in " ".join(draft["needs_human"])
+
+
+def test_odd_numbers_and_times_are_client_errors(live: Live) -> None:
+    huge = 10**20
+    with live.client("city") as c:
+        assert c.get(f"/api/v1/events/{huge}").status_code in (404, 422)
+        assert c.get("/api/v1/events", params={"offset": huge}).status_code == 422
+        r = c.get("/api/v1/stats", params={"since": "2026-01-01T00:00:00"})
+        assert r.status_code == 200
+        r = c.post(
+            "/api/v1/dispatch/draft",
+            json={"text": "路灯坏了", "reported_at": "0001-01-02T00:00:00"},
+        )
+        assert r.status_code == 422 and "1990" in r.json()["detail"]
+        r = c.post("/api/v1/chat", json={"thread_id": "x", "message": "你好", "event_id": huge})
+        assert r.status_code == 422

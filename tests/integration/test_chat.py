@@ -199,7 +199,9 @@ def test_the_chat_cannot_cross_scopes_or_threads(live: Live, knowledge: Knowledg
 
 def test_integrations_get_drafts_but_no_proposals(live: Live) -> None:
     with live.client("city") as city:
-        event_id = city.get("/api/v1/events", params={"limit": 1}).json()["items"][0]["id"]
+        event_id = city.get("/api/v1/events", params={"status": "received", "limit": 1}).json()[
+            "items"
+        ][0]["id"]
     with live.client("hotline") as c:
         events = ask(c, "t-feed", f"帮我给事件 E{event_id} 起草派单")
         assert not [d for kind, d in events if kind == "proposal"]
@@ -212,3 +214,41 @@ def test_what_it_cannot_answer_it_says_plainly(live: Live) -> None:
         assert "还不能回答" in answer["content"] and "超时" in answer["content"]
         bad = c.post("/api/v1/chat", json={"thread_id": "a b", "message": "你好"})
         assert bad.status_code == 422
+
+
+def test_confirming_dispatches_exactly_the_draft_that_was_shown(live: Live) -> None:
+    text = "解放碑得意世界旁边工地夜里施工噪音很大，凌晨还在切割钢筋"
+    with live.client("city") as city, live.client("yuzhong") as district:
+        event_id = city.post(
+            "/api/v1/events",
+            params={"triage": "true"},
+            json={"source": "hotline", "text": text, "address": "渝中区解放碑街道得意世界"},
+        ).json()["id"]
+        assert district.post(f"/api/v1/events/{event_id}/approve").status_code == 200
+        returned_by = district.get(f"/api/v1/events/{event_id}").json()["event"]["lead_department"]
+        r = district.post(
+            f"/api/v1/events/{event_id}/return",
+            json={"reason_code": "not_our_duty", "reason": "不属本单位"},
+        )
+        redraft = r.json()["redraft"]
+        events = ask(district, "t-exact", f"帮我给事件 E{event_id} 起草派单")
+        proposal = next(d for kind, d in events if kind == "proposal")
+        assert proposal["lead"]["code"] == redraft["lead_department"]["code"] != returned_by
+        assert proposal["approval_id"] == redraft["approval"]["id"]
+        assert "退单后重新分拨" in done(events)["content"]
+        assert "已派单" in done(ask(district, "t-exact", "确认派单"))["content"]
+        after = district.get(f"/api/v1/events/{event_id}").json()["event"]
+        assert after["lead_department"] == proposal["lead"]["code"]
+        # a proposal whose draft was replaced meanwhile is not dispatched
+        other = city.post(
+            "/api/v1/events",
+            params={"triage": "true"},
+            json={"source": "hotline", "text": text + "。", "address": "渝中区解放碑街道"},
+        ).json()["id"]
+        assert any(
+            k == "proposal" for k, _ in ask(district, "t-stale", f"给事件 E{other} 起草派单")
+        )
+        city.post(f"/api/v1/events/{other}/triage", params={"force": "true"})
+        stale = done(ask(district, "t-stale", "确认派单"))
+        assert "未派单" in stale["content"] and "取代" in stale["content"]
+        assert district.get(f"/api/v1/events/{other}").json()["event"]["status"] == "received"

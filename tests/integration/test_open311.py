@@ -139,3 +139,22 @@ def test_posting_without_a_valid_key_or_service_is_refused(live: Live) -> None:
             data={"api_key": live.keys["hotline"], "service_code": "CA01"},
         )
         assert r.status_code == 400 and "address_string" in r.json()[0]["description"]
+
+
+def test_long_descriptions_are_kept_whole(live: Live) -> None:
+    text = "龙湖时代天街地下车库漏水严重。" * 2000  # 30,000 characters
+    with httpx.Client(base_url=live.url) as raw:
+        r = raw.post(
+            "/open311/v2/requests.json",
+            data={
+                "api_key": live.keys["hotline"],
+                "service_code": "CA01",
+                "description": text,
+                "address_string": "渝中区大坪",
+            },
+        )
+        assert r.status_code == 201
+        request_id = r.json()[0]["service_request_id"]
+    with live.client("city") as city:
+        event = city.get(f"/api/v1/events/{request_id}").json()["event"]
+        assert len(event["attributes"]["full_text"]) == len(text)
