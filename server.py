@@ -6,20 +6,22 @@ through the dependency aliases in ``web.deps``."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from agents.chat import ChatAssistant
 from agents.checkpoint import close_checkpointer, open_checkpointer
-from agents.classifier import ensure_classifier
+from agents.classifier import ensure_classifier, zero_shot
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import build_llm
-from knowledge import load_knowledge
-from knowledge.regindex import open_ready_index
+from knowledge import Knowledge, load_knowledge
+from knowledge.regindex import RegulationIndex, open_ready_index
 from settings import Settings, get_settings
 from store import EventStore
 from web import api, auth, chat, dispatch, errors, events, open311, pages
@@ -30,12 +32,22 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
+def warm_up(knowledge: Knowledge, index: RegulationIndex) -> None:
+    """Build the lazy parts (label embeddings of the zero-shot path, the lexical index) before
+    the first request rather than during it."""
+    started = time.perf_counter()
+    zero_shot(knowledge, "预热")
+    index.search("预热", k=1)
+    log.info("warmed up in %.1f s", time.perf_counter() - started)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logging.getLogger("bm25s").setLevel(max(logging.INFO, logging.getLogger().level))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         knowledge = load_knowledge()
         store = EventStore.open(settings.resolved_database_url, knowledge)
@@ -49,6 +61,10 @@ def create_app(settings: Settings) -> FastAPI:
             store, knowledge, index, classifier, lambda: datetime.now(UTC), llm=build_llm(settings)
         )
         checkpointer = open_checkpointer(settings.resolved_database_url, settings.data_dir)
+        warm_up(knowledge, index)
+        # CPU-bound handlers share one interpreter: a few worker threads do more per second
+        # than forty contending for the GIL, and queued requests wait in order
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         app.state.index = index
         app.state.settings = settings
         app.state.knowledge = knowledge

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     demo_seed: int = 20251128
+    worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving requests")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,14 +212,18 @@ def zero_shot(k: Knowledge, text: str) -> Prediction:
 
 
 _LABEL_CACHE: dict[tuple[str, ...], np.ndarray] = {}
+_LABEL_LOCK = threading.Lock()
 
 
 def _label_vectors(k: Knowledge, labels: tuple[str, ...]) -> np.ndarray:
+    """Embeddings of the subtype labels, computed once per process (under a lock, so that
+    concurrent first requests do not each embed all labels)."""
     from knowledge.embedding import model
 
-    if labels not in _LABEL_CACHE:
-        _LABEL_CACHE[labels] = np.asarray(model().passage(list(labels)))
-    return _LABEL_CACHE[labels]
+    with _LABEL_LOCK:
+        if labels not in _LABEL_CACHE:
+            _LABEL_CACHE[labels] = np.asarray(model().passage(list(labels)))
+        return _LABEL_CACHE[labels]
 
 
 def load_builtin() -> tuple[list[str], list[str]]:

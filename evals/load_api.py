@@ -65,6 +65,9 @@ TEXT_SEED = 20260101
 TEXT_NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 CLIENT_TIMEOUT = 60.0  # generous: at high concurrency we measure queueing, not failures
 SERVER_START_TIMEOUT = 240.0
+#: below uvicorn's 5 s --timeout-keep-alive; at httpx's default (also 5 s) a request now and
+#: then goes out on a connection the server is closing and fails with ReadError
+KEEPALIVE_S = 2.0
 STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
@@ -146,9 +149,10 @@ def prepare(url: str, k: Knowledge, data_dir: Path, events: int, reuse: bool) ->
 @contextmanager
 def server(url: str, data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
     """``uvicorn server:app`` in a subprocess on a free port of 127.0.0.1 that the server picks
-    itself (port 0, read back from its start-up line: no race for the port); yields the base URL
-    and process id once the app has started. (Not ``--fd``: uvicorn labels such a socket AF_UNIX, so asyncio
-    leaves Nagle on and every response waits ~40 ms for a delayed ACK.)"""
+    itself (port 0, read back from its start-up line: no race for the port); yields the base
+    URL and the process id once the app has started. Not ``--fd`` with a socket bound here:
+    uvicorn labels it AF_UNIX, asyncio then leaves Nagle on, and every response waits ~40 ms
+    for a delayed ACK."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANJI_")}
     env |= {
         "SANJI_DATA_DIR": str(data_dir),
@@ -236,7 +240,11 @@ async def drive(
 ) -> list[Sample]:
     """Run every job with at most ``concurrency`` in flight; a refile starts only after its
     first filing has answered. A job not done within ``timeout`` counts as an error."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(
+        max_connections=concurrency,
+        max_keepalive_connections=concurrency,
+        keepalive_expiry=KEEPALIVE_S,
+    )
     gate = asyncio.Semaphore(concurrency)
     filed = {j.external_id: asyncio.Event() for j in jobs if j.scenario == "file"}
     headers = {u: {"Authorization": f"Bearer {key}"} for u, key in keys.items()}
@@ -461,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=200, help="requests in flight")
     parser.add_argument("--requests", type=int, default=2000, help="requests in all")
     parser.add_argument("--events", type=int, default=2000, help="demo events to load first")
-    parser.add_argument("--timeout", type=float, default=600, help="stop the load after this")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="stop the load after this many seconds"
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="accept a database that already holds events"
     )
