@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for module in (api, auth, events, dispatch, chat, open311, metrics_routes, pages):
         app.include_router(module.router)
+    app.mount("/static", pages.static, name="static")
     return app
 
 

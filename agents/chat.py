@@ -509,6 +509,8 @@ class LLMUnusable(RuntimeError):
 
 def _duration(hours: float) -> str:
     """Hours as an officer reads them: 5.5 小时, 3 天 4 小时."""
+    if hours < 1:
+        return "不足 1 小时"
     if hours < 48:
         return f"{hours:.1f} 小时".replace(".0 ", " ")
     days, rest = divmod(round(hours), 24)

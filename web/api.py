@@ -18,6 +18,7 @@ from tools.regulations import (
     get_article,
     search_regulations,
 )
+from web.auth import PrincipalDep
 from web.deps import IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
 router = APIRouter()
@@ -151,3 +152,40 @@ def regulations_article(
     if hit is None:
         raise HTTPException(404, detail=f"索引中没有《{title}》{article}")
     return hit
+
+
+@router.get("/api/v1/departments", tags=["knowledge"])
+def departments(
+    knowledge: KnowledgeDep,
+    principal: PrincipalDep,
+    jurisdiction: Annotated[str, Query(description="事发地街道或区县编码")],
+) -> list[dict[str, Any]]:
+    """能承办该地事件的单位（本级及上级、市级单位、公共企业），含权责清单。"""
+    if jurisdiction not in knowledge.jurisdictions:
+        raise HTTPException(422, detail=f"未知的辖区编码 {jurisdiction}")
+    order = {"street": 0, "district": 1, "city": 2, "enterprise": 3}
+    serving = [
+        d
+        for d in knowledge.departments.values()
+        if knowledge.within(jurisdiction, d.jurisdiction) or d.jurisdiction == knowledge.city.code
+    ]
+    serving.sort(key=lambda d: (order.get(d.level.value, 9), d.name))
+    return [
+        {
+            "code": d.code,
+            "name": d.name,
+            "level": d.level.value,
+            "level_zh": d.level.zh,
+            "duties": [knowledge.duties[x].text for x in d.duty_ids if x in knowledge.duties],
+        }
+        for d in serving
+    ]
+
+
+@router.get("/api/v1/return-reasons", tags=["knowledge"])
+def return_reasons(knowledge: KnowledgeDep) -> list[dict[str, str]]:
+    """退单原因代码。"""
+    return [
+        {"code": r.code, "name": r.name, "description": r.description}
+        for r in knowledge.return_reasons.values()
+    ]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from agents.dispatch import Engine, for_caller
+from agents.review import summarize_review
 from domain.access import Principal
 from domain.lifecycle import Action, Status, allowed_actions
 from domain.models import MAX_TEXT_CHARS, Event, EventCreate, Source
@@ -252,6 +253,20 @@ def event_duplicates(
     """与这件事件相似的其他事件（同一地点附近、时间相近、内容相似）。"""
     q = duplicates.query_for(visible(store, principal, event_id))
     return duplicates.find_duplicates(store, knowledge, principal.scope, q)
+
+
+@router.get("/events/{event_id}/review")
+def event_review(
+    event_id: int,
+    request: Request,
+    principal: PrincipalDep,
+    store: StoreDep,
+    engine: Literal["offline", "llm"] = "offline",
+) -> dict[str, Any]:
+    """复盘：时间线、各环节用时、是否超时、退单及原因、满意度和改进建议。"""
+    visible(store, principal, event_id)
+    review: dict[str, Any] = summarize_review(request.app.state.deps, event_id, engine=engine)
+    return review if principal.reveals_personal else dict(mask_deep(review))
 
 
 @router.get("/stats", tags=["stats"])

@@ -1,4 +1,5 @@
-"""Server-rendered pages of the officers' console (foundation: the landing page)."""
+"""The officers' console: one page shell; the pages are ES modules under ``web/static`` that
+read the JSON API with the officer's session token (no build step)."""
 
 from __future__ import annotations
 
@@ -6,29 +7,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-
-from domain.lifecycle import Status
-from web.deps import KnowledgeDep, StoreDep
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
+static = StaticFiles(directory=STATIC)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, store: StoreDep, knowledge: KnowledgeDep) -> HTMLResponse:
-    rows = store.db.fetchall("SELECT status, COUNT(*) AS n FROM events GROUP BY status")
-    counts = {r["status"]: r["n"] for r in rows}
-    by_status = [(s.zh, counts.get(s.value, 0)) for s in Status]
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {
-            "total": sum(counts.values()),
-            "by_status": by_status,
-            "districts": len(knowledge.districts()),
-            "streets": len(knowledge.streets()),
-            "subtypes": len(knowledge.subtypes),
-            "departments": len(knowledge.departments),
-        },
-    )
+def console(request: Request) -> HTMLResponse:
+    """The console shell: sign-in, queue, event detail, assistant, dashboard, review."""
+    version = max(int(p.stat().st_mtime) for p in STATIC.iterdir())
+    return templates.TemplateResponse(request, "console.html", {"version": version})

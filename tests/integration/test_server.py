@@ -34,10 +34,13 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready["checks"]["index"]["articles"] >= 200  # built from the shipped digests at start
 
 
-def test_landing_page_is_chinese_and_counts_the_demo(client: TestClient) -> None:
+def test_the_console_shell_and_its_modules_are_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and 'lang="zh-CN"' in page.text
-    assert "事件总数 120" in page.text and "归档" in page.text
+    assert "/static/console.js" in page.text
+    for module in ("console.js", "ui.js", "queue.js", "event.js", "chat.js", "dashboard.js"):
+        r = client.get(f"/static/{module}")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"]
 
 
 def test_knowledge_endpoints(client: TestClient) -> None:

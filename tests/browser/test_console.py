@@ -1,0 +1,237 @@
+"""The officers' console in a real browser: Debian's Chromium driven by Playwright, against the
+real server over HTTP. Screenshots of every page go to tests/artifacts/screenshots."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowledge import Knowledge
+from tests.live import Live, live_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+BEIJING = timezone(timedelta(hours=8))
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
+) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("console")
+    with live_server(
+        f"sqlite:///{root / 'sanji.db'}",
+        root / "data",
+        prepared_data,
+        knowledge,
+        now=datetime.now(UTC),
+        events=400,
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def page_for(browser: Browser, live: Live, user: str, width: int = 1280) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live.url + "/")
+    page.fill("#username", user)
+    page.fill("#password", live.passwords[user])
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("jurisdiction")).to_be_visible()
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def no_overflow(page: Page) -> None:
+    """Nothing on the page is wider than the window (no sideways scrolling)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"] + 1, f"page is {width}px wide"  # type: ignore[index]
+
+
+def code(k: Knowledge, name: str) -> str:
+    return next(j.code for j in k.jurisdictions.values() if j.name == name)
+
+
+def filed(live: Live, text: str, address: str) -> dict[str, Any]:
+    with live.client("city") as city:
+        r = city.post(
+            "/api/v1/events",
+            params={"triage": "true"},
+            json={"source": "hotline", "text": text, "address": address},
+        )
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+def test_a_street_officer_sees_only_its_street(
+    browser: Browser, live: Live, knowledge: Knowledge
+) -> None:
+    page = page_for(browser, live, "jiefangbei")
+    expect(page.get_by_test_id("jurisdiction")).to_have_text("解放碑街道")
+    rows = page.locator("[data-testid=all] li[data-event]")
+    expect(rows.first).to_be_visible()
+    streets = set(rows.evaluate_all("els => els.map(e => e.dataset.street)"))
+    assert streets == {code(knowledge, "解放碑街道")}
+    no_overflow(page)
+    shot(page, "queue-street-1280")
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_open_an_event_and_approve_the_ai_draft(browser: Browser, live: Live) -> None:
+    event = filed(
+        live, "解放碑八一路好吃街有人占道摆摊卖烧烤，油烟很大，行人走不过", "渝中区解放碑街道八一路"
+    )
+    page = page_for(browser, live, "jiefangbei")
+    page.goto(f"{live.url}/#/event/{event['id']}")
+    draft = page.get_by_test_id("draft")
+    expect(draft).to_be_visible()
+    expect(page.get_by_test_id("lead")).to_contain_text(event["draft"]["lead_department"]["name"])
+    expect(page.get_by_test_id("explanation")).not_to_be_empty()
+    page.locator("details.law summary").first.click()  # the article text opens on click
+    expect(page.locator("details.law[open] p").first).not_to_be_empty()
+    no_overflow(page)
+    shot(page, "event-draft-1280")
+    page.get_by_test_id("approve").click()
+    expect(page.locator("[data-status=dispatched]").first).to_be_visible()
+    expect(page.locator("[data-testid=timeline] li[data-action=dispatch]")).to_contain_text(
+        "jiefangbei"
+    )
+    with live.client("city") as city:
+        history = city.get(f"/api/v1/events/{event['id']}").json()["history"]
+    assert ("dispatch", "jiefangbei") in [(h["action"], h["actor"]) for h in history]
+    shot(page, "event-dispatched-1280")
+
+
+def test_edit_a_draft_to_another_department(browser: Browser, live: Live) -> None:
+    event = filed(
+        live, "民族路步行街的井盖松动了，踩上去会翻，晚上很危险", "渝中区解放碑街道民族路"
+    )
+    page = page_for(browser, live, "yuzhong")
+    page.goto(f"{live.url}/#/event/{event['id']}")
+    page.get_by_test_id("edit").click()
+    select = page.get_by_test_id("edit-lead")
+    options = select.locator("option").evaluate_all("els => els.map(e => [e.value, e.textContent])")
+    current = event["draft"]["lead_department"]["code"]
+    target = next(v for v, t in options if v != current and "城市管理" in t)
+    select.select_option(target)
+    page.locator("dialog textarea").fill("由城管先行到场设置警示")
+    shot(page, "event-edit-dialog-1280")
+    page.locator("dialog button[type=submit]").click()
+    expect(page.locator("[data-status=dispatched]").first).to_be_visible()
+    with live.client("city") as city:
+        detail = city.get(f"/api/v1/events/{event['id']}").json()
+    assert detail["event"]["lead_department"] == target
+    assert detail["feedback"][-1]["kind"] == "draft_edited"
+
+
+def test_ask_the_assistant_and_see_a_streamed_answer_with_sources(
+    browser: Browser, live: Live
+) -> None:
+    page = page_for(browser, live, "yuzhong")
+    page.goto(f"{live.url}/#/assistant")
+    page.fill("input[aria-label=问题]", "今天有哪些超时未办结的事件")
+    page.keyboard.press("Enter")
+    answer = page.locator("[data-testid=answer][data-done='1']").last
+    expect(answer).to_contain_text("超过办理时限")
+    expect(answer.locator("a[data-source=event]").first).to_be_visible()
+    no_overflow(page)
+    shot(page, "assistant-1280")
+    page.fill("input[aria-label=问题]", "占道经营依据什么规定处罚")
+    page.keyboard.press("Enter")
+    law = page.locator("[data-testid=answer][data-done='1'] a[data-source=article]").first
+    expect(law).to_be_visible()
+    law.click()
+    expect(page.locator(".msg .law").first).not_to_be_empty()
+
+
+def test_the_dashboard_numbers_match_the_api(browser: Browser, live: Live) -> None:
+    page = page_for(browser, live, "yuzhong")
+    page.goto(f"{live.url}/#/dashboard")
+    expect(page.locator("[data-state=ready]")).to_be_attached()
+    expect(page.locator("[data-kpi=today]")).to_be_visible()
+    kpi = {
+        k: page.locator(f"[data-kpi={k}]").get_attribute("data-value")
+        for k in ("today", "week", "on_time_rate", "median_hours", "return_rate", "satisfaction")
+    }
+    now = datetime.now(BEIJING)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday())
+    with live.client("yuzhong") as c:
+
+        def stats(since: datetime) -> dict[str, Any]:
+            params = {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}
+            total: dict[str, Any] = c.get("/api/v1/stats", params=params).json()["total"]
+            return total
+
+        month = stats(datetime.now(UTC) - timedelta(days=30))
+        assert float(kpi["today"] or 0) == stats(today)["count"]
+        assert float(kpi["week"] or 0) == stats(monday)["count"]
+    for key, field in (
+        ("on_time_rate", "on_time_rate"),
+        ("median_hours", "median_hours_to_close"),
+        ("return_rate", "return_rate"),
+        ("satisfaction", "satisfaction"),
+    ):
+        expected = month[field]
+        if expected is None:
+            assert not kpi[key]
+        else:
+            assert float(kpi[key] or "nan") == pytest.approx(expected, abs=1e-6), key
+    no_overflow(page)
+    shot(page, "dashboard-1280")
+
+
+def test_the_review_prints(browser: Browser, live: Live) -> None:
+    with live.client("yuzhong") as c:
+        closed = c.get("/api/v1/events", params={"status": "closed", "limit": 1}).json()["items"]
+    page = page_for(browser, live, "yuzhong")
+    page.goto(f"{live.url}/#/review/{closed[0]['id']}")
+    expect(page.get_by_test_id("review")).to_contain_text("复盘")
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    shot(page, "review-print")
+
+
+@pytest.mark.parametrize("where", ["queue", "event", "assistant", "dashboard"])
+def test_phone_width_pages_fit(browser: Browser, live: Live, where: str) -> None:
+    page = page_for(browser, live, "jiefangbei", width=375)
+    if where == "event":
+        with live.client("jiefangbei") as c:
+            first = c.get("/api/v1/events", params={"limit": 1}).json()["items"][0]["id"]
+        page.goto(f"{live.url}/#/event/{first}")
+        expect(page.get_by_test_id("timeline")).to_be_visible()
+    else:
+        page.goto(f"{live.url}/#/{where}")
+        page.wait_for_load_state("networkidle")
+    no_overflow(page)
+    shot(page, f"{where}-phone")
+    assert not page.errors  # type: ignore[attr-defined]

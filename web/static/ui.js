@@ -1,0 +1,144 @@
+// Shared helpers of the console: the API client, DOM building, formatting, badges.
+
+const TOKEN = "sanji.token";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) q.append(key, v);
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+async function request(method, path, { params, body, raw } = {}) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path + query(params), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (raw) return res;
+  if (res.status === 401 && !path.endsWith("/auth/login")) {
+    sessionStorage.removeItem(TOKEN);
+    location.hash = "#/login";
+    throw new ApiError(401, "登录已失效，请重新登录");
+  }
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const detail = data && data.detail;
+    throw new ApiError(res.status, typeof detail === "string" ? detail : `请求失败（${res.status}）`);
+  }
+  return data;
+}
+
+export const api = {
+  get: (path, params) => request("GET", path, { params }),
+  post: (path, body, params) => request("POST", path, { body, params }),
+  raw: (method, path, body) => request(method, path, { body, raw: true }),
+  setToken: (token) => (token ? sessionStorage.setItem(TOKEN, token) : sessionStorage.removeItem(TOKEN)),
+  hasToken: () => Boolean(sessionStorage.getItem(TOKEN)),
+};
+
+// h("div", {class: "x", onclick: fn}, child, "text", [more]) builds an element.
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+export function toast(message, ms = 3500) {
+  const el = document.getElementById("toast");
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (el.hidden = true), ms);
+}
+
+export function failure(error) {
+  return h("p", { class: "error", role: "alert" }, error.message || String(error));
+}
+
+const BEIJING = { timeZone: "Asia/Shanghai", hour12: false };
+
+export function when(iso, withYear = false) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  const opts = { ...BEIJING, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" };
+  if (withYear) opts.year = "numeric";
+  return d.toLocaleString("zh-CN", opts).replace(/\//g, "-");
+}
+
+export function hours(h) {
+  if (h === null || h === undefined) return "—";
+  if (Math.abs(h) < 48) return `${Math.round(h * 10) / 10} 小时`;
+  const days = Math.floor(h / 24);
+  const rest = Math.round(h - days * 24);
+  return rest ? `${days} 天 ${rest} 小时` : `${days} 天`;
+}
+
+export const SOURCES = {
+  hotline: "12345热线", web: "网络留言", grid: "网格上报", ai_video: "AI视频", sensor: "物联感知", referral: "部门转办",
+};
+export const URGENCY = { normal: "一般", urgent: "紧急", critical: "特急" };
+export const LEVELS = { street: "街道（镇）级", district: "区县级", city: "市级", enterprise: "公共企业" };
+export const STATUSES = {
+  received: "受理", triaged: "分拨", dispatched: "派遣", accepted: "签收", returned: "退单",
+  in_progress: "处置中", extension_requested: "延期申请", resolved: "办结", verified: "回访", closed: "归档",
+};
+export const WAITING = ["received", "triaged", "returned"];
+const CLOCK = ["accepted", "in_progress", "extension_requested"];
+
+// The deadline badge: green (time left), amber (due soon: under a fifth left), red (overdue).
+export function deadline(e, now = Date.now()) {
+  if (CLOCK.includes(e.status) && e.due_at) {
+    const due = Date.parse(e.due_at);
+    const left = (due - now) / 3.6e6;
+    if (left < 0) return h("span", { class: "badge b-red", dataset: { deadline: "overdue" } }, `超时 ${hours(-left)}`);
+    const total = e.accepted_at ? (due - Date.parse(e.accepted_at)) / 3.6e6 : left;
+    if (left < total * 0.2) return h("span", { class: "badge b-amber", dataset: { deadline: "soon" } }, `即将到期 · 剩 ${hours(left)}`);
+    return h("span", { class: "badge b-green", dataset: { deadline: "ok" } }, `剩 ${hours(left)}`);
+  }
+  if (WAITING.includes(e.status)) {
+    const label = e.status === "returned" ? "退单待重派" : "待分拨";
+    return h("span", { class: "badge b-blue", dataset: { deadline: "waiting" } }, label);
+  }
+  if (e.status === "dispatched") return h("span", { class: "badge b-grey" }, "待签收");
+  return null; // resolved or closed: the status badge says it
+}
+
+export function statusBadge(status) {
+  const tone = { returned: "b-amber", resolved: "b-green", verified: "b-green", closed: "b-grey" }[status] || "b-accent";
+  return h("span", { class: `badge ${tone}`, dataset: { status } }, STATUSES[status] || status);
+}
+
+export function percent(x, digits = 1) {
+  return x === null || x === undefined ? "—" : `${(x * 100).toFixed(digits)}%`;
+}
