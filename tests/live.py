@@ -99,3 +99,19 @@ def live_server(
     s = Settings(data_dir=data_dir, database_url=database_url, **settings)
     with serve(s) as url:
         yield Live(url=url, keys=keys, passwords=passwords, settings=s)
+
+
+@contextmanager
+def sqlite_live(root: Path, prepared: Path, k: Knowledge, *, events: int = 200) -> Iterator[Live]:
+    """A live server on a fresh SQLite store under ``root`` with demo data reported up to now."""
+    from datetime import UTC
+
+    with live_server(
+        f"sqlite:///{root / 'sanji.db'}",
+        root / "data",
+        prepared,
+        k,
+        now=datetime.now(UTC),
+        events=events,
+    ) as server:
+        yield server

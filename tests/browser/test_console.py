@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from knowledge import Knowledge
-from tests.live import Live, live_server
+from tests.live import Live, sqlite_live
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
@@ -31,14 +31,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 def live(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("console")
-    with live_server(
-        f"sqlite:///{root / 'sanji.db'}",
-        root / "data",
-        prepared_data,
-        knowledge,
-        now=datetime.now(UTC),
-        events=400,
+    with sqlite_live(
+        tmp_path_factory.mktemp("console"), prepared_data, knowledge, events=400
     ) as server:
         yield server
 

@@ -5,7 +5,6 @@ and ``civicbot`` (writes: form-encoded POST with ``api_key``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,21 +14,15 @@ from civicbot.http import RateLimiter
 from georeport import GeoReport
 
 from knowledge import Knowledge
-from tests.live import Live, live_server
+from tests.live import Live, sqlite_live
 
 
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("open311")
-    with live_server(
-        f"sqlite:///{root / 'sanji.db'}",
-        root / "data",
-        prepared_data,
-        knowledge,
-        now=datetime.now(UTC),
-        events=120,
+    with sqlite_live(
+        tmp_path_factory.mktemp("open311"), prepared_data, knowledge, events=120
     ) as server:
         yield server
 
