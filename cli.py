@@ -336,6 +336,283 @@ def eval_retrieval(
     console.print(f"报告已写入 {out}/metrics.json 和 {out}/report.md")
 
 
+def _drafter(engine: str) -> tuple[Any, Any, str | None]:
+    """A function drafting one case with the shipped engine (nothing stored), the knowledge,
+    and the model name when the LLM engine is used."""
+    from agents.dispatch import Dispatcher
+    from agents.runtime import build_deps
+    from domain.models import MAX_TEXT_CHARS, EventCreate, Source
+
+    settings = get_settings()
+    if engine == "llm" and not settings.llm_configured:
+        _fail("使用 llm 引擎需要配置 SANJI_LLM_BASE_URL")
+    deps = build_deps(settings)
+    dispatcher = Dispatcher(deps, None)
+
+    def draft(fields: dict[str, Any], text: str) -> dict[str, Any]:
+        source = str(fields.get("source") or "")
+        lat, lon = fields.get("lat"), fields.get("lon")
+        event = EventCreate(
+            source=Source(source) if source in Source._value2member_map_ else Source.HOTLINE,
+            text=text[:MAX_TEXT_CHARS],
+            title=(str(fields["title"])[:500] if fields.get("title") else None),
+            address=(str(fields["address"])[:500] if fields.get("address") else None),
+            lat=float(lat) if isinstance(lat, int | float) else None,
+            lon=float(lon) if isinstance(lon, int | float) else None,
+            reported_at=datetime.now(UTC),
+        )
+        view: dict[str, Any] = dispatcher.draft(event, "llm" if engine == "llm" else "offline")
+        return view
+
+    return draft, deps.knowledge, deps.llm.model if deps.llm else None
+
+
+@eval_app.command("routing")
+def eval_routing(
+    dataset: Annotated[Path, typer.Option(help="CSV / JSONL / XLSX")],
+    text_col: Annotated[list[str], typer.Option(help="文本列，可重复（如标题和正文），按顺序拼接")],
+    label_col: Annotated[str, typer.Option(help="标签列（JSONL 可用 gold.subtype 这样的路径）")],
+    out: Annotated[Path, typer.Option(help="输出目录")],
+    target: Annotated[
+        str, typer.Option(help="标签的含义：category / department / level / urgency")
+    ] = "category",
+    label_map: Annotated[
+        Path | None, typer.Option(help="YAML：数据集标签 → 本系统编码（可多对一）")
+    ] = None,
+    id_col: Annotated[str | None, typer.Option(help="编号列")] = None,
+    source_col: Annotated[str | None, typer.Option(help="来源列（分组统计）")] = None,
+    district_col: Annotated[str | None, typer.Option(help="区县列（分组统计）")] = None,
+    join: Annotated[
+        list[Path] | None, typer.Option(help="正文所在的文件（标注文件只有编号和标签时），可重复")
+    ] = None,
+    on: Annotated[str | None, typer.Option(help="与 --join 文件关联的编号列")] = None,
+    train: Annotated[Path | None, typer.Option(help="在此文件上训练，在 --dataset 上测试")] = None,
+    cv: Annotated[int | None, typer.Option(help="K 折交叉验证（固定种子）")] = None,
+    method: Annotated[str, typer.Option(help="训练方法：sanji（本系统）或 baseline")] = "sanji",
+    with_baseline: Annotated[
+        bool, typer.Option("--with-baseline", help="同时在同样的折上跑基线并报告差距")
+    ] = False,
+    engine: Annotated[str, typer.Option(help="按配置评测时的引擎：offline / llm")] = "offline",
+    baseline: Annotated[
+        Path | None, typer.Option(help="上一次的 metrics.json：下降超过 --max-drop 则失败")
+    ] = None,
+    max_drop: Annotated[float, typer.Option(help="允许的最大下降（宏平均 F1 与各类 F1）")] = 0.01,
+    limit: Annotated[int | None, typer.Option(help="只评前 N 条（试跑）")] = None,
+) -> None:
+    """评测分拨准确率：准确率、宏/加权 F1、各类指标、前三命中、校准误差、混淆矩阵和 HTML 报告。"""
+    from rich.progress import Progress
+
+    from evals.harness import RoutingArgs, run_routing
+    from evals.routing import DatasetError
+    from knowledge import default_knowledge
+
+    if target not in ("category", "department", "level", "urgency"):
+        _fail("target 只能是 category、department、level 或 urgency")
+    if method not in ("sanji", "baseline"):
+        _fail("method 只能是 sanji 或 baseline")
+    if engine not in ("offline", "llm"):
+        _fail("engine 只能是 offline 或 llm")
+    if cv is not None and cv < 2:
+        _fail("--cv 至少为 2")
+    args = RoutingArgs(
+        dataset=dataset,
+        text_cols=text_col,
+        label_col=label_col,
+        target=target,  # type: ignore[arg-type]
+        out=out,
+        id_col=id_col,
+        label_map=label_map,
+        source_col=source_col,
+        district_col=district_col,
+        join=join or [],
+        on=on,
+        train=train,
+        cv=cv,
+        method=method,  # type: ignore[arg-type]
+        with_baseline=with_baseline,
+        engine=engine,  # type: ignore[arg-type]
+        baseline=baseline,
+        max_drop=max_drop,
+        limit=limit,
+    )
+    drafter, model = None, None
+    if cv is None and train is None:
+        draft, k, model = _drafter(engine)
+        drafter = lambda case: draft(case.fields, case.text)  # noqa: E731
+    else:
+        k = default_knowledge()
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("评测", total=None)
+
+            def tick(stage: str, n: int, total: int) -> None:
+                bar.update(task, description=stage, completed=n, total=total)
+
+            run, _, _ = run_routing(args, k, drafter, model=model, progress=tick)
+    except DatasetError as exc:
+        _fail(str(exc))
+        return
+    _print_routing(run)
+    if run["gate"] and run["gate"]["failed"]:
+        err.print("[bold red]回归门槛未通过[/]：" + "；".join(run["gate"]["failures"]))
+        raise typer.Exit(1)
+
+
+def _print_routing(run: dict[str, Any]) -> None:
+    m = run["metrics"]
+    table = Table(
+        title=f"分拨评测 · {run['dataset']['name']} · {run['target_zh']} · {run['mode_zh']}"
+    )
+    for col in ("指标", "数值"):
+        table.add_column(col)
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    rows = [
+        ("条数 / 类别", f"{m['cases']} / {m['classes']}"),
+        ("准确率", pct(m["accuracy"])),
+        ("宏平均 F1", f"{m['macro_f1']:.4f}"),
+        ("加权 F1", f"{m['weighted_f1']:.4f}"),
+        ("前三命中率", pct(m["top3_accuracy"])),
+        ("期望校准误差 ECE", "—" if m["ece"] is None else f"{m['ece']:.4f}"),
+        ("延迟 p50 / p95", f"{m['latency_ms']['p50']} / {m['latency_ms']['p95']} ms"),
+        ("需人工确认", str(m["needs_human"])),
+    ]
+    if run["baseline"]:
+        rows.append(("基线宏平均 F1（同折）", f"{run['baseline']['macro_f1']:.4f}"))
+        rows.append(("高出基线", f"{run['gain_macro_f1'] * 100:+.1f} 个百分点"))
+    if run["usage"] and run["usage"]["llm_calls"]:
+        u = run["usage"]
+        rows.append(("大模型调用 / 回退", f"{u['llm_calls']} / {u['fallbacks']}"))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    worst = sorted(m["per_class"].items(), key=lambda kv: kv[1]["f1"])[:5]
+    console.print(
+        "最差的类别："
+        + "；".join(f"{label} F1 {c['f1']:.2f}（{c['support']} 条）" for label, c in worst)
+    )
+    console.print(f"报告：{run['settings']['out']}/report.html")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    a: Annotated[Path, typer.Argument(help="较早一次的 metrics.json 或其目录")],
+    b: Annotated[Path, typer.Argument(help="较新一次的 metrics.json 或其目录")],
+) -> None:
+    """比较两次分拨评测：主要指标和各类 F1 的变化（B − A）。"""
+    from evals.routing import compare
+
+    def read(p: Path) -> dict[str, Any]:
+        path = p / "metrics.json" if p.is_dir() else p
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            _fail(f"无法读取 {path}：{exc}")
+            raise
+        return data
+
+    diff = compare(read(a), read(b))
+    table = Table(title="分拨评测对比（B − A）")
+    for col in ("指标", "A", "B", "变化"):
+        table.add_column(col, justify="right")
+
+    def fmt(x: Any) -> str:
+        return "—" if x is None else f"{x:.4f}"
+
+    for key, row in diff["headline"].items():
+        table.add_row(key, fmt(row["a"]), fmt(row["b"]), _signed(row["delta"]))
+    changed = sorted(
+        ((label, r) for label, r in diff["per_class"].items() if r["delta"]),
+        key=lambda kv: kv[1]["delta"],
+    )
+    for label, row in changed[:15]:
+        table.add_row(f"F1 {label}", fmt(row["a"]), fmt(row["b"]), _signed(row["delta"]))
+    console.print(table)
+
+
+def _signed(x: float | None) -> str:
+    if x is None:
+        return "—"
+    colour = "green" if x > 0 else "red" if x < 0 else "white"
+    return f"[{colour}]{x:+.4f}[/]"
+
+
+@eval_app.command("dispatch")
+def eval_dispatch(
+    dataset: Annotated[
+        Path, typer.Option(help="金标准集 JSONL（gold：小类、主办、协办、层级、紧急程度、法规）")
+    ],
+    out: Annotated[Path, typer.Option(help="输出目录")],
+    engine: Annotated[str, typer.Option(help="offline / llm")] = "offline",
+) -> None:
+    """评测整张派单草稿：小类、主办部门、协办、层级、紧急程度、法规引用，并按疑难类型分组。"""
+    from rich.progress import Progress
+
+    from evals.dispatch_eval import evaluate_dispatch
+    from evals.routing import DatasetError
+
+    if engine not in ("offline", "llm"):
+        _fail("engine 只能是 offline 或 llm")
+    draft, k, _ = _drafter(engine)
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("起草", total=None)
+            result = evaluate_dispatch(
+                dataset,
+                k,
+                lambda row: draft(row, str(row["text"])),
+                out,
+                engine=engine,
+                progress=lambda n, total: bar.update(task, completed=n, total=total),
+            )
+    except DatasetError as exc:
+        _fail(str(exc))
+        return
+    table = Table(title=f"派单草稿评测 · {dataset.name}（{result['overall']['cases']} 件）")
+    columns = (
+        "分组",
+        "件数",
+        "小类",
+        "大类",
+        "主办",
+        "主办类型",
+        "层级",
+        "紧急",
+        "协办召回",
+        "法规全含",
+        "全对",
+    )
+    for col in columns:
+        table.add_column(col, justify="right")
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.0%}"
+
+    for name, s in [("全部", result["overall"]), *result["by_tag"].items()]:
+        table.add_row(
+            name,
+            str(s["cases"]),
+            *(
+                pct(s[key])
+                for key in (
+                    "subtype",
+                    "category",
+                    "lead",
+                    "lead_type",
+                    "level",
+                    "urgency",
+                    "assist_recall",
+                    "articles_all",
+                    "all_right",
+                )
+            ),
+        )
+    console.print(table)
+    console.print(f"结果：{out}/metrics.json、{out}/predictions.jsonl")
+
+
 @app.command()
 def train(
     dataset: Annotated[Path, typer.Option(help="训练数据：CSV、JSONL 或 XLSX")],

@@ -55,17 +55,18 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
     fitted on out-of-fold scores (one division at prediction time: fast, and honest
     confidences). Trains in about a second on the shipped set."""
 
-    def __init__(self, C: float = 0.5, folds: int = 5) -> None:
+    def __init__(
+        self, C: float = 0.5, folds: int = 5, class_weight: str | None = "balanced"
+    ) -> None:
         self.C = C
         self.folds = folds
+        self.class_weight = class_weight  # rare classes weigh as much as common ones
 
     def fit(self, X: Any, y: Any) -> TemperatureScaledSVM:
         labels = np.asarray(y)
         cv = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=0)
-        scores = cross_val_predict(
-            LinearSVC(C=self.C), X, labels, cv=cv, method="decision_function"
-        )
-        self.base_ = LinearSVC(C=self.C).fit(X, labels)
+        scores = cross_val_predict(self._svm(), X, labels, cv=cv, method="decision_function")
+        self.base_ = self._svm().fit(X, labels)
         self.classes_ = self.base_.classes_
         index = {c: i for i, c in enumerate(self.classes_)}
         truth = np.array([index[v] for v in labels])
@@ -75,6 +76,9 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
             if nll < best:
                 best, self.temperature_ = nll, float(t)
         return self
+
+    def _svm(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight=self.class_weight)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.exp(_log_softmax(self.base_.decision_function(X) / self.temperature_))
@@ -114,8 +118,12 @@ def knowledge_prior(k: Knowledge, repeat: int = 1) -> tuple[list[str], list[str]
     return xs, ys
 
 
+#: bumped when the training method changes, so saved models of the old method are retrained
+METHOD = "char1-3 tfidf + balanced linear svm + temperature, v2"
+
+
 def data_version(texts: list[str], labels: list[str]) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(METHOD.encode())
     for t, y in zip(texts, labels, strict=True):
         h.update(f"{y}\t{t}\n".encode())
     return h.hexdigest()[:12]
@@ -153,7 +161,7 @@ class SubtypeClassifier:
             "examples": len(texts),
             "subtypes": len(counts),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "algorithm": "tfidf(char 1-3) + linear SVM, temperature-calibrated softmax",
+            "algorithm": METHOD,
             "temperature": round(float(pipeline.named_steps["clf"].temperature_), 4),
         }
         return cls(pipeline, meta, k)
@@ -234,11 +242,16 @@ def load_builtin() -> tuple[list[str], list[str]]:
 
 
 def ensure_classifier(k: Knowledge, models_dir: Path) -> SubtypeClassifier:
-    """The current model, training one on the shipped labelled set at first use."""
+    """The current model, training one on the shipped labelled set at first use, and again
+    when the shipped set or the training method changed (a model trained on your own data
+    with ``sanji train`` is kept)."""
     existing = SubtypeClassifier.load(models_dir, k)
-    if existing is not None:
-        return existing
     texts, labels = load_builtin()
+    if existing is not None and (
+        existing.meta.get("source") != BUILTIN_DATA.name
+        or existing.version == data_version(texts, labels)
+    ):
+        return existing
     clf = SubtypeClassifier.train(k, texts, labels, source=str(BUILTIN_DATA.name))
     clf.save(models_dir)
     log.info(

@@ -1,0 +1,139 @@
+"""Whole-draft scoring on the golden set: for each event, does the draft get the subtype, the
+lead department (exactly, and by type), the assisting departments, the level, the urgency, and
+do its citations include the expected articles? Scored overall and per hard-case tag."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.routing import DatasetError, dataset_hash, git_commit, read_table
+from knowledge import Knowledge
+from tools.pii import mask_text
+
+CHECKS = ("subtype", "category", "lead", "lead_type", "level", "urgency")
+
+
+def load_golden(path: Path, k: Knowledge) -> list[dict[str, Any]]:
+    rows = read_table(path)
+    for n, r in enumerate(rows, start=1):
+        gold = r.get("gold")
+        if not isinstance(gold, dict) or not r.get("text"):
+            raise DatasetError(f"{path.name} 第{n}行需要 text 和 gold")
+        for key in ("subtype", "lead_department", "level", "urgency"):
+            if not gold.get(key):
+                raise DatasetError(f"{path.name} 第{n}行 gold 缺少 {key}")
+        if gold["subtype"] not in k.subtypes:
+            raise DatasetError(f"{path.name} 第{n}行：未知小类 {gold['subtype']}")
+        if gold["lead_department"] not in k.departments:
+            raise DatasetError(f"{path.name} 第{n}行：未知部门 {gold['lead_department']}")
+    return rows
+
+
+def score(row: dict[str, Any], draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
+    gold = row["gold"]
+    lead = draft["lead_department"]["code"]
+    assist_gold = set(gold.get("assisting_departments") or [])
+    assist = {a["code"] for a in draft["assisting_departments"]}
+    cited = {(c["title"], c["article"]) for c in draft["legal_basis"]}
+    expected = {(a["title"], a["article"]) for a in gold.get("articles") or []}
+    return {
+        "subtype": draft["category"]["code"] == gold["subtype"],
+        "category": k.subtypes[draft["category"]["code"]].category
+        == k.subtypes[gold["subtype"]].category,
+        "lead": lead == gold["lead_department"],
+        "lead_type": k.departments[lead].type == k.departments[gold["lead_department"]].type,
+        "level": draft["level"] == gold["level"],
+        "urgency": draft["urgency"] == gold["urgency"],
+        "assist_recall": len(assist & assist_gold) / len(assist_gold) if assist_gold else None,
+        "assist_precision": len(assist & assist_gold) / len(assist)
+        if assist and assist_gold
+        else None,
+        "articles_all": expected <= cited if expected else None,
+        "articles_any": bool(expected & cited) if expected else None,
+    }
+
+
+def _rate(values: Sequence[bool | float | None]) -> float | None:
+    xs = [float(v) for v in values if v is not None]
+    return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def summarize(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"cases": len(scores)}
+    for key in (*CHECKS, "assist_recall", "assist_precision", "articles_all", "articles_any"):
+        out[key] = _rate([s[key] for s in scores])
+    out["all_right"] = _rate(
+        [all(s[c] for c in ("subtype", "lead", "level", "urgency")) for s in scores]
+    )
+    return out
+
+
+def evaluate_dispatch(
+    path: Path,
+    k: Knowledge,
+    drafter: Callable[[dict[str, Any]], dict[str, Any]],
+    out: Path,
+    *,
+    engine: str,
+    progress: Callable[[int, int], None] = lambda n, total: None,
+) -> dict[str, Any]:
+    rows = load_golden(path, k)
+    scores, latencies, lines = [], [], []
+    by_tag: dict[str, list[dict[str, Any]]] = {}
+    for n, row in enumerate(rows, start=1):
+        started = time.perf_counter()
+        draft = drafter(row)
+        latencies.append((time.perf_counter() - started) * 1000)
+        s = score(row, draft, k)
+        scores.append(s)
+        for tag in row.get("tags") or []:
+            by_tag.setdefault(tag, []).append(s)
+        lines.append(
+            {
+                "id": row.get("id"),
+                "text": mask_text(str(row["text"])[:160]),
+                "tags": row.get("tags") or [],
+                "gold": row["gold"],
+                "draft": {
+                    "subtype": draft["category"]["code"],
+                    "confidence": draft["category"]["confidence"],
+                    "lead": draft["lead_department"]["code"],
+                    "assisting": [a["code"] for a in draft["assisting_departments"]],
+                    "level": draft["level"],
+                    "urgency": draft["urgency"],
+                    "articles": [f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]],
+                    "needs_human": draft["needs_human"],
+                },
+                "score": s,
+            }
+        )
+        progress(n, len(rows))
+    result = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": {"name": path.name, "hash": dataset_hash(path)},
+        "engine": engine,
+        "git_commit": git_commit(),
+        "overall": summarize(scores),
+        "by_tag": {tag: summarize(v) for tag, v in sorted(by_tag.items())},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p95": round(float(np.percentile(latencies, 95)), 2),
+        },
+        "needs_human": sum(1 for line in lines if line["draft"]["needs_human"]),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    with (out / "predictions.jsonl").open("w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return result
