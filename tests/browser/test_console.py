@@ -133,6 +133,7 @@ def test_edit_a_draft_to_another_department(browser: Browser, live: Live) -> Non
     page.goto(f"{live.url}/#/event/{event['id']}")
     page.get_by_test_id("edit").click()
     select = page.get_by_test_id("edit-lead")
+    expect(select.locator("option").nth(5)).to_be_attached()  # the list arrives from the API
     options = select.locator("option").evaluate_all("els => els.map(e => [e.value, e.textContent])")
     current = event["draft"]["lead_department"]["code"]
     target = next(v for v, t in options if v != current and "城市管理" in t)
