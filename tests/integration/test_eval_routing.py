@@ -307,3 +307,48 @@ def test_whole_drafts_on_the_golden_set(tmp_path: Path, drafter: Any, knowledge:
     assert (tmp_path / "d" / "predictions.jsonl").read_text(encoding="utf-8").count("\n") == o[
         "cases"
     ]
+
+
+def test_the_llm_engine_records_calls_and_fallbacks(
+    tmp_path: Path, prepared_data: Path, knowledge: Knowledge
+) -> None:
+    """As configured with the LLM engine against a scripted endpoint that fails: every case is
+    still scored (offline fallback) and the calls and fallbacks are in metrics.json."""
+    import openai
+
+    from agents.llm import LLM
+    from tests.fakes.openai_server import ScriptedServer, Status
+
+    shutil.copytree(prepared_data, tmp_path / "data")
+    store = EventStore.open(f"sqlite:///{tmp_path / 's.db'}", knowledge)
+    server = ScriptedServer([Status(400)] * 40)
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="t", max_retries=0, timeout=5)
+        deps = AgentDeps(
+            store,
+            knowledge,
+            open_index(tmp_path / "data", tmp_path / "data" / "chroma"),
+            ensure_classifier(knowledge, tmp_path / "data" / "models"),
+            lambda: datetime.now(UTC),
+            llm=LLM(client, "scripted"),
+        )
+        dispatcher = Dispatcher(deps, None)
+
+        def draft(case: Case) -> dict[str, Any]:
+            event = EventCreate(
+                source=Source.HOTLINE, text=case.text, reported_at=datetime.now(UTC)
+            )
+            view: dict[str, Any] = dispatcher.draft(event, "llm")
+            return view
+
+        data = write_csv(tmp_path / "e.csv", CASES[:3], ("id", "正文", "subtype", "渠道", "区县"))
+        args = RoutingArgs(
+            dataset=data, text_cols=["正文"], label_col="subtype", engine="llm", out=tmp_path / "o"
+        )
+        run, _, _ = run_routing(args, knowledge, draft, model="scripted")
+    finally:
+        server.close(expect_all_used=False)
+        store.close()
+    assert run["metrics"]["cases"] == 3 and run["model"] == "scripted"
+    assert run["usage"]["llm_calls"] >= 3 and run["usage"]["fallbacks"] >= 3
+    assert len(server.requests) == run["usage"]["llm_calls"]
