@@ -128,3 +128,38 @@ def test_train_triage_and_review_from_the_command_line(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "复盘" in shown.stdout and "未办结" in shown.stdout
     missing = sanji("review", "99999", env_extra=env)
     assert missing.returncode == 1 and "不存在" in missing.stderr
+
+
+def test_users_and_the_terminal_chat(tmp_path: Path) -> None:
+    env = {"SANJI_DATA_DIR": str(tmp_path / "d")}
+    out = sanji(
+        "users",
+        "add",
+        "wang",
+        "--role",
+        "street_officer",
+        "--jurisdiction",
+        "渝中区",
+        env_extra=env,
+    )
+    assert out.returncode == 1 and "街道" in out.stderr  # a street officer needs a street
+    out = sanji(
+        "users", "add", "wang", "--role", "street_officer", "--jurisdiction", "解放碑街道",
+        "--name", "王立", env_extra=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("sjk_") and len(key) > 40
+    listed = sanji("users", "list", env_extra=env)
+    assert "wang" in listed.stdout and "解放碑街道" in listed.stdout
+    again = sanji(
+        "users", "add", "wang", "--role", "city_officer", "--jurisdiction", "重庆市", env_extra=env
+    )
+    assert again.returncode == 1 and "已存在" in again.stderr
+    chat = sanji("chat", "--as", "wang", "-m", "你能做什么", env_extra=env)
+    assert chat.returncode == 0, chat.stderr
+    assert "超时" in chat.stdout and "起草派单" in chat.stdout
+    nobody = sanji("chat", "--as", "li", "-m", "你好", env_extra=env)
+    assert nobody.returncode == 1 and "没有可用的账号" in nobody.stderr
+    assert sanji("users", "disable", "wang", env_extra=env).returncode == 0
+    assert sanji("chat", "--as", "wang", "-m", "你好", env_extra=env).returncode == 1
