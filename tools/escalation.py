@@ -33,6 +33,27 @@ class EscalationAnswer(BaseModel):
     rules: list[RuleHit]
 
 
+#: words that deny what follows them (无人员受伤, 没有人被困, 未造成伤亡)
+NEGATIONS = ("无", "没有", "没", "未", "并非", "不是")
+#: what gathers without being a crowd of people (聚集流浪犬, 蚊虫聚集)
+NOT_PEOPLE = "犬狗猫鸟鸽鼠蚊虫蝇蜂车"
+
+
+def mentions(text: str, keyword: str) -> bool:
+    """Whether the text asserts the keyword: an occurrence right after a negation, or a
+    gathering of animals or vehicles, does not count."""
+    start = text.find(keyword)
+    while start != -1:
+        before = text[max(0, start - 4) : start]
+        after = text[start + len(keyword) : start + len(keyword) + 3]
+        negated = any(n in before for n in NEGATIONS)
+        animals = keyword in ("聚集", "群体") and any(c in NOT_PEOPLE for c in after + before)
+        if not (negated or animals):
+            return True
+        start = text.find(keyword, start + 1)
+    return False
+
+
 def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
     """按升级规则判断事件应由哪一级承办，并列出命中的规则及理由。"""
     st = k.subtype(q.subtype)
@@ -42,7 +63,7 @@ def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
         w = rule.when
         reasons: list[str] = []
         if w.any_keywords is not None:
-            found = [kw for kw in w.any_keywords if kw in q.text]
+            found = [kw for kw in w.any_keywords if mentions(q.text, kw)]
             if not found:
                 continue
             reasons.append(f"文中出现「{'、'.join(found)}」")
