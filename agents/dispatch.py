@@ -52,6 +52,7 @@ def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
     """The draft dispatch order as officers and integrators read it: every choice with the
     duty, rule or article it rests on."""
     c, d, r = out["classification"], out["draft"], out["routing"]
+    assist_duties = {a["code"]: a.get("duty_ids", []) for a in r.get("assisting", [])}
     return {
         "event_id": out.get("event_id") or None,
         "category": {
@@ -67,7 +68,12 @@ def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
             "duties": [k.duties[x].text for x in r["lead"].get("duty_ids", []) if x in k.duties],
         },
         "assisting_departments": [
-            {"code": x, "name": k.departments[x].name} for x in d["assisting_departments"]
+            {
+                "code": x,
+                "name": k.departments[x].name,
+                "duties": [k.duties[i].text for i in assist_duties.get(x, []) if i in k.duties],
+            }
+            for x in d["assisting_departments"]
         ],
         "level": d["level"],
         "urgency": d["urgency"],

@@ -317,6 +317,8 @@ def test_draft_stores_nothing(live: Live) -> None:
         assert draft["event_id"] is None
         assert draft["lead_department"]["name"] and draft["legal_basis"]
         assert draft["explanation"] and draft["steps"]
+        assert draft["lead_department"]["duties"]  # each unit with the duty it was chosen for
+        assert all(a["duties"] for a in draft["assisting_departments"])
         assert city.get("/api/v1/events", params={"limit": 1}).json()["total"] == before
 
 
