@@ -55,7 +55,9 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
         raise ValueError("层级不能为企业 (level cannot be enterprise)")
 
     def assigned(type_code: str, duty_ids: list[str], role: str) -> AssignedDepartment:
-        lv, code = _place(k, type_code, q.jurisdiction, level)
+        # the lead acts at the event's level; an assisting unit is the nearest one that holds
+        # the duty (the street office and the police station assist a district bureau on site)
+        lv, code = _place(k, type_code, q.jurisdiction, level if role == "lead" else Level.STREET)
         dept = k.departments[code]
         return AssignedDepartment(
             code=code,

@@ -303,6 +303,7 @@ def test_whole_drafts_on_the_golden_set(tmp_path: Path, drafter: Any, knowledge:
         o["subtype"] >= 0.70 and o["lead"] >= 0.68 and o["level"] >= 0.88 and o["urgency"] >= 0.80
     )
     assert o["articles_any"] is not None and o["articles_any"] >= 0.6
+    assert o["assist_recall"] is not None and o["assist_recall"] >= 0.5  # was 0.38
     assert set(result["by_tag"]) >= {"injection", "escalation", "very_long"}
     assert (tmp_path / "d" / "predictions.jsonl").read_text(encoding="utf-8").count("\n") == o[
         "cases"
