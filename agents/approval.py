@@ -38,7 +38,7 @@ def _errors(deps: AgentDeps, state: TriageState, value: Any) -> list[str]:
             dept = k.departments.get(code) if isinstance(code, str) else None
             if dept is None:
                 errors.append(f"没有编码为 {code} 的部门")
-            elif not (k.within(place, dept.jurisdiction) or dept.jurisdiction == k.city.code):
+            elif not k.serves(dept, place):
                 errors.append(f"{dept.name}不管辖事发地，不能承办")
         if "level" in edits and edits["level"] not in ("street", "district", "city"):
             errors.append("层级应为 street / district / city")

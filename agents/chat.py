@@ -31,6 +31,7 @@ from domain.models import Event, EventCreate, Scope
 from store import Conflict, NotFound
 from tools import duplicates, events, regulations
 from tools.pii import mask_text
+from tools.scope import covers
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ class ChatAssistant:
         if not event_id:
             raise NotFound("请告诉我是哪一件事件（例如「事件 E123」），或在事件详情页旁打开助手。")
         event = self.deps.store.get_event(int(event_id))
-        if not ctx.principal.scope.allows(event.district, event.street):
+        if not covers(self.deps.store, ctx.principal, event):
             raise NotFound(f"事件 E{event_id} 不存在或不在您的辖区内。")
         return event
 
@@ -336,15 +337,7 @@ class ChatAssistant:
         return Reply(text, events=[e.id], focus_event=e.id)
 
     def _draft_for(self, e: Event) -> dict[str, Any]:
-        create = EventCreate(
-            source=e.source,
-            title=e.title,
-            text=e.text,
-            reported_at=e.reported_at,
-            address=e.address,
-            lat=e.lat,
-            lon=e.lon,
-        )
+        create = EventCreate.model_validate(e.model_dump(include=set(EventCreate.model_fields)))
         view: dict[str, Any] = self.dispatcher.draft(create, "offline")
         return view
 

@@ -192,20 +192,13 @@ def _call_tool(tools: dict[str, BaseTool], call: dict[str, str]) -> Any:
 def _harvest(value: Any, events: set[int], laws: set[str], articles: list[dict[str, Any]]) -> None:
     """Collect the event ids and laws a tool result contains: what an answer may cite."""
     if isinstance(value, dict):
-        if "citation" in value and "title" in value and "article" in value:
+        if isinstance(value.get("title"), str) and "article" in value:
             laws.add(value["title"])
-            articles.append(
-                {
-                    "title": value["title"],
-                    "article": value["article"],
-                    "citation": value["citation"],
-                }
-            )
+            if "citation" in value:
+                articles.append({key: value[key] for key in ("title", "article", "citation")})
         for key in ("id", "event_id", "duplicate_of"):
             if isinstance(value.get(key), int):
                 events.add(int(value[key]))
-        if isinstance(value.get("title"), str) and "article" in value:
-            laws.add(value["title"])
         for v in value.values():
             _harvest(v, events, laws, articles)
     elif isinstance(value, list):

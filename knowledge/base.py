@@ -87,6 +87,11 @@ class Knowledge:
         """Whether jurisdiction ``code`` lies inside ``scope`` (or is it)."""
         return any(j.code == scope for j in self.ancestors(code))
 
+    def serves(self, dept: Department, place: str) -> bool:
+        """Whether a department may handle an event at ``place``: its own jurisdiction
+        contains the place, or it works city-wide (city bureaus, utilities)."""
+        return self.within(place, dept.jurisdiction) or dept.jurisdiction == self.city.code
+
     # -- departments ---------------------------------------------------------------------
 
     def department(self, dept_type: str, jurisdiction: str, level: Level) -> Department:

@@ -34,12 +34,6 @@ class Approvals:
             (event_id,),
         )
 
-    def count(self, event_id: int) -> int:
-        row = self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM approvals WHERE event_id = ?", (event_id,)
-        )
-        return int(row["n"]) if row else 0
-
     def claim(self, approval_id: int, *, by: str, now: datetime) -> None:
         """Take the decision on a waiting run; Conflict when someone else took it first."""
         cur = self.db.execute(

@@ -167,7 +167,6 @@ class PostgresDatabase(Database):
             raise StoreError(f"无法连接 PostgreSQL 数据库: {exc}") from exc
         self._depth = 0
         self._lock = threading.RLock()
-        self._tx: Any = None
 
     @staticmethod
     def _sql(sql: str) -> str:

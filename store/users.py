@@ -99,12 +99,6 @@ class Users:
         row = self.db.fetchone("SELECT * FROM users WHERE username = ?", (username,))
         return self._user(row) if row else None
 
-    def get(self, user_id: int) -> User:
-        row = self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-        if row is None:
-            raise NotFound(f"用户 {user_id} 不存在")
-        return self._user(row)
-
     def all(self) -> list[User]:
         return [self._user(r) for r in self.db.fetchall("SELECT * FROM users ORDER BY id")]
 
@@ -119,14 +113,6 @@ class Users:
             disabled=bool(row["disabled"]),
             has_password=row["password_hash"] is not None,
         )
-
-    def set_password(self, username: str, password: str) -> None:
-        cur = self.db.execute(
-            "UPDATE users SET password_hash = ? WHERE username = ?",
-            (hash_password(password), username),
-        )
-        if cur.rowcount != 1:
-            raise NotFound(f"用户 {username} 不存在")
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         user = self.find(username)

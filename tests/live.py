@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,16 +102,21 @@ def live_server(
 
 
 @contextmanager
-def sqlite_live(root: Path, prepared: Path, k: Knowledge, *, events: int = 200) -> Iterator[Live]:
-    """A live server on a fresh SQLite store under ``root`` with demo data reported up to now."""
+def backend_live(
+    root: Path, prepared: Path, k: Knowledge, *, backend: str = "sqlite", events: int = 200
+) -> Iterator[Live]:
+    """A live server on a fresh store (SQLite under ``root``, or a new PostgreSQL database)
+    with demo data reported up to now."""
     from datetime import UTC
 
-    with live_server(
-        f"sqlite:///{root / 'sanji.db'}",
-        root / "data",
-        prepared,
-        k,
-        now=datetime.now(UTC),
-        events=events,
-    ) as server:
-        yield server
+    from tests.conftest import fresh_postgres
+
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{root / 'sanji.db'}"
+            if backend == "sqlite"
+            else stack.enter_context(fresh_postgres())
+        )
+        yield stack.enter_context(
+            live_server(url, root / "data", prepared, k, now=datetime.now(UTC), events=events)
+        )

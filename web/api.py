@@ -164,11 +164,7 @@ def departments(
     if jurisdiction not in knowledge.jurisdictions:
         raise HTTPException(422, detail=f"未知的辖区编码 {jurisdiction}")
     order = {"street": 0, "district": 1, "city": 2, "enterprise": 3}
-    serving = [
-        d
-        for d in knowledge.departments.values()
-        if knowledge.within(jurisdiction, d.jurisdiction) or d.jurisdiction == knowledge.city.code
-    ]
+    serving = [d for d in knowledge.departments.values() if knowledge.serves(d, jurisdiction)]
     serving.sort(key=lambda d: (order.get(d.level.value, 9), d.name))
     return [
         {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -41,18 +41,27 @@ def _credential(request: Request) -> str | None:
     return None
 
 
-def authenticate(request: Request, store: StoreDep, knowledge: KnowledgeDep) -> Principal:
-    """The caller, or 401. Sets ``request.state.principal`` for logging and metrics."""
+def identify(request: Request, store: Any, knowledge: Any) -> tuple[str | None, Principal | None]:
+    """The credential the request carries and the caller it belongs to (None when there is
+    none, or it is not valid). Sets ``request.state.principal`` for logging and metrics."""
     token = _credential(request)
+    user = Users(store.db).resolve(token, now=datetime.now(UTC)) if token else None
+    if user is None:
+        return token, None
+    principal = principal_for(knowledge, user)
+    request.state.principal = principal
+    return token, principal
+
+
+def authenticate(request: Request, store: StoreDep, knowledge: KnowledgeDep) -> Principal:
+    """The caller, or 401."""
+    token, principal = identify(request, store, knowledge)
     if not token:
         raise HTTPException(401, detail="请先登录：请求需要携带令牌或 API Key。", headers=CHALLENGE)
-    user = Users(store.db).resolve(token, now=datetime.now(UTC))
-    if user is None:
+    if principal is None:
         raise HTTPException(
             401, detail="令牌无效、已过期或已被吊销，请重新登录。", headers=CHALLENGE
         )
-    principal = principal_for(knowledge, user)
-    request.state.principal = principal
     return principal
 
 

@@ -19,9 +19,9 @@ from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Source
 from knowledge import Knowledge
 from store import NotFound
-from store.users import Users
 from tools.pii import mask_text
-from tools.scope import covers, principal_for
+from tools.scope import covers
+from web.auth import identify
 from web.deps import KnowledgeDep, StoreDep
 from web.events import CONTROL, fit_text
 
@@ -69,18 +69,13 @@ def service_definition(
 
 
 async def _principal(request: Request, store: Any, k: Knowledge, form: Any = None) -> Principal:
-    from web.auth import _credential
-
     if form is not None and form.get("api_key"):
         request.state.form_api_key = str(form.get("api_key"))
-    token = _credential(request)
+    token, principal = identify(request, store, k)
     if not token:
         raise _error(401, "需要 api_key")
-    user = Users(store.db).resolve(token, now=datetime.now(UTC))
-    if user is None:
+    if principal is None:
         raise _error(401, "api_key 无效或已吊销")
-    principal = principal_for(k, user)
-    request.state.principal = principal
     return principal
 
 

@@ -14,10 +14,11 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATIC = Path(__file__).parent / "static"
 static = StaticFiles(directory=STATIC)
+#: cache-busting tag for the console's files: they change with a release, not while serving
+VERSION = max(int(p.stat().st_mtime) for p in STATIC.iterdir())
 
 
 @router.get("/", response_class=HTMLResponse)
 def console(request: Request) -> HTMLResponse:
     """The console shell: sign-in, queue, event detail, assistant, dashboard, review."""
-    version = max(int(p.stat().st_mtime) for p in STATIC.iterdir())
-    return templates.TemplateResponse(request, "console.html", {"version": version})
+    return templates.TemplateResponse(request, "console.html", {"version": VERSION})

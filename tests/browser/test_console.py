@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from knowledge import Knowledge
-from tests.live import Live, sqlite_live
+from tests.live import Live, backend_live
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 def live(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[Live]:
-    with sqlite_live(
+    with backend_live(
         tmp_path_factory.mktemp("console"), prepared_data, knowledge, events=400
     ) as server:
         yield server

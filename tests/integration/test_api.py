@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,7 @@ import httpx
 import pytest
 
 from knowledge import Knowledge
-from tests.conftest import fresh_postgres
-from tests.live import Live, live_server
-
-NOW = datetime.now(UTC)
+from tests.live import Live, backend_live
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -28,15 +23,9 @@ def live(
     prepared_data: Path,
     knowledge: Knowledge,
 ) -> Iterator[Live]:
-    with ExitStack() as stack:
-        root = tmp_path_factory.mktemp(f"api-{request.param}")
-        if request.param == "sqlite":
-            url = f"sqlite:///{root / 'sanji.db'}"
-        else:
-            url = stack.enter_context(fresh_postgres())
-        yield stack.enter_context(
-            live_server(url, root / "data", prepared_data, knowledge, now=NOW)
-        )
+    root = tmp_path_factory.mktemp(f"api-{request.param}")
+    with backend_live(root, prepared_data, knowledge, backend=request.param, events=200) as server:
+        yield server
 
 
 def code(k: Knowledge, name: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,7 @@ import pytest
 
 from agents.intents import parse
 from knowledge import Knowledge
-from tests.conftest import fresh_postgres
-from tests.live import Live, live_server
-
-NOW = datetime.now(UTC)
+from tests.live import Live, backend_live
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -28,16 +24,9 @@ def live(
     prepared_data: Path,
     knowledge: Knowledge,
 ) -> Iterator[Live]:
-    with ExitStack() as stack:
-        root = tmp_path_factory.mktemp(f"chat-{request.param}")
-        url = (
-            f"sqlite:///{root / 'sanji.db'}"
-            if request.param == "sqlite"
-            else stack.enter_context(fresh_postgres())
-        )
-        yield stack.enter_context(
-            live_server(url, root / "data", prepared_data, knowledge, now=NOW, events=300)
-        )
+    root = tmp_path_factory.mktemp(f"chat-{request.param}")
+    with backend_live(root, prepared_data, knowledge, backend=request.param, events=300) as server:
+        yield server
 
 
 def ask(c: httpx.Client, thread: str, message: str, **kw: Any) -> list[tuple[str, Any]]:

@@ -14,14 +14,14 @@ from civicbot.http import RateLimiter
 from georeport import GeoReport
 
 from knowledge import Knowledge
-from tests.live import Live, sqlite_live
+from tests.live import Live, backend_live
 
 
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[Live]:
-    with sqlite_live(
+    with backend_live(
         tmp_path_factory.mktemp("open311"), prepared_data, knowledge, events=120
     ) as server:
         yield server
