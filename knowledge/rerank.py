@@ -1,0 +1,210 @@
+"""Re-ranking of regulation candidates: a linear model over explainable signals.
+
+The lexical and dense rankings each see one side of an officer's question; which article
+answers it also depends on what the question asks (a fine, a deadline, who is in charge), on
+how strongly its law as a whole matches, and on whether one paragraph of a long article
+matches well. ``features`` turns those into numbers for each candidate; ``Reranker`` weighs
+them with coefficients fitted by ``python -m evals.fit_reranker`` on the development set and
+shipped in ``knowledge/data/reranker.json``. Every score is a sum of named contributions, so
+a hit can say why it ranks where it does."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.lawtext import Article
+
+RERANKER_FILE = Path(__file__).parent / "data" / "reranker.json"
+
+#: what a question asks, recognised from the way officers ask it
+INTENTS: dict[str, re.Pattern[str]] = {
+    "penalty": re.compile(r"罚|处罚|拘留|吊销|赔|追究|咋处理|怎么处理"),
+    "authority": re.compile(
+        r"哪个管|归哪个|哪个部门|谁管|找哪个|报给哪个|哪个负责|哪个来|管不管|归谁|哪里管|报哪个|哪个出"
+    ),
+    "deadline": re.compile(r"多久|几天|多长时间|好久|几个小时|时限|期限|几次|多少天|多少时间"),
+}
+_PENALTY_TEXT = re.compile(r"罚款|拘留|吊销|没收")
+_TIME_TEXT = re.compile(r"[0-9一二三四五六七八九十百]+个?(?:小时|日|工作日|个月|天|年|次)")
+_DUTY_TEXT = re.compile(r"主管部门|负责|职责|管理部门|组织")
+
+FEATURES = (
+    "lexical",  # BM25 of the article, over the best article's
+    "lexical_rank",  # 60 / (60 + rank)
+    "dense_rank",
+    "paragraph",  # best single paragraph (item) of the article, over the best paragraph's
+    "paragraph_rank",
+    "law_lexical",  # the best lexical score in the same law, over the best overall
+    "dense_in_law",  # the article's similarity minus the best in its law
+    "asks_penalty",  # the question asks about a fine and the article sets one
+    "asks_deadline",  # … about a time limit and the article sets one
+    "asks_authority",  # … who is in charge and the article assigns duties
+    "liability_unasked",  # a liability-chapter article when no penalty is asked
+    "chongqing",  # a Chongqing regulation (Sanji serves Chongqing's centers)
+    "length",  # log article length
+    "chapter_lexical",  # BM25 of the chapter heading
+)
+
+
+def intents(question: str) -> set[str]:
+    return {name for name, rx in INTENTS.items() if rx.search(question)}
+
+
+@dataclass(frozen=True)
+class ArticleFlags:
+    """Per-article facts the features need, computed once per index."""
+
+    penalty: np.ndarray
+    deadline: np.ndarray
+    duty: np.ndarray
+    liability: np.ndarray
+    chongqing: np.ndarray
+    length: np.ndarray
+
+    @classmethod
+    def of(cls, units: Sequence[Article]) -> ArticleFlags:
+        liability = np.array(
+            [("法律责任" in a.chapter or "罚则" in a.chapter) for a in units], dtype=bool
+        )
+        return cls(
+            penalty=liability | np.array([bool(_PENALTY_TEXT.search(a.text)) for a in units]),
+            deadline=np.array([bool(_TIME_TEXT.search(a.text)) for a in units], dtype=bool),
+            duty=np.array([bool(_DUTY_TEXT.search(a.text)) for a in units], dtype=bool),
+            liability=liability,
+            chongqing=np.array([a.region == "重庆" for a in units], dtype=bool),
+            length=np.log1p(np.array([len(a.text) for a in units], dtype=float)),
+        )
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    order = np.argsort(-scores, kind="stable")
+    out = np.empty(len(scores))
+    out[order] = np.arange(1, len(scores) + 1)
+    return out
+
+
+def features(
+    question: str,
+    candidates: np.ndarray,
+    *,
+    lexical: np.ndarray,
+    paragraph: np.ndarray,
+    chapter: np.ndarray,
+    dense: np.ndarray,
+    dense_rank: np.ndarray,
+    law: np.ndarray,
+    flags: ArticleFlags,
+) -> np.ndarray:
+    """One row per candidate, one column per name in ``FEATURES``. Score arrays cover every
+    unit; ``dense`` is the similarity (NaN where the dense ranking did not reach), ``law`` the
+    law id of each unit."""
+    asked = intents(question)
+    lex_top = lexical.max() or 1.0
+    par_top = paragraph.max() or 1.0
+    lex_rank = _ranks(lexical)
+    par_rank = _ranks(paragraph)
+    law_lex = np.zeros(law.max() + 1)
+    np.maximum.at(law_lex, law, lexical / lex_top)
+    known = ~np.isnan(dense)
+    floor = float(np.nanmin(dense)) if known.any() else 0.0
+    sims = np.where(known, dense, floor)
+    law_dense = np.full(law.max() + 1, floor)
+    np.maximum.at(law_dense, law, sims)
+    c = candidates
+    penalty = "penalty" in asked
+    return np.column_stack(
+        [
+            lexical[c] / lex_top,
+            60.0 / (60.0 + lex_rank[c]),
+            60.0 / (60.0 + dense_rank[c]),
+            paragraph[c] / par_top,
+            60.0 / (60.0 + par_rank[c]),
+            law_lex[law[c]],
+            sims[c] - law_dense[law[c]],
+            penalty * flags.penalty[c],
+            ("deadline" in asked) * flags.deadline[c],
+            ("authority" in asked) * flags.duty[c],
+            (not penalty) * flags.liability[c],
+            flags.chongqing[c],
+            flags.length[c],
+            chapter[c],
+        ]
+    ).astype(float)
+
+
+@dataclass(frozen=True)
+class Reranker:
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    trained_on: str = ""
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def contributions(self, row: np.ndarray) -> dict[str, float]:
+        parts = (row - self.mean) / self.scale * self.coef
+        return {n: round(float(v), 3) for n, v in zip(self.names, parts, strict=True)}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "features": list(self.names),
+                "mean": [round(float(v), 6) for v in self.mean],
+                "scale": [round(float(v), 6) for v in self.scale],
+                "coef": [round(float(v), 6) for v in self.coef],
+                "intercept": round(self.intercept, 6),
+                "trained_on": self.trained_on,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+
+    @classmethod
+    def load(cls, path: Path = RERANKER_FILE) -> Reranker | None:
+        """The shipped model, or None when it is missing or was fitted on other features
+        (the index then fuses by reciprocal rank alone)."""
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            return None
+        return cls(
+            names=FEATURES,
+            mean=np.asarray(data["mean"], dtype=float),
+            scale=np.asarray(data["scale"], dtype=float),
+            coef=np.asarray(data["coef"], dtype=float),
+            intercept=float(data["intercept"]),
+            trained_on=str(data.get("trained_on", "")),
+        )
+
+    @classmethod
+    def fit(
+        cls, rows: list[np.ndarray], labels: list[np.ndarray], c: float = 0.3, trained_on: str = ""
+    ) -> Reranker:
+        """Logistic regression on standardised features, positives up-weighted to balance."""
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.vstack(rows)
+        y = np.concatenate(labels).astype(int)
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+        model.fit((x - mean) / scale, y)
+        return cls(
+            names=FEATURES,
+            mean=mean,
+            scale=scale,
+            coef=model.coef_[0].copy(),
+            intercept=float(model.intercept_[0]),
+            trained_on=trained_on,
+        )
