@@ -259,7 +259,9 @@ def search(
         str | None, typer.Option(help="层级：法律 / 行政法规 / 部门规章 / 地方性法规")
     ] = None,
     title: Annotated[str | None, typer.Option(help="只查这部法规")] = None,
-    mode: Annotated[str, typer.Option(help="hybrid / lexical / dense")] = "hybrid",
+    mode: Annotated[
+        str, typer.Option(help="hybrid（融合并重排）/ fused（仅融合）/ lexical / dense")
+    ] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """检索法规条文，给出可引用的法规名称和条号。"""
@@ -303,7 +305,10 @@ def eval_retrieval(
     ],
     out: Annotated[Path, typer.Option(help="输出目录（metrics.json、report.md）")],
     mode: Annotated[
-        list[str] | None, typer.Option(help="检索方式，可重复；默认 hybrid、lexical、dense 都评")
+        list[str] | None,
+        typer.Option(
+            help="检索方式，可重复；默认 hybrid、fused、lexical、dense 都评；llm 为模型重排（需配置模型）"
+        ),
     ] = None,
 ) -> None:
     """评测法规检索：recall@1/5/10、MRR、延迟，以及未排第一的问题。"""
@@ -317,7 +322,15 @@ def eval_retrieval(
     except (DatasetError, OSError) as exc:
         _fail(str(exc))
         return
-    runs = [evaluate(index, questions, m) for m in (mode or ["hybrid", "lexical", "dense"])]
+    modes = mode or ["hybrid", "fused", "lexical", "dense"]
+    llm = None
+    if "llm" in modes:
+        from agents.llm import build_llm
+
+        llm = build_llm(get_settings())
+        if llm is None:
+            _fail("llm 方式需要配置模型服务（SANJI_LLM_BASE_URL 等）")
+    runs = [evaluate(index, questions, m, llm=llm) for m in modes]
     write_report(out, dataset, runs, index)
     table = Table(title=f"法规检索评测（{len(questions)} 题）")
     for col in ("方式", "R@1", "R@5", "R@10", "MRR", "p50 ms", "p95 ms"):

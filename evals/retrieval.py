@@ -46,15 +46,27 @@ def load_dataset(path: Path) -> list[Question]:
 
 
 def evaluate(
-    index: RegulationIndex, questions: list[Question], mode: str = "hybrid"
+    index: RegulationIndex, questions: list[Question], mode: str = "hybrid", llm: Any = None
 ) -> dict[str, Any]:
+    """``mode`` is an index mode (hybrid, fused, lexical, dense) or ``llm``: the hybrid
+    candidates re-ordered by the configured model (``llm``), falling back as in production."""
+    if mode == "llm" and llm is None:
+        raise ValueError("mode llm needs a configured model (SANJI_LLM_BASE_URL)")
+    fallbacks = 0
     hits_at = {k: 0 for k in KS}
     reciprocal = 0.0
     latencies = []
     misses = []
     for q in questions:
         started = time.perf_counter()
-        results = index.search(q.question, k=max(KS), mode=mode)
+        if mode == "llm":
+            from agents import regsearch
+
+            ranked = regsearch.search(index, q.question, k=max(KS), llm=llm)
+            fallbacks += ranked.engine != "llm"
+            results = ranked.hits
+        else:
+            results = index.search(q.question, k=max(KS), mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
         found = [(h.unit.title, h.unit.article) for h in results]
         rank = next((n for n, key in enumerate(found, start=1) if key in q.answers), None)
@@ -83,6 +95,7 @@ def evaluate(
             "p95": round(latencies[int(0.95 * (n - 1))], 2),
         },
         "misses": misses,
+        **({"llm_fallbacks": fallbacks} if mode == "llm" else {}),
     }
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from knowledge.lawtext import Article
-from knowledge.regindex import RegulationIndex
+from knowledge.regindex import Hit, RegulationIndex
 
 
 class RegulationQuery(BaseModel):
@@ -20,7 +20,10 @@ class RegulationQuery(BaseModel):
         default=None, description="层级过滤：法律、行政法规、部门规章、地方性法规"
     )
     title: str | None = Field(default=None, description="只在这部法规中查找（完整标题）")
-    mode: Literal["hybrid", "lexical", "dense"] = Field(default="hybrid", description="检索方式")
+    mode: Literal["hybrid", "fused", "lexical", "dense"] = Field(
+        default="hybrid",
+        description="检索方式：hybrid 融合并重排（默认），fused 仅倒数排名融合，lexical 关键词，dense 语义",
+    )
 
 
 class ArticleHit(BaseModel):
@@ -62,7 +65,11 @@ def search_regulations(index: RegulationIndex, q: RegulationQuery) -> list[Artic
     hits = index.search(
         q.question, k=q.k, region=q.region, level=q.level, title=q.title, mode=q.mode
     )
-    return [_hit(h.unit, h.score, h.lexical_rank, h.dense_rank) for h in hits]
+    return [hit_view(h) for h in hits]
+
+
+def hit_view(h: Hit) -> ArticleHit:
+    return _hit(h.unit, h.score, h.lexical_rank, h.dense_rank)
 
 
 class ArticleQuery(BaseModel):

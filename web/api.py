@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from agents import regsearch
 from settings import Settings
 from store.schema import schema_version
 from tools.regulations import (
@@ -16,10 +18,11 @@ from tools.regulations import (
     ArticleQuery,
     RegulationQuery,
     get_article,
+    hit_view,
     search_regulations,
 )
 from web.auth import PrincipalDep
-from web.deps import IndexDep, KnowledgeDep, SettingsDep, StoreDep
+from web.deps import DispatcherDep, IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
 router = APIRouter()
 
@@ -123,16 +126,31 @@ def jurisdictions(knowledge: KnowledgeDep) -> dict[str, Any]:
 @router.get("/api/v1/regulations/search", tags=["regulations"])
 def regulations_search(
     index: IndexDep,
+    dispatcher: DispatcherDep,
+    response: Response,
     q: Annotated[str, Query(min_length=1, max_length=500, description="问题")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     region: str | None = None,
     level: str | None = None,
     title: str | None = None,
+    engine: Annotated[
+        Literal["auto", "offline"],
+        Query(description="auto：配置了模型时由模型对候选重新排序；offline：只用离线混合检索"),
+    ] = "auto",
 ) -> list[ArticleHit]:
-    """法规检索：返回可引用的法规名称、条号和条文。"""
-    return search_regulations(
-        index, RegulationQuery(question=q, k=k, region=region, level=level, title=title)
-    )
+    """法规检索：返回可引用的法规名称、条号和条文。响应头 X-Sanji-Engine 说明由谁排序
+    （llm 或 offline），模型失败时 X-Sanji-Fallback 说明原因。"""
+    llm = dispatcher.deps.llm if engine == "auto" else None
+    if llm is None:
+        response.headers["X-Sanji-Engine"] = "offline"
+        return search_regulations(
+            index, RegulationQuery(question=q, k=k, region=region, level=level, title=title)
+        )
+    ranked = regsearch.search(index, q, k=k, llm=llm, region=region, level=level, title=title)
+    response.headers["X-Sanji-Engine"] = ranked.engine
+    if ranked.fallback:
+        response.headers["X-Sanji-Fallback"] = quote(ranked.fallback[:200])
+    return [hit_view(h) for h in ranked.hits]
 
 
 @router.get("/api/v1/regulations/article", tags=["regulations"])

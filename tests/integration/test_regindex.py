@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import chromadb
+import numpy as np
 import pytest
 
 from evals.retrieval import Question, evaluate, load_dataset, write_report
 from knowledge.regindex import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
+from knowledge.rerank import FEATURES
 from tools.regulations import ArticleQuery, RegulationQuery, get_article, search_regulations
 
 
@@ -71,7 +73,7 @@ def test_officer_questions_find_the_right_article(built: tuple[RegulationIndex, 
 
 def test_filters_limit_region_level_and_title(built: tuple[RegulationIndex, Path]) -> None:
     index, _ = built
-    for mode in ("hybrid", "lexical", "dense"):
+    for mode in ("hybrid", "fused", "lexical", "dense"):
         hits = search_regulations(
             index, RegulationQuery(question="燃气泄漏", k=8, region="重庆", mode=mode)
         )
@@ -89,6 +91,24 @@ def test_modes_rank_differently_but_all_answer(built: tuple[RegulationIndex, Pat
     assert lexical and all(h.lexical_rank and h.dense_rank is None for h in lexical)
     assert dense and all(h.dense_rank and h.lexical_rank is None for h in dense)
     assert any(h.unit.title == "重庆市市容环境卫生管理条例" for h in lexical)
+
+
+def test_hybrid_reranks_the_fused_candidates(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    assert index.reranker is not None
+    question = "小区楼下烧烤油烟熏得很，罚得到不"
+    c = index.candidates(question)
+    assert len(c.ids) and c.rows.shape == (len(c.ids), len(FEATURES))
+    assert np.isfinite(c.rows).all()
+    hybrid = index.search(question, k=5)
+    fused = index.search(question, k=5, mode="fused")
+    # the same candidates, ordered by the model's score instead of the fusion score
+    scores = dict(zip(c.ids.tolist(), index.reranker.score(c.rows).tolist(), strict=True))
+    positions = index._positions
+    assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+    assert all(abs(h.score - scores[positions[h.unit.uid]]) < 1e-4 for h in hybrid)
+    assert {h.unit.uid for h in fused} <= {index.units[i].uid for i in c.ids}
+    assert any(h.unit.title == "中华人民共和国大气污染防治法" for h in hybrid)
 
 
 def test_exact_article_lookup(built: tuple[RegulationIndex, Path]) -> None:
@@ -193,3 +213,30 @@ def test_eval_metrics_are_computed_from_ranks(
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["runs"][0]["recall@5"] == result["recall@5"]
     assert "未排第一" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+
+def test_fitting_the_reranker_reports_and_writes_a_usable_model(
+    built: tuple[RegulationIndex, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from evals.fit_reranker import main
+    from knowledge.rerank import Reranker
+
+    index, root = built
+    questions = ["楼下烧烤油烟", "电梯关人", "渣土车撒漏", "消防通道被堵", "噪音扰民", "小广告"]
+    rows = []
+    for n, q in enumerate(questions):
+        top = index.search(q, k=3, mode="lexical")[n % 3].unit  # not always the first
+        rows.append({"question": q, "answers": [{"title": top.title, "article": top.article}]})
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    monkeypatch.setenv("SANJI_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("SANJI_CHROMA_PATH", str(root / "chroma"))
+    out = tmp_path / "reranker.json"
+    main(["--train", str(dataset), "--check", str(dataset), "--folds", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "2-fold CV" in printed and "held-out set train.jsonl: 6 questions" in printed
+    model = Reranker.load(out)
+    assert model is not None and model.trained_on == "train.jsonl"

@@ -53,7 +53,9 @@ def test_knowledge_endpoints(client: TestClient) -> None:
 
 
 def test_regulation_search_and_lookup(client: TestClient) -> None:
-    hits = client.get("/api/v1/regulations/search", params={"q": "消防通道被车堵了", "k": 3}).json()
+    found = client.get("/api/v1/regulations/search", params={"q": "消防通道被车堵了", "k": 3})
+    assert found.headers["X-Sanji-Engine"] == "offline"  # no model configured
+    hits = found.json()
     assert len(hits) == 3 and all(h["citation"].startswith("《") for h in hits)
     assert any("消防" in h["title"] for h in hits)
     found = client.get(
