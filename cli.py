@@ -296,6 +296,8 @@ def search(
             f"[bold]{n}. {h.citation}[/]{note} [dim]{h.level}·{h.region} 得分 {h.score:.4f}[/]"
         )
         console.print(f"   {h.text[:200]}{'…' if len(h.text) > 200 else ''}")
+        if h.why:
+            console.print(f"   [dim]理由：{'；'.join(h.why)}[/]")
 
 
 @eval_app.command("retrieval")

@@ -155,6 +155,8 @@ class Hit:
     dense_rank: int | None
     lexical_score: float | None
     dense_similarity: float | None
+    #: the re-ranker's contribution of each signal (hybrid mode)
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 def _query_tokens(text: str, vocab: dict[str, int]) -> list[str]:
@@ -562,6 +564,8 @@ class RegulationIndex:
             reranker = self.reranker if mode == "hybrid" else None
             scores = reranker.score(c.rows) if reranker and len(c.ids) else c.fused
             ranked = {int(i): float(s) for i, s in zip(c.ids, scores, strict=True)}
+            rows = {int(i): row for i, row in zip(c.ids, c.rows, strict=True)}
+            explain = reranker.contributions if reranker else None
         else:
             mask = self._mask(region, level, title)
             ranking = (
@@ -572,6 +576,7 @@ class RegulationIndex:
             lex_pos = {i: (r, s) for r, (i, s) in enumerate(ranking)} if mode == "lexical" else {}
             den_pos = {i: (r, s) for r, (i, s) in enumerate(ranking)} if mode == "dense" else {}
             ranked = {i: 1.0 / (RRF_K + r + 1) for r, (i, _) in enumerate(ranking)}
+            rows, explain = {}, None
         # a law named in the question ranks its articles first
         named = {i for i in ranked if short_name(self.units[i].title) in query}
         best = sorted(ranked, key=lambda i: (i not in named, -ranked[i], self.units[i].digest))[:k]
@@ -583,6 +588,7 @@ class RegulationIndex:
                 dense_rank=den_pos[i][0] + 1 if i in den_pos else None,
                 lexical_score=round(lex_pos[i][1], 3) if i in lex_pos else None,
                 dense_similarity=round(den_pos[i][1], 4) if i in den_pos else None,
+                signals=explain(rows[i]) if explain else {},
             )
             for i in best
         ]

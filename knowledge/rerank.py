@@ -52,6 +52,31 @@ FEATURES = (
 )
 
 
+#: how each signal reads to an officer, when it lifts an article
+SIGNAL_ZH = {
+    "lexical": "关键词与问题高度重合",
+    "lexical_rank": "关键词检索排名靠前",
+    "dense_rank": "语义检索排名靠前",
+    "paragraph": "其中一款或一项与问题高度吻合",
+    "paragraph_rank": "单款单项检索排名靠前",
+    "law_lexical": "所在法规整体与问题相关",
+    "dense_in_law": "在本法规各条中语义最接近",
+    "asks_penalty": "问的是处罚，本条设定了处罚",
+    "asks_deadline": "问的是时限，本条规定了时限",
+    "asks_authority": "问的是谁来管，本条规定了职责",
+    "liability_unasked": "法律责任条款",
+    "chongqing": "重庆地方性法规",
+    "length": "条文内容较完整",
+    "chapter_lexical": "所在章节标题与问题相关",
+}
+
+
+def explain(contributions: dict[str, float], top: int = 3, floor: float = 0.15) -> list[str]:
+    """The strongest reasons an article ranks where it does, in words."""
+    best = sorted(contributions.items(), key=lambda kv: -kv[1])[:top]
+    return [SIGNAL_ZH[name] for name, value in best if value >= floor]
+
+
 def intents(question: str) -> set[str]:
     return {name for name, rx in INTENTS.items() if rx.search(question)}
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.lawtext import Article
 from knowledge.regindex import Hit, RegulationIndex
+from knowledge.rerank import explain
 
 
 class RegulationQuery(BaseModel):
@@ -39,10 +40,15 @@ class ArticleHit(BaseModel):
     score: float
     lexical_rank: int | None
     dense_rank: int | None
+    why: list[str] = Field(default=[], description="排在这里的主要理由（混合检索时）")
 
 
 def _hit(
-    a: Article, score: float, lexical_rank: int | None = None, dense_rank: int | None = None
+    a: Article,
+    score: float,
+    lexical_rank: int | None = None,
+    dense_rank: int | None = None,
+    why: list[str] | None = None,
 ) -> ArticleHit:
     return ArticleHit(
         title=a.title,
@@ -57,6 +63,7 @@ def _hit(
         score=score,
         lexical_rank=lexical_rank,
         dense_rank=dense_rank,
+        why=why or [],
     )
 
 
@@ -69,7 +76,7 @@ def search_regulations(index: RegulationIndex, q: RegulationQuery) -> list[Artic
 
 
 def hit_view(h: Hit) -> ArticleHit:
-    return _hit(h.unit, h.score, h.lexical_rank, h.dense_rank)
+    return _hit(h.unit, h.score, h.lexical_rank, h.dense_rank, explain(h.signals))
 
 
 class ArticleQuery(BaseModel):

@@ -109,6 +109,11 @@ def test_hybrid_reranks_the_fused_candidates(built: tuple[RegulationIndex, Path]
     assert all(abs(h.score - scores[positions[h.unit.uid]]) < 1e-4 for h in hybrid)
     assert {h.unit.uid for h in fused} <= {index.units[i].uid for i in c.ids}
     assert any(h.unit.title == "中华人民共和国大气污染防治法" for h in hybrid)
+    # every hybrid hit carries the signals that placed it, and the tool says them in words
+    assert all(set(h.signals) == set(FEATURES) for h in hybrid)
+    assert all(not h.signals for h in fused)
+    shown = search_regulations(index, RegulationQuery(question=question, k=3))
+    assert shown[0].why and all(isinstance(w, str) for w in shown[0].why)
 
 
 def test_exact_article_lookup(built: tuple[RegulationIndex, Path]) -> None:

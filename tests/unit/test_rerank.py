@@ -140,3 +140,12 @@ def test_the_shipped_model_matches_the_features() -> None:
     )
     assert model.trained_on == "retrieval-dev.jsonl"
     assert np.all(np.isfinite(model.coef)) and len(model.coef) == len(FEATURES)
+
+
+def test_explanations_name_the_strongest_signals_only() -> None:
+    from knowledge.rerank import SIGNAL_ZH, explain
+
+    assert set(SIGNAL_ZH) == set(FEATURES)
+    parts = dict.fromkeys(FEATURES, 0.0) | {"dense_rank": 1.2, "asks_penalty": 0.5, "length": 0.1}
+    assert explain(parts) == ["语义检索排名靠前", "问的是处罚，本条设定了处罚"]
+    assert explain(dict.fromkeys(FEATURES, -1.0)) == []
