@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     from settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", type=Path, required=True)
-    ap.add_argument("--check", type=Path, help="a held-out question set, never fitted on")
+    ap.add_argument("--train", type=Path, action="append", required=True, help="repeatable")
+    ap.add_argument(
+        "--check", type=Path, action="append", default=[], help="held-out sets, never fitted on"
+    )
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--c", type=float, default=0.3, help="inverse regularisation strength")
     ap.add_argument("--out", type=Path, default=RERANKER_FILE)
@@ -82,16 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not index.units:
         raise SystemExit("索引为空：先运行 sanji index build --source …")
-    train = prepare(index, load_dataset(args.train))
-    print(f"training set {args.train.name}: {len(train)} questions")
+    train = [p for path in args.train for p in prepare(index, load_dataset(path))]
+    names = "+".join(path.name for path in args.train)
+    print(f"training set {names}: {len(train)} questions")
     print("  fused (no re-ranker)      ", recall(train, None))
     print(f"  re-ranked, {args.folds}-fold CV      ", cross_validate(train, args.folds, args.c))
     model = Reranker.fit(
-        [p[1].rows for p in train], [p[2] for p in train], c=args.c, trained_on=args.train.name
+        [p[1].rows for p in train], [p[2] for p in train], c=args.c, trained_on=names
     )
-    if args.check:
-        check = prepare(index, load_dataset(args.check))
-        print(f"held-out set {args.check.name}: {len(check)} questions")
+    for path in args.check:
+        check = prepare(index, load_dataset(path))
+        print(f"held-out set {path.name}: {len(check)} questions")
         print("  fused (no re-ranker)      ", recall(check, None))
         print("  re-ranked                 ", recall(check, model))
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
