@@ -325,6 +325,9 @@ def eval_retrieval(
         _fail(str(exc))
         return
     modes = mode or ["hybrid", "fused", "lexical", "dense"]
+    unknown = [m for m in modes if m not in ("hybrid", "fused", "lexical", "dense", "llm")]
+    if unknown:
+        _fail(f"未知的检索方式：{'、'.join(unknown)}（可选 hybrid、fused、lexical、dense、llm）")
     llm = None
     if "llm" in modes:
         from agents.llm import build_llm

@@ -5,6 +5,7 @@ says which engine ranked it."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -72,7 +73,7 @@ def search(
             usage,
             check=check,
             candidates="\n".join(lines),
-            question=question[:500],
+            question=re.sub(r"</?问题>", "", question)[:500],  # the question cannot close its tag
         )
     except LLMFailed as exc:
         return RankedHits(

@@ -40,6 +40,9 @@ COLLECTION = "regulations"
 #: runs about 1,000 tokens/s on this 2-core machine, so whole articles (705,000 characters)
 #: would take far longer than the build budget; BM25 reads everything
 EMBED_CHARS = 128
+#: what the dense vectors were made from; a build re-syncs every file when it changes (only
+#: articles whose passage text changed are embedded again)
+PASSAGE_VERSION = f"short-title+chapter+no-boilerplate/{EMBED_CHARS}"
 RRF_K = 60
 #: weight of the dense ranking in reciprocal-rank fusion (the "fused" mode, and the candidate
 #: pool of the re-ranker)
@@ -47,6 +50,7 @@ DENSE_WEIGHT = 0.5
 #: weight of the officer-word expansions (synonyms.yaml) beside the question's own words
 SYNONYM_WEIGHT = 0.35
 POOL = 100
+MODES = ("hybrid", "fused", "lexical", "dense")
 CANDIDATES = 60
 _BOILERPLATE = re.compile(
     r"^违反本(?:法|条例|办法|规定)(?:第[^，。]{1,30}?)?的?规定[，,]?(?:有下列(?:行为|情形)之一的[，,：:]?)?"
@@ -100,6 +104,13 @@ def tokens(text: str) -> list[str]:
         out.extend(run)
         out.extend(run[i : i + 2] for i in range(len(run) - 1))
     return out
+
+
+def has_content(query: str) -> bool:
+    """Whether the question says anything beyond question words (咋个, 哪个, 能不能 …)."""
+    return any(
+        (len(t) == 1 and t not in QUESTION_CHARS) or t[0] < "\u4e00" for t in tokens(query)
+    )
 
 
 def passage(a: Article) -> str:
@@ -236,6 +247,10 @@ class Candidates:
     lexical: dict[int, tuple[int, float]]  # unit -> (rank from 0, BM25)
     dense: dict[int, tuple[int, float]]  # unit -> (rank from 0, similarity)
 
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(np.zeros(0, dtype=int), np.zeros((0, len(FEATURES))), np.zeros(0), {}, {})
+
 
 def _fuse(lex: list[tuple[int, float]], den: list[tuple[int, float]]) -> dict[int, float]:
     fused: dict[int, float] = {}
@@ -320,7 +335,12 @@ class RegulationIndex:
         for path, manifest in files:
             key = str(path)
             hashes[key] = file_hash(path)
-            if old.get(key, {}).get("hash") == hashes[key] and key in by_file:
+            before = old.get(key, {})
+            if (
+                before.get("hash") == hashes[key]
+                and before.get("passage") == PASSAGE_VERSION
+                and key in by_file
+            ):
                 parsed[key] = by_file[key]
                 report.files.append(
                     FileReport(key, "unchanged", by_file[key][0].title, len(by_file[key]))
@@ -372,6 +392,7 @@ class RegulationIndex:
                 {
                     k: {
                         "hash": hashes[k],
+                        "passage": PASSAGE_VERSION,
                         "title": parsed[k][0].title,
                         "uids": [a.uid for a in parsed[k]],
                     }
@@ -503,9 +524,12 @@ class RegulationIndex:
     ) -> Candidates:
         """The re-ranker's view of a question: the best CANDIDATES articles by fused rank, with
         their feature rows. Also what ``evals.fit_reranker`` learns from."""
+        if not self.units:
+            return Candidates.empty()
         mask = self._mask(region, level, title)
         lex_scores = self.lexical_scores(query, mask)
-        lex = [(int(i), float(lex_scores[i])) for i in np.argsort(-lex_scores)[:POOL]]
+        order = np.argsort(-lex_scores, kind="stable")[:POOL]
+        lex = [(int(i), float(lex_scores[i])) for i in order]
         lex = [(i, s) for i, s in lex if s > 0]
         den = self.dense(query, region, level, title)
         fused = _fuse(lex, den)
@@ -517,7 +541,7 @@ class RegulationIndex:
         expansion = self.expand(query)
         lx = self._lexical
         paragraph = lx.paragraphs(query) + SYNONYM_WEIGHT * lx.paragraphs(expansion)
-        chapter = lx.chapters(query)
+        chapter = np.where(mask, lx.chapters(query), 0.0)
         chapter = chapter / (chapter.max() or 1.0)
         best = sorted(fused, key=lambda i: (-fused[i], self.units[i].digest))[:CANDIDATES]
         cand = np.array(best, dtype=int)
@@ -527,7 +551,7 @@ class RegulationIndex:
                 cand,
                 lexical=lex_scores,
                 paragraph=np.where(mask, paragraph, 0.0),
-                chapter=np.where(mask, chapter, 0.0),
+                chapter=chapter,
                 dense=dense,
                 dense_rank=dense_rank,
                 law=lx.law,
@@ -556,7 +580,9 @@ class RegulationIndex:
     ) -> list[Hit]:
         """The ``k`` best articles for a question. ``mode``: hybrid (fused and re-ranked),
         fused (reciprocal-rank fusion only), lexical or dense."""
-        if not self.units:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+        if not self.units or not has_content(query):
             return []
         if mode in ("hybrid", "fused"):
             c = self.candidates(query, region=region, level=level, title=title)

@@ -71,9 +71,16 @@ SIGNAL_ZH = {
 }
 
 
-def explain(contributions: dict[str, float], top: int = 3, floor: float = 0.15) -> list[str]:
-    """The strongest reasons an article ranks where it does, in words."""
-    best = sorted(contributions.items(), key=lambda kv: -kv[1])[:top]
+DENSE_SIGNALS = ("dense_rank", "dense_in_law")
+
+
+def explain(
+    contributions: dict[str, float], top: int = 3, floor: float = 0.15, dense: bool = True
+) -> list[str]:
+    """The strongest reasons an article ranks where it does, in words; ``dense=False`` when the
+    dense ranking did not reach the article (its dense signals then say nothing about it)."""
+    usable = {k: v for k, v in contributions.items() if dense or k not in DENSE_SIGNALS}
+    best = sorted(usable.items(), key=lambda kv: -kv[1])[:top]
     return [SIGNAL_ZH[name] for name, value in best if value >= floor]
 
 
@@ -108,9 +115,13 @@ class ArticleFlags:
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1 for the best; every article that does not match at all shares the rank after the
+    last that does (not an order that depends on where its file sorts)."""
     order = np.argsort(-scores, kind="stable")
     out = np.empty(len(scores))
     out[order] = np.arange(1, len(scores) + 1)
+    matched = scores > 0
+    out[~matched] = matched.sum() + 1
     return out
 
 

@@ -76,7 +76,8 @@ def search_regulations(index: RegulationIndex, q: RegulationQuery) -> list[Artic
 
 
 def hit_view(h: Hit) -> ArticleHit:
-    return _hit(h.unit, h.score, h.lexical_rank, h.dense_rank, explain(h.signals))
+    why = explain(h.signals, dense=h.dense_rank is not None)
+    return _hit(h.unit, h.score, h.lexical_rank, h.dense_rank, why)
 
 
 class ArticleQuery(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -21,7 +21,7 @@ from tools.regulations import (
     hit_view,
     search_regulations,
 )
-from web.auth import PrincipalDep
+from web.auth import PrincipalDep, identify
 from web.deps import DispatcherDep, IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
 router = APIRouter()
@@ -125,7 +125,10 @@ def jurisdictions(knowledge: KnowledgeDep) -> dict[str, Any]:
 
 @router.get("/api/v1/regulations/search", tags=["regulations"])
 def regulations_search(
+    request: Request,
     index: IndexDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
     dispatcher: DispatcherDep,
     response: Response,
     q: Annotated[str, Query(min_length=1, max_length=500, description="问题")],
@@ -138,9 +141,12 @@ def regulations_search(
         Query(description="auto：配置了模型时由模型对候选重新排序；offline：只用离线混合检索"),
     ] = "auto",
 ) -> list[ArticleHit]:
-    """法规检索：返回可引用的法规名称、条号和条文。响应头 X-Sanji-Engine 说明由谁排序
-    （llm 或 offline），模型失败时 X-Sanji-Fallback 说明原因。"""
+    """法规检索：返回可引用的法规名称、条号和条文。已登录的调用方在配置了模型时由模型对候选
+    重新排序；响应头 X-Sanji-Engine 说明由谁排序（llm 或 offline），模型失败时
+    X-Sanji-Fallback 说明原因，模型给出的理由在 X-Sanji-Reason。"""
     llm = dispatcher.deps.llm if engine == "auto" else None
+    if llm is not None and identify(request, store, knowledge)[1] is None:
+        llm = None  # anonymous callers do not spend model calls
     if llm is None:
         response.headers["X-Sanji-Engine"] = "offline"
         return search_regulations(
@@ -150,6 +156,13 @@ def regulations_search(
     response.headers["X-Sanji-Engine"] = ranked.engine
     if ranked.fallback:
         response.headers["X-Sanji-Fallback"] = quote(ranked.fallback[:200])
+    if ranked.engine == "llm":
+        response.headers["X-Sanji-Reason"] = quote(ranked.reason[:200])
+        # the model's order: scores count down from k, the offline reasons no longer apply
+        return [
+            hit_view(h).model_copy(update={"score": float(len(ranked.hits) - n), "why": []})
+            for n, h in enumerate(ranked.hits)
+        ]
     return [hit_view(h) for h in ranked.hits]
 
 

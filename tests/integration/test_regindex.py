@@ -171,6 +171,37 @@ def test_incremental_rebuild(tmp_path: Path) -> None:
     assert index.collection.count() == len(index.units)
 
 
+def test_a_new_passage_format_re_embeds_only_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import knowledge.regindex as regindex
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src / "重庆市消防条例.md")
+    index = open_index(tmp_path / "data", tmp_path / "chroma")
+    n = index.build([src]).embedded
+    assert n == len(index.units)
+    # a release that embeds shorter passages: unchanged files are re-synced, and only the
+    # articles whose passage text changed are embedded again
+    monkeypatch.setattr(regindex, "EMBED_CHARS", 40)
+    monkeypatch.setattr(regindex, "PASSAGE_VERSION", "test/40")
+    shorter = index.build([src])
+    longer = sum(1 for a in index.units if len(regindex.passage(a)) == 40)
+    assert [f.status for f in shorter.files] == ["changed"] and shorter.embedded == longer > 0
+    stored = index.collection.get(ids=[a.uid for a in index.units], include=["documents"])
+    assert {len(d) for d in stored["documents"]} <= set(range(41))
+    assert index.build([src]).embedded == 0
+
+
+def test_unknown_modes_and_empty_questions(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    with pytest.raises(ValueError, match="unknown mode"):
+        index.search("燃气泄漏", mode="fussd")
+    for blank in ("   ", "咋个", "哪个能不能"):
+        assert index.search(blank) == [] and index.search(blank, mode="dense") == []
+
+
 def test_a_broken_file_stops_the_build_and_changes_nothing(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()

@@ -96,3 +96,24 @@ def test_instructions_inside_the_question_stay_data(index: RegulationIndex, scri
 def test_without_a_model_the_search_is_offline(index: RegulationIndex) -> None:
     ranked = regsearch.search(index, QUESTION, k=3)
     assert ranked.engine == "offline" and len(ranked.hits) == 3 and ranked.usage.calls == 0
+
+
+def test_the_retrieval_eval_measures_the_model_and_counts_its_fallbacks(
+    index: RegulationIndex, scripted: Any
+) -> None:
+    from evals.retrieval import Question, evaluate
+
+    offline = index.search(QUESTION, k=3)
+    second = offline[1].unit
+    questions = [
+        Question("a", QUESTION, {(second.title, second.article)}),
+        Question("b", QUESTION, {(second.title, second.article)}),
+    ]
+    # the model puts the answer first once; the second time it fails and the offline order
+    # (answer second) stands
+    llm, _ = scripted([{"order": [2]}, Status(500)])
+    result = evaluate(index, questions, mode="llm", llm=llm)
+    assert result["mode"] == "llm" and result["llm_fallbacks"] == 1
+    assert result["recall@1"] == 0.5 and result["mrr"] == 0.75
+    with pytest.raises(ValueError, match="configured model"):
+        evaluate(index, questions, mode="llm")

@@ -93,3 +93,54 @@ def test_readiness_checks_the_model_endpoint(tmp_path: Path, prepared_data: Path
                 assert llm["ok"] is ok and ready.json()["degraded"] is (not ok)
     finally:
         model.close()
+
+
+def test_regulation_search_lets_the_model_rerank_for_signed_in_callers(
+    tmp_path: Path, prepared_data: Path
+) -> None:
+    import shutil
+    from urllib.parse import unquote
+
+    from domain.access import Role
+    from store.users import Users
+    from tests.fakes.openai_server import ScriptedServer
+
+    shutil.copytree(prepared_data, tmp_path / "data")
+    model = ScriptedServer(
+        [{"order": [2, 1], "reason": "第2条直接规定了消防通道"}, {"order": [77]}, {"order": [88]}]
+    )
+    settings = Settings(data_dir=tmp_path / "data", llm_base_url=model.base_url)
+    k = default_knowledge()
+    store = EventStore.open(settings.resolved_database_url, k)
+    Users(store.db).add(
+        "wang", role=Role.STREET, jurisdiction="500103001", now=datetime.now(UTC), password="pw-1"
+    )
+    store.close()
+    params = {"q": "消防通道被车堵了", "k": 3}
+    try:
+        with TestClient(create_app(settings)) as c:
+            offline = c.get("/api/v1/regulations/search", params=params)
+            assert offline.headers["X-Sanji-Engine"] == "offline"  # anonymous: no model calls
+            assert not model.requests
+            token = c.post(
+                "/api/v1/auth/login", json={"username": "wang", "password": "pw-1"}
+            ).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            ranked = c.get("/api/v1/regulations/search", params=params, headers=auth)
+            assert ranked.headers["X-Sanji-Engine"] == "llm"
+            assert unquote(ranked.headers["X-Sanji-Reason"]).startswith("第2条")
+            first, second = offline.json()[:2]
+            got = ranked.json()
+            assert [h["citation"] for h in got[:2]] == [second["citation"], first["citation"]]
+            assert [h["score"] for h in got] == [3.0, 2.0, 1.0] and all(not h["why"] for h in got)
+            # invented numbers twice: the offline order, with the reason in a header
+            kept = c.get("/api/v1/regulations/search", params=params, headers=auth)
+            assert kept.headers["X-Sanji-Engine"] == "offline"
+            assert "不在候选范围" in unquote(kept.headers["X-Sanji-Fallback"])
+            assert [h["citation"] for h in kept.json()] == [h["citation"] for h in offline.json()]
+            skip = c.get(
+                "/api/v1/regulations/search", params={**params, "engine": "offline"}, headers=auth
+            )
+            assert skip.headers["X-Sanji-Engine"] == "offline"
+    finally:
+        model.close()
