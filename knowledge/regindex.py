@@ -108,9 +108,7 @@ def tokens(text: str) -> list[str]:
 
 def has_content(query: str) -> bool:
     """Whether the question says anything beyond question words (咋个, 哪个, 能不能 …)."""
-    return any(
-        (len(t) == 1 and t not in QUESTION_CHARS) or t[0] < "\u4e00" for t in tokens(query)
-    )
+    return any((len(t) == 1 and t not in QUESTION_CHARS) or t[0] < "\u4e00" for t in tokens(query))
 
 
 def passage(a: Article) -> str:
