@@ -83,10 +83,10 @@ def search(
             usage=usage,
             seconds=time.perf_counter() - started,
         )
-    chosen = [shown[n - 1] for n in answer.order]
-    rest = [h for h in pool if all(h is not c for c in chosen)]
+    picked = set(answer.order)
+    rest = [h for n, h in enumerate(pool, start=1) if n not in picked]
     return RankedHits(
-        (chosen + rest)[:k],
+        ([shown[n - 1] for n in answer.order] + rest)[:k],
         "llm",
         reason=answer.reason,
         usage=usage,

@@ -10,18 +10,19 @@ beside plain reciprocal-rank fusion, then writes the model fitted on the whole t
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from evals.retrieval import Question, load_dataset
+from evals.retrieval import Question, load_dataset, rank_metrics
 from knowledge.regindex import Candidates, RegulationIndex
 from knowledge.rerank import RERANKER_FILE, Reranker
 
+Prepared = list[tuple[Question, Candidates, np.ndarray]]
 
-def prepare(
-    index: RegulationIndex, questions: list[Question]
-) -> list[tuple[Question, Candidates, np.ndarray]]:
+
+def prepare(index: RegulationIndex, questions: list[Question]) -> Prepared:
     out = []
     for q in questions:
         c = index.candidates(q.question)
@@ -32,36 +33,27 @@ def prepare(
     return out
 
 
-def recall(
-    prepared: list[tuple[Question, Candidates, np.ndarray]], model: Reranker | None
-) -> dict[str, float]:
-    ranks = []
-    for _, c, labels in prepared:
-        scores = model.score(c.rows) if model is not None else c.fused
-        order = np.argsort(-scores, kind="stable")
-        hit = np.nonzero(labels[order])[0]
-        ranks.append(int(hit[0]) + 1 if len(hit) else None)
-    n = len(ranks)
-    out = {f"recall@{k}": round(sum(1 for r in ranks if r and r <= k) / n, 4) for k in (1, 5, 10)}
-    out["mrr"] = round(sum(1 / r for r in ranks if r) / n, 4)
-    return out
+def _rank(scores: np.ndarray, labels: np.ndarray) -> int | None:
+    hit = np.nonzero(labels[np.argsort(-scores, kind="stable")])[0]
+    return int(hit[0]) + 1 if len(hit) else None
 
 
-def cross_validate(
-    prepared: list[tuple[Question, Candidates, np.ndarray]], folds: int, c: float
-) -> dict[str, float]:
+def recall(prepared: Prepared, model: Reranker | None) -> dict[str, float]:
+    """Figures of the model's order of the candidates (the fused order without a model)."""
+    score: Callable[[Candidates], np.ndarray] = (
+        (lambda c: model.score(c.rows)) if model is not None else (lambda c: c.fused)
+    )
+    return rank_metrics([_rank(score(c), labels) for _, c, labels in prepared])
+
+
+def cross_validate(prepared: Prepared, folds: int, c: float) -> dict[str, float]:
     """Each question scored by a model fitted without its fold; figures over all questions."""
-    scored: list[tuple[Question, Candidates, np.ndarray]] = []
+    ranks = []
     for f in range(folds):
         train = [p for n, p in enumerate(prepared) if n % folds != f]
         model = Reranker.fit([p[1].rows for p in train], [p[2] for p in train], c=c)
-        for n, (q, cand, labels) in enumerate(prepared):
-            if n % folds == f:
-                rescored = Candidates(
-                    cand.ids, cand.rows, model.score(cand.rows), cand.lexical, cand.dense
-                )
-                scored.append((q, rescored, labels))
-    return recall(scored, None)
+        ranks += [_rank(model.score(p[1].rows), p[2]) for p in prepared[f::folds]]
+    return rank_metrics(ranks)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,16 +52,15 @@ def evaluate(
     candidates re-ordered by the configured model (``llm``), falling back as in production."""
     if mode == "llm" and llm is None:
         raise ValueError("mode llm needs a configured model (SANJI_LLM_BASE_URL)")
+    from agents import regsearch
+
     fallbacks = 0
-    hits_at = {k: 0 for k in KS}
-    reciprocal = 0.0
+    ranks: list[int | None] = []
     latencies = []
     misses = []
     for q in questions:
         started = time.perf_counter()
         if mode == "llm":
-            from agents import regsearch
-
             ranked = regsearch.search(index, q.question, k=max(KS), llm=llm)
             fallbacks += ranked.engine != "llm"
             results = ranked.hits
@@ -70,9 +69,7 @@ def evaluate(
         latencies.append((time.perf_counter() - started) * 1000)
         found = [(h.unit.title, h.unit.article) for h in results]
         rank = next((n for n, key in enumerate(found, start=1) if key in q.answers), None)
-        for k in KS:
-            hits_at[k] += rank is not None and rank <= k
-        reciprocal += 1 / rank if rank else 0.0
+        ranks.append(rank)
         if rank != 1:
             misses.append(
                 {
@@ -88,8 +85,7 @@ def evaluate(
     return {
         "mode": mode,
         "questions": n,
-        **{f"recall@{k}": round(hits_at[k] / n, 4) for k in KS},
-        "mrr": round(reciprocal / n, 4),
+        **rank_metrics(ranks),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 2),
             "p95": round(latencies[int(0.95 * (n - 1))], 2),
@@ -97,6 +93,14 @@ def evaluate(
         "misses": misses,
         **({"llm_fallbacks": fallbacks} if mode == "llm" else {}),
     }
+
+
+def rank_metrics(ranks: list[int | None]) -> dict[str, float]:
+    """recall@1/5/10 and MRR from the rank of the first right answer (None: not found)."""
+    n = len(ranks) or 1
+    out = {f"recall@{k}": round(sum(1 for r in ranks if r and r <= k) / n, 4) for k in KS}
+    out["mrr"] = round(sum(1 / r for r in ranks if r) / n, 4)
+    return out
 
 
 def write_report(

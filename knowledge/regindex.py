@@ -187,7 +187,10 @@ class _LexicalIndex:
     chapter_bm25: bm25s.BM25
     chapter_of: np.ndarray  # article -> chapter
     law: np.ndarray  # article -> law id
-    size: int
+
+    @property
+    def size(self) -> int:
+        return len(self.law)
 
     @classmethod
     def of(cls, units: Sequence[Article]) -> _LexicalIndex:
@@ -213,7 +216,6 @@ class _LexicalIndex:
             chapter_bm25=bm25([tokens(f"{short_name(t)} {c}") for t, c in chapters]),
             chapter_of=np.array([chapters[(a.title, a.location)] for a in units], dtype=int),
             law=np.array([laws[a.title] for a in units], dtype=int),
-            size=len(units),
         )
 
     @staticmethod
@@ -248,6 +250,12 @@ class Candidates:
     @classmethod
     def empty(cls) -> Candidates:
         return cls(np.zeros(0, dtype=int), np.zeros((0, len(FEATURES))), np.zeros(0), {}, {})
+
+
+def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (position, score) pairs that score above zero, best first."""
+    top = np.argsort(-scores, kind="stable")[:k]
+    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
 def _fuse(lex: list[tuple[int, float]], den: list[tuple[int, float]]) -> dict[int, float]:
@@ -456,6 +464,8 @@ class RegulationIndex:
         return " ".join(" ".join(v) for k, v in self.synonyms.items() if k in query)
 
     def _mask(self, region: str | None, level: str | None, title: str | None) -> np.ndarray:
+        if region is None and level is None and title is None:
+            return np.ones(len(self.units), dtype=bool)
         return np.array(
             [
                 (region is None or a.region == region)
@@ -466,19 +476,18 @@ class RegulationIndex:
             dtype=bool,
         )
 
-    def lexical_scores(self, query: str, mask: np.ndarray) -> np.ndarray:
+    def lexical_scores(
+        self, query: str, mask: np.ndarray, expansion: str | None = None
+    ) -> np.ndarray:
         """BM25 of every article (0 outside ``mask``): the question's own words, plus its
-        expansions at SYNONYM_WEIGHT."""
+        expansions (``expand(query)`` unless given) at SYNONYM_WEIGHT."""
         lex = self._lexical
-        scores = lex.articles(query) + SYNONYM_WEIGHT * lex.articles(self.expand(query))
+        extra = self.expand(query) if expansion is None else expansion
+        scores = lex.articles(query) + SYNONYM_WEIGHT * lex.articles(extra)
         return np.where(mask, scores, 0.0)
 
     def lexical(self, query: str, mask: np.ndarray, k: int = POOL) -> list[tuple[int, float]]:
-        if not self.units:
-            return []
-        scores = self.lexical_scores(query, mask)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        return _top(self.lexical_scores(query, mask), k) if self.units else []
 
     def dense(
         self, query: str, region: str | None, level: str | None, title: str | None, k: int = POOL
@@ -525,10 +534,9 @@ class RegulationIndex:
         if not self.units:
             return Candidates.empty()
         mask = self._mask(region, level, title)
-        lex_scores = self.lexical_scores(query, mask)
-        order = np.argsort(-lex_scores, kind="stable")[:POOL]
-        lex = [(int(i), float(lex_scores[i])) for i in order]
-        lex = [(i, s) for i, s in lex if s > 0]
+        expansion = self.expand(query)
+        lex_scores = self.lexical_scores(query, mask, expansion)
+        lex = _top(lex_scores, POOL)
         den = self.dense(query, region, level, title)
         fused = _fuse(lex, den)
         n = len(self.units)
@@ -536,7 +544,6 @@ class RegulationIndex:
         dense_rank = np.full(n, float(POOL + 1))
         for rank, (i, sim) in enumerate(den, start=1):
             dense[i], dense_rank[i] = sim, rank
-        expansion = self.expand(query)
         lx = self._lexical
         paragraph = lx.paragraphs(query) + SYNONYM_WEIGHT * lx.paragraphs(expansion)
         chapter = np.where(mask, lx.chapters(query), 0.0)
