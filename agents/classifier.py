@@ -92,7 +92,9 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
 
 
-def _pipeline(n_min: int) -> Pipeline:
+def training_pipeline(n_min: int) -> Pipeline:
+    """The shipped method: char 1–3-gram TF-IDF, a linear SVM with a temperature fitted on
+    out-of-fold scores (``n_min``: examples of the thinnest class, for the fold count)."""
     return Pipeline(
         [
             (
@@ -153,7 +155,7 @@ class SubtypeClassifier:
         if len(counts) < 2 or min(counts.values()) < 2:
             raise TrainingError("每个小类至少需要 2 条样本，且至少 2 个小类")
         prior_x, prior_y = knowledge_prior(k)
-        pipeline = _pipeline(min(counts.values()) + 2)
+        pipeline = training_pipeline(min(counts.values()) + 2)
         pipeline.fit([*texts, *prior_x], [*labels, *prior_y])
         meta = {
             "version": data_version(texts, labels),

@@ -27,13 +27,12 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from agents.classifier import TemperatureScaledSVM, knowledge_prior
+from agents.classifier import knowledge_prior, training_pipeline
 from knowledge import Knowledge
 
 Target = Literal["category", "department", "level", "urgency"]
@@ -337,14 +336,12 @@ def draft_cases(
 
 
 def pipeline(method: Method, n_min: int) -> Pipeline:
-    """Our training method (char 1–3-gram TF-IDF, linear SVM with a temperature fitted on
-    out-of-fold scores) or the plain baseline (the same features, an uncalibrated LinearSVC)."""
-    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True)
+    """The shipped training method (``agents.classifier.training_pipeline``) or the plain
+    baseline: the same features with an uncalibrated LinearSVC."""
+    shipped = training_pipeline(n_min)
     if method == "baseline":
-        return Pipeline([("tfidf", tfidf), ("clf", LinearSVC())])
-    return Pipeline(
-        [("tfidf", tfidf), ("clf", TemperatureScaledSVM(C=0.5, folds=max(2, min(5, n_min))))]
-    )
+        return Pipeline([("tfidf", shipped.named_steps["tfidf"]), ("clf", LinearSVC())])
+    return shipped
 
 
 def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:

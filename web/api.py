@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -61,12 +62,27 @@ def readyz(
     )
 
 
+#: probes come every few seconds; the model endpoint is asked at most this often
+LLM_CHECK_TTL_S = 15.0
+_llm_checks: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
 def _llm_check(settings: Settings) -> dict[str, Any]:
     """The model endpoint when one is configured. A model that is down leaves the service
-    ready (every agent falls back to its offline engine) but degraded."""
+    ready (every agent falls back to its offline engine) but degraded. The answer is reused
+    for LLM_CHECK_TTL_S, so probes do not each hold a worker thread on a slow endpoint."""
     if not settings.llm_configured:
         return {"ok": True, "mode": "offline"}
     url = str(settings.llm_base_url).rstrip("/") + "/models"
+    cached = _llm_checks.get(url)
+    if cached and time.monotonic() - cached[0] < LLM_CHECK_TTL_S:
+        return cached[1]
+    result = _ask_models(settings, url)
+    _llm_checks[url] = (time.monotonic(), result)
+    return result
+
+
+def _ask_models(settings: Settings, url: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
     try:
         r = httpx.get(url, headers=headers, timeout=min(settings.llm_timeout_s, 3.0))
