@@ -22,7 +22,7 @@ SESSION_TTL = timedelta(hours=12)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sanji"'}
 
 
-def _credential(request: Request) -> str | None:
+def _credential(request: Request, api_key: str | None = None) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -36,15 +36,17 @@ def _credential(request: Request) -> str | None:
     key = request.headers.get("x-api-key")
     if key:
         return key.strip()
-    if request.url.path.startswith("/open311/"):
-        return request.query_params.get("api_key") or getattr(request.state, "form_api_key", None)
-    return None
+    return api_key or None
 
 
-def identify(request: Request, store: Any, knowledge: Any) -> tuple[str | None, Principal | None]:
+def identify(
+    request: Request, store: Any, knowledge: Any, api_key: str | None = None
+) -> tuple[str | None, Principal | None]:
     """The credential the request carries and the caller it belongs to (None when there is
-    none, or it is not valid). Sets ``request.state.principal`` for logging and metrics."""
-    token = _credential(request)
+    none, or it is not valid). ``api_key``: a key the route reads from its own parameters
+    (Open311 clients send ``api_key`` in the query or the form), used when no header carries
+    one. Sets ``request.state.principal`` for logging and metrics."""
+    token = _credential(request, api_key)
     user = Users(store.db).resolve(token, now=datetime.now(UTC)) if token else None
     if user is None:
         return token, None

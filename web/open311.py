@@ -69,9 +69,8 @@ def service_definition(
 
 
 async def _principal(request: Request, store: Any, k: Knowledge, form: Any = None) -> Principal:
-    if form is not None and form.get("api_key"):
-        request.state.form_api_key = str(form.get("api_key"))
-    token, principal = identify(request, store, k)
+    key = request.query_params.get("api_key") or (form.get("api_key") if form is not None else None)
+    token, principal = identify(request, store, k, api_key=str(key) if key else None)
     if not token:
         raise _error(401, "需要 api_key")
     if principal is None:
