@@ -27,6 +27,7 @@ from agents.deps import AgentDeps
 from agents.dispatch import NothingPending, NotTriageable, for_caller
 from agents.intents import Intent, parse
 from domain.access import Principal
+from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Scope
 from store import Conflict, NotFound
 from tools import duplicates, events, regulations
@@ -245,30 +246,40 @@ class ChatAssistant:
         )
         return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
 
+    def _search(
+        self,
+        intent: Intent,
+        ctx: ChatContext,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> events.EventPage:
+        """The events the question is about: its place, types, statuses and 督办 filter."""
+        q = events.EventQuery(
+            jurisdiction=intent.jurisdiction,
+            subtype=list(intent.subtypes),
+            category=list(intent.categories),
+            status=[Status(s) for s in intent.statuses],
+            supervised=intent.supervised or None,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        return events.search_events(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
+
     def _count(
         self, intent: Intent, ctx: ChatContext, since: datetime, until: datetime
     ) -> tuple[int, list[int]]:
-        k = self.deps.knowledge
-        from tools.scope import narrow
-
-        districts, streets = narrow(k, self._scope(ctx), intent.jurisdiction)
-        rows, total = self.deps.store.search(
-            self._scope(ctx),
-            districts=districts,
-            streets=streets,
-            subtypes=list(intent.subtypes),
-            categories=list(intent.categories),
-            since=since,
-            until=until,
-            limit=5,
-        )
-        return int(total or 0), [int(r["id"]) for r in rows]
+        page = self._search(intent, ctx, since, until, limit=5)
+        return page.total, [r.id for r in page.items]
 
     def _what(self, intent: Intent) -> str:
         k = self.deps.knowledge
         names = [k.subtypes[s].name for s in intent.subtypes if s in k.subtypes]
         names += [k.categories[c].name for c in intent.categories if c in k.categories]
-        return "、".join(names[:4]) + ("等" if len(names) > 4 else "") if names else "各类"
+        what = "、".join(names[:4]) + ("等" if len(names) > 4 else "") if names else "各类"
+        states = "、".join(Status(s).zh for s in intent.statuses)
+        return ("督办的" if intent.supervised else "") + (f"{states}的" if states else "") + what
 
     def _on_count(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         now = self.deps.clock()
@@ -292,15 +303,14 @@ class ChatAssistant:
         return Reply(text, events=ids)
 
     def _on_list(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
-        q = events.EventQuery(
-            jurisdiction=intent.jurisdiction,
-            subtype=list(intent.subtypes),
-            category=list(intent.categories),
-            since=intent.window.since if intent.window else None,
-            until=intent.window.until if intent.window else None,
+        window = intent.window
+        page = self._search(
+            intent,
+            ctx,
+            window.since if window else None,
+            window.until if window else None,
             limit=LIST_MAX,
         )
-        page = events.search_events(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
         label = intent.window.label if intent.window else ""
         head = f"{self._place(intent, ctx)}{label}{self._what(intent)}事件共 {page.total} 件"
         if not page.items:

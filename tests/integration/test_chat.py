@@ -105,6 +105,27 @@ def test_count_with_comparison_matches_the_event_list(live: Live, knowledge: Kno
         assert "持平" in text
 
 
+def test_status_and_supervision_words_filter_the_list(live: Live, knowledge: Knowledge) -> None:
+    yz = jcode(knowledge, "渝中区")
+
+    def total(c: httpx.Client, **params: Any) -> int:
+        return int(
+            c.get("/api/v1/events", params={"jurisdiction": yz, "limit": 1, **params}).json()[
+                "total"
+            ]
+        )
+
+    with live.client("yuzhong") as c:
+        everything = total(c)
+        waiting = total(c, status="dispatched")
+        supervised = total(c, supervised="true")
+        waiting_answer = done(ask(c, "t-status", "渝中区待签收的事件有哪些"))["content"]
+        supervised_answer = done(ask(c, "t-supervised", "渝中区督办件有哪些"))["content"]
+    assert waiting < everything, "the demo data has events in other states"
+    assert f"派遣的各类事件共 {waiting} 件" in waiting_answer
+    assert f"督办的各类事件共 {supervised} 件" in supervised_answer
+
+
 def test_follow_up_questions_remember_the_event(live: Live, knowledge: Knowledge) -> None:
     with live.client("yuzhong") as c:
         page = c.get(
