@@ -9,7 +9,7 @@ from langgraph.types import interrupt
 
 from agents.deps import AgentDeps
 from agents.state import TriageContext, TriageState
-from domain.lifecycle import Action, Status
+from domain.lifecycle import WAITING_FOR_DISPATCH, Action, Status
 from domain.models import DispatchOrder
 from knowledge.models import Level
 
@@ -98,8 +98,7 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
     event_id = state["event_id"]
     now = deps.clock()
     event = store.get_event(event_id)
-    waiting = (Status.RECEIVED, Status.TRIAGED, Status.RETURNED)
-    if decision["action"] != "reject" and event.status not in waiting:
+    if decision["action"] != "reject" and event.status not in WAITING_FOR_DISPATCH:
         store.add_feedback(
             event_id=event_id,
             officer=officer,

@@ -18,7 +18,7 @@ from agents.deps import AgentDeps
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
 from domain.access import Principal
-from domain.lifecycle import Status
+from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
 from knowledge import Knowledge
 from store import Conflict, NotFound
@@ -43,9 +43,6 @@ class NothingPending(LookupError):
 
 class NotTriageable(ValueError):
     """The event has moved past triage (dispatched, in progress, closed…)."""
-
-
-TRIAGEABLE = (Status.RECEIVED, Status.TRIAGED, Status.RETURNED)
 
 
 def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
@@ -154,7 +151,7 @@ class Dispatcher:
             if waiting is not None:
                 return waiting
         event = self.deps.store.get_event(event_id)  # NotFound before any work
-        if event.status not in TRIAGEABLE:
+        if event.status not in WAITING_FOR_DISPATCH:
             raise NotTriageable(
                 f"事件 {event_id} 当前状态为「{event.status.zh}」，只有受理、分拨或退单状态的事件可以智能分拨。"
             )

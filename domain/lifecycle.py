@@ -97,6 +97,8 @@ ACTION_ZH: dict[Action, str] = {
 }
 
 S = Status
+#: states in which an event waits for a dispatch order (it may be triaged, drafted, approved)
+WAITING_FOR_DISPATCH = frozenset({S.RECEIVED, S.TRIAGED, S.RETURNED})
 _OPEN_ORDER_STATES = frozenset(
     {S.DISPATCHED, S.ACCEPTED, S.RETURNED, S.IN_PROGRESS, S.EXTENSION_REQUESTED}
 )

@@ -85,6 +85,7 @@ class Event(EventCreate):
     dispatched_at: datetime | None = None
     accepted_at: datetime | None = None  # 签收: the disposal clock starts here
     due_at: datetime | None = None
+    due_soon_at: datetime | None = None  # from here on the event counts as due soon (sla.yaml)
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     version: int = 1

@@ -54,6 +54,7 @@ TIMESTAMPS = (
     "dispatched_at",
     "accepted_at",
     "due_at",
+    "due_soon_at",
     "resolved_at",
 )
 
@@ -251,7 +252,6 @@ class EventStore(EventQueries):
     def _event(self, row: dict[str, Any]) -> Event:
         db = self.db
         data = dict(row)
-        data.pop("due_soon_at", None)
         data.pop("cell", None)
         for key in TIMESTAMPS:
             data[key] = db.read_ts(data[key])

@@ -52,7 +52,7 @@ class Where:
 SUMMARY_COLUMNS = (
     "id, source, external_id, title, text, reported_at, address, lat, lon, status, street, "
     "district, subtype, category, urgency, supervised, duplicate_of, satisfaction, lead_department, "
-    "returns, accepted_at, due_at, resolved_at"
+    "returns, accepted_at, due_at, due_soon_at, resolved_at"
 )
 GROUP_COLUMNS = ("category", "subtype", "lead_department", "district", "street", "source")
 OPEN_SQL = (
@@ -253,7 +253,7 @@ class EventQueries:
         return {r["id"]: self._read(r) for r in rows}
 
     def _read(self, row: dict[str, Any]) -> dict[str, Any]:
-        for key in ("reported_at", "accepted_at", "due_at", "resolved_at"):
+        for key in ("reported_at", "accepted_at", "due_at", "due_soon_at", "resolved_at"):
             if key in row:
                 row[key] = self.db.read_ts(row[key])
         if "supervised" in row:

@@ -41,6 +41,7 @@ class EventSummary(BaseModel):
     returns: int
     accepted_at: datetime | None
     due_at: datetime | None
+    due_soon_at: datetime | None
     resolved_at: datetime | None
     satisfaction: int | None
     hours_overdue: float | None = Field(default=None, description="超时小时数（截至查询时刻）")
@@ -78,6 +79,7 @@ def summarize(row: dict[str, Any], as_of: datetime | None = None) -> EventSummar
         returns=row["returns"],
         accepted_at=row["accepted_at"],
         due_at=row["due_at"],
+        due_soon_at=row.get("due_soon_at"),
         resolved_at=row["resolved_at"],
         satisfaction=row["satisfaction"],
         hours_overdue=overdue,

@@ -1,5 +1,5 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
-import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, when } from "./ui.js";
+import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
 
 const ACTIONS = {
@@ -207,7 +207,7 @@ export async function renderEvent(ctx, id) {
     let d = null;
     if (v.pending_approval) d = await api.get(`/api/v1/events/${id}/draft`);
     clear(left, eventCard(v, ctx.k), timeline(v));
-    const triage = ["received", "triaged", "returned"].includes(v.event.status) && !d
+    const triage = WAITING.includes(v.event.status) && !d
       ? h("section", { class: "card" }, h("p", {}, "这件事件还没有派单草稿。"),
         h("button", { class: "primary", "data-testid": "triage", onclick: async (ev) => {
           ev.target.disabled = true;

@@ -116,14 +116,14 @@ export const STATUSES = {
 export const WAITING = ["received", "triaged", "returned"];
 const CLOCK = ["accepted", "in_progress", "extension_requested"];
 
-// The deadline badge: green (time left), amber (due soon: under a fifth left), red (overdue).
+// The deadline badge: green (time left), amber (due soon: past due_soon_at, which the server
+// sets from sla.yaml), red (overdue).
 export function deadline(e, now = Date.now()) {
   if (CLOCK.includes(e.status) && e.due_at) {
     const due = Date.parse(e.due_at);
     const left = (due - now) / 3.6e6;
     if (left < 0) return h("span", { class: "badge b-red", dataset: { deadline: "overdue" } }, `超时 ${hours(-left)}`);
-    const total = e.accepted_at ? (due - Date.parse(e.accepted_at)) / 3.6e6 : left;
-    if (left < total * 0.2) return h("span", { class: "badge b-amber", dataset: { deadline: "soon" } }, `即将到期 · 剩 ${hours(left)}`);
+    if (e.due_soon_at && now >= Date.parse(e.due_soon_at)) return h("span", { class: "badge b-amber", dataset: { deadline: "soon" } }, `即将到期 · 剩 ${hours(left)}`);
     return h("span", { class: "badge b-green", dataset: { deadline: "ok" } }, `剩 ${hours(left)}`);
   }
   if (WAITING.includes(e.status)) {
