@@ -230,3 +230,22 @@ def test_phone_width_pages_fit(browser: Browser, live: Live, where: str) -> None
     no_overflow(page)
     shot(page, f"{where}-phone")
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_the_deadline_badge_follows_the_servers_due_soon_time(browser: Browser, live: Live) -> None:
+    page = page_for(browser, live, "yuzhong")
+    kinds = page.evaluate(
+        """async () => {
+          const { deadline } = await import('/static/ui.js');
+          const now = Date.parse('2026-11-20T10:00:00Z');
+          const e = (due, soon) => ({ status: 'in_progress', accepted_at: '2026-11-20T00:00:00Z',
+                                       due_at: due, due_soon_at: soon });
+          return [
+            e('2026-11-20T12:00:00Z', '2026-11-20T09:00:00Z'),  // past due_soon_at
+            e('2026-11-20T12:00:00Z', '2026-11-20T11:00:00Z'),  // not yet
+            e('2026-11-20T09:00:00Z', '2026-11-20T08:00:00Z'),  // past due
+          ].map(x => deadline(x, now).dataset.deadline);
+        }"""
+    )
+    assert kinds == ["soon", "ok", "overdue"]
+    assert not page.errors  # type: ignore[attr-defined]
