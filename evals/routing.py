@@ -10,10 +10,8 @@ predictions.jsonl, confusion.csv/.png and report.html (``evals.report``)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
-import json
 import re
 import statistics
 import subprocess
@@ -34,6 +32,7 @@ from sklearn.svm import LinearSVC
 
 from agents.classifier import knowledge_prior, training_pipeline
 from knowledge import Knowledge
+from store.importer import BLANK_ROW, ImportFailed, read_rows
 
 Target = Literal["category", "department", "level", "urgency"]
 Method = Literal["sanji", "baseline"]
@@ -69,36 +68,21 @@ class Prediction:
 
 
 def read_table(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8 or GB18030), JSONL or XLSX file, as dicts."""
+    """Rows of a CSV/TSV (UTF-8 or GB18030), JSONL or XLSX file, as dicts: the importer's
+    reader (``store.importer.read_rows``), with a bad row failing the whole dataset."""
     if not path.exists():
         raise DatasetError(f"找不到文件 {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path.name} 第{n}行不是合法的 JSON：{exc}") from exc
-        return rows
-    if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(path, read_only=True).worksheets[0]
-        values = list(sheet.iter_rows(values_only=True))
-        if not values:
-            return []
-        head = [str(h).strip() if h is not None else "" for h in values[0]]
-        return [dict(zip(head, row, strict=False)) for row in values[1:]]
-    if suffix in (".csv", ".tsv"):
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("gb18030")
-        return list(csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
-    raise DatasetError(f"不支持的数据格式 {path.suffix}：请用 CSV、JSONL 或 XLSX")
+    try:
+        _, rows = read_rows(path)
+        out = []
+        for n, row in rows:
+            if isinstance(row, dict):
+                out.append(row)
+            elif row != BLANK_ROW:
+                raise DatasetError(f"{path.name} 第{n}行：{row}")
+    except ImportFailed as exc:
+        raise DatasetError(str(exc)) from exc
+    return out
 
 
 def _get(row: dict[str, Any], column: str) -> Any:

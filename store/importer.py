@@ -98,11 +98,18 @@ def _decode(raw: bytes, path: Path) -> str:
     raise ImportFailed(f"{path.name}：文件编码既不是 UTF-8 也不是 GB18030，请转换后再导入")
 
 
+#: the error text of a row with no values at all (callers may skip such rows)
+BLANK_ROW = "空行"
+
+
 def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any] | str]]]:
     """Header and (row number as a person sees it in the file, row or error text)."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        reader = csv.reader(io.StringIO(_decode(path.read_bytes(), path), newline=""))
+    if suffix in (".csv", ".tsv"):
+        reader = csv.reader(
+            io.StringIO(_decode(path.read_bytes(), path), newline=""),
+            delimiter="\t" if suffix == ".tsv" else ",",
+        )
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -150,7 +157,7 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
             try:
                 for n, values in enumerate(rows, start=2):
                     if all(v is None for v in values):
-                        yield n, "空行"
+                        yield n, BLANK_ROW
                         continue
                     yield n, dict(zip(header, values, strict=False))
             finally:
