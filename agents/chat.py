@@ -32,7 +32,7 @@ from domain.models import Event, EventCreate, Scope
 from store import Conflict, NotFound
 from tools import duplicates, events, regulations
 from tools.pii import mask_text
-from tools.scope import covers
+from tools.scope import visible_event
 
 log = logging.getLogger(__name__)
 
@@ -323,10 +323,8 @@ class ChatAssistant:
         event_id = intent.event_id or state.get("focus_event")
         if not event_id:
             raise NotFound("请告诉我是哪一件事件（例如「事件 E123」），或在事件详情页旁打开助手。")
-        event = self.deps.store.get_event(int(event_id))
-        if not covers(self.deps.store, ctx.principal, event):
-            raise NotFound(f"事件 E{event_id} 不存在或不在您的辖区内。")
-        return event
+        p = ctx.principal
+        return visible_event(self.deps.store, p.scope, p.actor, int(event_id))
 
     def _on_event(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         e = self._event(intent, state, ctx)

@@ -13,8 +13,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
 from agents.dispatch import NotTriageable
+from store import NotFound
 from tools.langchain import ToolDeps, build_tools
-from tools.scope import covers
+from tools.scope import visible_event
 
 if TYPE_CHECKING:
     from agents.chat import ChatAssistant, ChatContext, ChatState, Reply
@@ -38,13 +39,21 @@ def _tools(
 ) -> list[BaseTool]:
     deps = assistant.deps
     tools = build_tools(
-        ToolDeps(deps.store, deps.knowledge, ctx.principal.scope, deps.clock, deps.index)
+        ToolDeps(
+            deps.store,
+            deps.knowledge,
+            ctx.principal.scope,
+            deps.clock,
+            deps.index,
+            actor=ctx.principal.actor,
+        )
     )
 
     def propose_dispatch(event_id: int) -> Any:
-        event = deps.store.get_event(event_id)
-        if not covers(deps.store, ctx.principal, event):
-            return {"error": f"事件 {event_id} 不存在或不在您的辖区内"}
+        try:
+            event = visible_event(deps.store, ctx.principal.scope, ctx.principal.actor, event_id)
+        except NotFound as exc:
+            return {"error": str(exc)}
         try:
             draft = assistant._pending_draft(event, ctx)
         except NotTriageable as exc:

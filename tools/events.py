@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from domain.lifecycle import Status
 from domain.models import DispatchOrder, Event, Scope, Source
 from knowledge import Knowledge
-from store import EventStore, NotFound
+from store import EventStore
 from store.db import to_utc
 from tools.pii import mask_deep, mask_name, mask_phone, mask_text, probes_personal
-from tools.scope import narrow
+from tools.scope import narrow, visible_event
 
 EXCERPT = 120
 
@@ -145,12 +145,15 @@ class EventDetail(BaseModel):
 
 
 def get_event(
-    store: EventStore, scope: Scope, event_id: int, *, reveal_personal: bool = False
+    store: EventStore,
+    scope: Scope,
+    event_id: int,
+    *,
+    actor: str | None = None,
+    reveal_personal: bool = False,
 ) -> EventDetail:
     """取一件事件的全部信息：原文、流转记录和派单。辖区外的事件视为不存在。"""
-    event = store.get_event(event_id)
-    if not scope.allows(event.district, event.street):
-        raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
+    event = visible_event(store, scope, actor, event_id)
     history, orders = store.history(event_id), store.orders(event_id)
     if not reveal_personal:
         event = mask_event(event)

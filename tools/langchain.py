@@ -26,6 +26,7 @@ class ToolDeps:
     scope: Scope
     clock: Callable[[], datetime]
     index: RegulationIndex | None = None
+    actor: str | None = None  # who asks: sees unlocated events it filed itself
 
 
 class EventIdArgs(BaseModel):
@@ -54,7 +55,7 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
         return _dump(events.search_events(store, k, scope, events.EventQuery(**kw)))
 
     def get_event(event_id: int) -> Any:
-        return _dump(events.get_event(store, scope, event_id))
+        return _dump(events.get_event(store, scope, event_id, actor=deps.actor))
 
     def list_overdue(**kw: Any) -> Any:
         q = events.OverdueQuery(as_of=deps.clock(), **kw)

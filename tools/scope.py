@@ -8,6 +8,7 @@ from typing import Any
 from domain.access import Principal, Role
 from domain.models import Event, Scope
 from knowledge import Knowledge
+from store import NotFound
 from store.users import User
 
 
@@ -85,10 +86,23 @@ def principal_for(k: Knowledge, user: User) -> Principal:
     )
 
 
-def covers(store: Any, principal: Principal, event: Event) -> bool:
-    """Whether the caller may see the event: its scope covers the place, or the event is not
-    located yet and the caller filed it (an integration reads back what it sent)."""
-    if principal.scope.allows(event.district, event.street):
+def may_see(store: Any, scope: Scope, actor: str | None, event: Event) -> bool:
+    """The one visibility rule: the scope covers the event's place, or the event is not
+    located yet and ``actor`` filed it (an integration reads back what it sent)."""
+    if scope.allows(event.district, event.street):
         return True
     unlocated = event.district is None and event.street is None
-    return unlocated and store.filed_by(event.id) == principal.actor
+    return unlocated and actor is not None and store.filed_by(event.id) == actor
+
+
+def covers(store: Any, principal: Principal, event: Event) -> bool:
+    """Whether the caller may see the event (``may_see`` for a signed-in caller)."""
+    return may_see(store, principal.scope, principal.actor, event)
+
+
+def visible_event(store: Any, scope: Scope, actor: str | None, event_id: int) -> Event:
+    """The event if the caller may see it; NotFound otherwise (existence is not revealed)."""
+    event: Event = store.get_event(event_id)
+    if not may_see(store, scope, actor, event):
+        raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
+    return event

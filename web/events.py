@@ -16,12 +16,11 @@ from agents.review import summarize_review
 from domain.access import Principal
 from domain.lifecycle import Action, Status, allowed_actions
 from domain.models import MAX_TEXT_CHARS, Event, EventCreate, Source
-from store import NotFound
 from store.approvals import Approvals
 from store.db import to_utc
 from tools import duplicates, events, stats
 from tools.pii import mask_deep
-from tools.scope import covers
+from tools.scope import covers, visible_event
 from web.auth import OfficerDep, PrincipalDep
 from web.deps import DispatcherDep, KnowledgeDep, StoreDep
 
@@ -103,10 +102,7 @@ class Filed(BaseModel):
 
 def visible(store: Any, principal: Principal, event_id: int) -> Event:
     """The event if the caller may see it; 404 otherwise (existence is not revealed)."""
-    event: Event = store.get_event(event_id)
-    if not covers(store, principal, event):
-        raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
-    return event
+    return visible_event(store, principal.scope, principal.actor, event_id)
 
 
 def masked(event: Event, principal: Principal) -> Event:

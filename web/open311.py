@@ -20,7 +20,7 @@ from domain.models import Event, EventCreate, Source
 from knowledge import Knowledge
 from store import NotFound
 from tools.pii import mask_text
-from tools.scope import covers
+from tools.scope import covers, visible_event
 from web.auth import identify
 from web.deps import KnowledgeDep, StoreDep
 from web.events import CONTROL, fit_text
@@ -158,11 +158,9 @@ async def get_request(
     principal = await _principal(request, store, knowledge)
     _check_jurisdiction(knowledge, jurisdiction_id)
     try:
-        event = store.get_event(int(request_id))
+        event = visible_event(store, principal.scope, principal.actor, int(request_id))
     except (ValueError, NotFound):
         raise _error(404, f"没有编号为 {request_id} 的诉求") from None
-    if not covers(store, principal, event):
-        raise _error(404, f"没有编号为 {request_id} 的诉求")
     return [_request(event, knowledge, principal)]
 
 

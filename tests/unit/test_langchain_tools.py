@@ -55,3 +55,33 @@ def test_tools_run_under_the_officers_scope(demo_store: EventStore, knowledge: K
         tools["get_event"].invoke({"event_id": other["id"]})
     routed = tools["departments_for"].invoke({"subtype": "CA01", "jurisdiction": street})
     assert routed["lead"]["name"] == "解放碑街道综合行政执法大队"
+
+
+def test_get_event_applies_the_same_rule_as_the_api(
+    demo_store: EventStore, knowledge: Knowledge
+) -> None:
+    """An unlocated event is visible to whoever filed it and to nobody else below the city
+    (the rule of tools.scope.may_see, as in the API and the chat)."""
+    from domain.models import EventCreate, Source
+
+    event, _ = demo_store.add_event(
+        EventCreate(source=Source.WEB, text="某处有积水，地址不详，请核实。", reported_at=DEMO_NOW),
+        now=DEMO_NOW,
+        actor="api:hotline-bridge",
+    )
+    assert event.district is None and event.street is None
+    scope = scope_for(knowledge, ["500103002"])
+
+    def get(actor: str | None) -> dict:
+        tools = {
+            t.name: t
+            for t in build_tools(
+                ToolDeps(demo_store, knowledge, scope, lambda: DEMO_NOW, actor=actor)
+            )
+        }
+        return tools["get_event"].invoke({"event_id": event.id})
+
+    assert get("api:hotline-bridge")["event"]["id"] == event.id
+    for other in (None, "user:someone-else"):
+        with pytest.raises(NotFound):
+            get(other)
