@@ -103,7 +103,7 @@ def demo_load(
 
     settings = get_settings()
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k)
+    store = EventStore.open(settings.resolved_database_url, k.store_rules)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入演示事件", total=count)
         result = load_demo(
@@ -171,7 +171,7 @@ def import_events_cmd(
         _fail(f"未知的来源「{source}」，可选：{', '.join(s.value for s in Source)}")
         return
     settings = get_settings()
-    store = EventStore.open(settings.resolved_database_url, default_knowledge())
+    store = EventStore.open(settings.resolved_database_url, default_knowledge().store_rules)
     try:
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"导入 {file.name}", total=None)
@@ -790,7 +790,7 @@ def _users() -> tuple[Any, Any, Any]:
     from store.users import Users
 
     k = default_knowledge()
-    store = EventStore.open(get_settings().resolved_database_url, k)
+    store = EventStore.open(get_settings().resolved_database_url, k.store_rules)
     return store, Users(store.db), k
 
 
@@ -971,14 +971,14 @@ def serve(
     host, port = host or settings.host, port or settings.port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if demo:
-        store = EventStore.open(settings.resolved_database_url, default_knowledge())
+        store = EventStore.open(settings.resolved_database_url, default_knowledge().store_rules)
         empty = store.count_events() == 0
         store.close()
         if empty:
             demo_load(count=640, seed=None)
         from demo.accounts import ensure_demo_accounts
 
-        store = EventStore.open(settings.resolved_database_url, default_knowledge())
+        store = EventStore.open(settings.resolved_database_url, default_knowledge().store_rules)
         lines = ensure_demo_accounts(store.db, default_knowledge(), settings.data_dir)
         store.close()
         console.print("演示账号（用户名 / 密码 / 角色 / 辖区，另存于 data/demo-accounts.txt）：")

@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         logging.getLogger("bm25s").setLevel(max(logging.INFO, logging.getLogger().level))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         knowledge = load_knowledge()
-        store = EventStore.open(settings.resolved_database_url, knowledge)
+        store = EventStore.open(settings.resolved_database_url, knowledge.store_rules)
         index = open_ready_index(
             settings.data_dir,
             settings.resolved_chroma_path,

@@ -11,7 +11,7 @@ from agents.deps import AgentDeps
 from agents.state import TriageContext, TriageState
 from domain.lifecycle import WAITING_FOR_DISPATCH, Action, Status
 from domain.models import DispatchOrder
-from knowledge.models import Level
+from domain.vocabulary import Level
 
 ACTIONS = ("approve", "edit", "reject", "merge")
 

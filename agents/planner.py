@@ -13,7 +13,7 @@ from agents.deps import AgentDeps, audit
 from agents.llm import LLMFailed, Usage
 from agents.state import TriageContext, TriageState
 from domain.models import Citation, DispatchOrder
-from knowledge.models import Level, Urgency
+from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
 from tools.drafting import draft_order
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from agents.deps import AgentDeps, audit
 from agents.llm import LLMFailed, Usage
 from agents.state import TriageContext, TriageState
-from knowledge.models import Level, Urgency
+from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate
 from tools.pii import mask_text

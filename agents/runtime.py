@@ -15,7 +15,7 @@ from store import EventStore
 
 def build_deps(settings: Settings) -> AgentDeps:
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k)
+    store = EventStore.open(settings.resolved_database_url, k.store_rules)
     index = open_ready_index(
         settings.data_dir,
         settings.resolved_chroma_path,

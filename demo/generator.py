@@ -13,8 +13,9 @@ from typing import Any
 from demo import phrases as P
 from domain.lifecycle import Action
 from domain.models import EventCreate, Source
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
-from knowledge.models import Jurisdiction, Subtype, Urgency
+from knowledge.models import Jurisdiction, Subtype
 from tools.routing import urgency_for
 
 #: subtypes citizens report most often get more events
@@ -352,7 +353,7 @@ class Generator:
 
     def wrong_lead(self, ev: DemoEvent, st: Subtype) -> str | None:
         """A plausible wrong department: the lead of another subtype of the same category."""
-        from knowledge.models import Level
+        from domain.vocabulary import Level
         from tools.routing import DepartmentsQuery, departments_for
 
         right = departments_for(

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.lifecycle import Status
-from knowledge.models import Level, Urgency
+from domain.vocabulary import Level, Urgency
 
 MAX_TEXT_CHARS = 20_000
 EARLIEST, LATEST = datetime(1990, 1, 1), datetime(2100, 1, 1)

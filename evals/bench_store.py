@@ -166,7 +166,7 @@ def run(
     """Load ``count`` events (if the database has fewer), then time each tool ``runs`` times
     (search twice as often, stats a third as often)."""
     k = default_knowledge()
-    store = EventStore.open(url, k)
+    store = EventStore.open(url, k.store_rules)
     result: dict[str, Any] = {
         "backend": store.db.dialect,
         "events": count,

@@ -32,7 +32,7 @@ def run(events: int, workdir: Path) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
 
     k = default_knowledge()
-    store = EventStore.open(f"sqlite:///{workdir / 'sanji.db'}", k)
+    store = EventStore.open(f"sqlite:///{workdir / 'sanji.db'}", k.store_rules)
     load_demo(store, k, seed=5, now=NOW, count=640)
     index = open_index(workdir / "data", workdir / "chroma")
     index.build([BUILTIN_DIR])

@@ -109,7 +109,7 @@ def redacted(url: str) -> str:
 
 def prepare(url: str, k: Knowledge, data_dir: Path, events: int, reuse: bool) -> dict[str, Any]:
     """Demo events, demo accounts and the integration user; an API key per user we load as."""
-    store = EventStore.open(url, k)
+    store = EventStore.open(url, k.store_rules)
     try:
         existing = store.count_events()
         if existing and not reuse:
@@ -338,7 +338,7 @@ def lost_events(url: str, k: Knowledge, prefix: str, samples: list[Sample]) -> d
         for s in samples
         if s.job.scenario == "file" and s.event_id is not None
     }
-    store = EventStore.open(url, k)
+    store = EventStore.open(url, k.store_rules)
     try:
         rows = store.db.fetchall(
             "SELECT external_id, id FROM events WHERE external_id LIKE ?", (prefix + "%",)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from domain.vocabulary import StoreRules
 from knowledge.errors import KnowledgeError
 from knowledge.models import (
     Category,
@@ -52,6 +53,11 @@ class Knowledge:
     escalation_rules: tuple[EscalationRule, ...]
     return_reasons: dict[str, ReturnReason]
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def store_rules(self) -> StoreRules:
+        """What the event store enforces from these files: return codes, the due-soon share."""
+        return StoreRules(frozenset(self.return_reasons), self.sla.due_soon_fraction)
 
     # -- jurisdictions -------------------------------------------------------------------
 

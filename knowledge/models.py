@@ -3,47 +3,15 @@ YAML key fails at start-up instead of being silently ignored."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.vocabulary import Level, Urgency
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Level(StrEnum):
-    """Administrative level that owns an event or holds a duty."""
-
-    CITY = "city"
-    DISTRICT = "district"
-    STREET = "street"
-    ENTERPRISE = "enterprise"  # utilities: one instance city-wide, outside the government ladder
-
-    @property
-    def zh(self) -> str:
-        return {"city": "市级", "district": "区县级", "street": "镇街级", "enterprise": "企业"}[
-            self
-        ]
-
-    @property
-    def rank(self) -> int:
-        return {"street": 0, "district": 1, "city": 2, "enterprise": 1}[self]
-
-
-class Urgency(StrEnum):
-    NORMAL = "normal"
-    URGENT = "urgent"
-    CRITICAL = "critical"
-
-    @property
-    def zh(self) -> str:
-        return {"normal": "一般", "urgent": "紧急", "critical": "特急"}[self]
-
-    @property
-    def rank(self) -> int:
-        return {"normal": 0, "urgent": 1, "critical": 2}[self]
 
 
 # ----------------------------------------------------------------------------- jurisdictions

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from domain.lifecycle import Action, IllegalTransition, Status, Transition, apply
 from domain.models import DispatchOrder, Event, EventCreate
-from knowledge import Knowledge
-from knowledge.models import Level, Urgency
+from domain.vocabulary import Level, StoreRules, Urgency
 from store.db import Database, connect
 from store.errors import Conflict, NotFound
 from store.queries import EventQueries
@@ -62,24 +61,17 @@ TIMESTAMPS = (
 class EventStore(EventQueries):
     """One interface over SQLite and PostgreSQL. Time always comes in as an argument."""
 
-    def __init__(
-        self,
-        db: Database,
-        return_reasons: Iterable[str] | None = None,
-        due_soon_fraction: float = 0.2,
-    ) -> None:
+    def __init__(self, db: Database, rules: StoreRules | None = None) -> None:
         self.db = db
-        self.return_reasons = frozenset(return_reasons) if return_reasons is not None else None
-        self.due_soon_fraction = due_soon_fraction
+        rules = rules or StoreRules()
+        self.return_reasons = rules.return_reasons
+        self.due_soon_fraction = rules.due_soon_fraction
 
     @classmethod
-    def open(cls, url: str, knowledge: Knowledge | None = None) -> EventStore:
-        """Connect, apply pending migrations, and take return codes and the due-soon share
-        from the knowledge (without it, any return code is accepted)."""
-        if knowledge is None:
-            store = cls(connect(url))
-        else:
-            store = cls(connect(url), knowledge.return_reasons, knowledge.sla.due_soon_fraction)
+    def open(cls, url: str, rules: StoreRules | None = None) -> EventStore:
+        """Connect, apply pending migrations, and enforce the given rules (return codes, the
+        due-soon share; without them any return code is accepted)."""
+        store = cls(connect(url), rules)
         migrate(store.db)
         return store
 

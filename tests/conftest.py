@@ -65,7 +65,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str, knowledge: Knowledge) -> Iterator[EventStore]:
-    s = EventStore.open(store_url, knowledge)
+    s = EventStore.open(store_url, knowledge.store_rules)
     try:
         yield s
     finally:
@@ -87,7 +87,7 @@ def demo_store(
             url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'sanji.db'}"
         else:
             url = stack.enter_context(fresh_postgres())
-        s = EventStore.open(url, knowledge)
+        s = EventStore.open(url, knowledge.store_rules)
         stack.callback(s.close)
         load_demo(s, knowledge, seed=11, now=DEMO_NOW, count=400)
         yield s

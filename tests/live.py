@@ -75,7 +75,7 @@ def live_server(
 ) -> Iterator[Live]:
     """Demo events and accounts in a fresh store, then the server over it."""
     shutil.copytree(prepared, data_dir, dirs_exist_ok=True)
-    store = EventStore.open(database_url, k)
+    store = EventStore.open(database_url, k.store_rules)
     load_demo(store, k, seed=3, now=now, count=events)
     lines = ensure_demo_accounts(store.db, k, data_dir)
     users = Users(store.db)

@@ -5,8 +5,8 @@ the knowledge files."""
 from __future__ import annotations
 
 from domain.models import Citation, DispatchOrder
+from domain.vocabulary import Level, Urgency
 from knowledge import Knowledge
-from knowledge.models import Level, Urgency
 from tools.routing import DepartmentsQuery, SlaQuery, departments_for, sla_for
 
 

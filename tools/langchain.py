@@ -12,8 +12,8 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from domain.models import Scope
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
-from knowledge.models import Urgency
 from knowledge.regindex import RegulationIndex
 from store import EventStore
 from tools import duplicates, events, locate, regulations, routing, stats

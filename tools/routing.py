@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from domain.vocabulary import Level, Urgency
 from knowledge import Knowledge
-from knowledge.models import Level, Urgency
 
 
 class DepartmentsQuery(BaseModel):

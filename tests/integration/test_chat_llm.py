@@ -36,7 +36,7 @@ def parts(
 ) -> Iterator[tuple[EventStore, Any, Any]]:
     root = tmp_path_factory.mktemp("chat-llm")
     shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge)
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
     load_demo(store, knowledge, seed=11, now=DEMO_NOW, count=300)
     index = open_index(root / "data", root / "data" / "chroma")
     yield store, index, ensure_classifier(knowledge, root / "data" / "models")

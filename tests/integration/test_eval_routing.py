@@ -44,7 +44,7 @@ def drafter(
 ) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("eval")
     shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge)
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
     index = open_index(root / "data", root / "data" / "chroma")
     classifier = ensure_classifier(knowledge, root / "data" / "models")
     deps = AgentDeps(store, knowledge, index, classifier, lambda: datetime.now(UTC))
@@ -321,7 +321,7 @@ def test_the_llm_engine_records_calls_and_fallbacks(
     from tests.fakes.openai_server import ScriptedServer, Status
 
     shutil.copytree(prepared_data, tmp_path / "data")
-    store = EventStore.open(f"sqlite:///{tmp_path / 's.db'}", knowledge)
+    store = EventStore.open(f"sqlite:///{tmp_path / 's.db'}", knowledge.store_rules)
     server = ScriptedServer([Status(400)] * 40)
     try:
         client = openai.OpenAI(base_url=server.base_url, api_key="t", max_retries=0, timeout=5)

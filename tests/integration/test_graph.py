@@ -53,7 +53,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Iterator[World]:
     root = tmp_path_factory.mktemp("graph")
     url = f"sqlite:///{root / 'sanji.db'}"
-    store = EventStore.open(url, knowledge)
+    store = EventStore.open(url, knowledge.store_rules)
     index = open_index(root / "data", root / "chroma")
     index.build([BUILTIN_DIR])
     classifier = ensure_classifier(knowledge, root / "models")
@@ -232,7 +232,7 @@ def test_a_waiting_approval_survives_a_restart(world: World) -> None:
 def test_postgres_store_and_checkpointer(
     world: World, knowledge: Knowledge, postgres_url: str
 ) -> None:
-    store = EventStore.open(postgres_url, knowledge)
+    store = EventStore.open(postgres_url, knowledge.store_rules)
     deps = AgentDeps(store, knowledge, world.index, world.deps.classifier, lambda: NOW)
     e, _ = store.add_event(
         EventCreate(
@@ -255,7 +255,7 @@ def test_postgres_store_and_checkpointer(
         close_checkpointer(saver)
         store.close()
     assert done["outcome"] == "dispatched"
-    store = EventStore.open(postgres_url, knowledge)
+    store = EventStore.open(postgres_url, knowledge.store_rules)
     assert store.get_event(e.id).status is Status.DISPATCHED and len(store.decisions(e.id)) == 4
     store.close()
 

@@ -52,7 +52,7 @@ def parts(
     tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
 ) -> Iterator[tuple[EventStore, RegulationIndex, Any, Path]]:
     root = tmp_path_factory.mktemp("llm")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge)
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
     index = open_index(root / "data", root / "chroma")
     index.build([BUILTIN_DIR])
     yield store, index, ensure_classifier(knowledge, root / "models"), root

@@ -30,7 +30,9 @@ def votes_store(
     path = SHARED_DATA / "citizen-messages" / "messages-with-votes.csv"
     if not path.exists():
         pytest.skip(f"{path} not found: real-data tests need ../shared/data")
-    store = EventStore.open(f"sqlite:///{tmp_path_factory.mktemp('votes') / 's.db'}", knowledge)
+    store = EventStore.open(
+        f"sqlite:///{tmp_path_factory.mktemp('votes') / 's.db'}", knowledge.store_rules
+    )
     report = import_events(store, path, MAP, source=Source.WEB, now=NOW)
     assert report.rows == 4287 and report.created == 4287 and not report.rejected
     yield store

@@ -18,7 +18,7 @@ from store import EventStore
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("server") / "data")
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k)
+    store = EventStore.open(settings.resolved_database_url, k.store_rules)
     load_demo(store, k, seed=3, now=datetime.now(UTC), count=120)
     store.close()
     with TestClient(create_app(settings)) as c:
@@ -111,7 +111,7 @@ def test_regulation_search_lets_the_model_rerank_for_signed_in_callers(
     )
     settings = Settings(data_dir=tmp_path / "data", llm_base_url=model.base_url)
     k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k)
+    store = EventStore.open(settings.resolved_database_url, k.store_rules)
     Users(store.db).add(
         "wang", role=Role.STREET, jurisdiction="500103001", now=datetime.now(UTC), password="pw-1"
     )

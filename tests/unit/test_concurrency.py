@@ -8,8 +8,8 @@ import pytest
 
 from domain.lifecycle import Action, IllegalTransition
 from domain.models import EventCreate, Source
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
-from knowledge.models import Urgency
 from store import Conflict, EventStore
 from tools.drafting import draft_order
 
@@ -42,7 +42,7 @@ def race(
     barrier = threading.Barrier(2)
 
     def officer(name: str) -> None:
-        store = EventStore.open(url, knowledge)
+        store = EventStore.open(url, knowledge.store_rules)
         try:
             barrier.wait()
             store.transition(event_id, Action.ACCEPT, actor=name, at=T0, expected_version=version)

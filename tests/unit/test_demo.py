@@ -70,7 +70,7 @@ def test_histories_have_the_variety_a_dashboard_needs(events: list) -> None:
 
 
 def test_loading_replays_legal_lifecycles_once(tmp_path: Path, knowledge: Knowledge) -> None:
-    store = EventStore.open(f"sqlite:///{tmp_path / 'demo.db'}", knowledge)
+    store = EventStore.open(f"sqlite:///{tmp_path / 'demo.db'}", knowledge.store_rules)
     first = load_demo(store, knowledge, seed=5, now=NOW, count=200)
     assert first["created"] == 200 and first["transitions"] > 600
     again = load_demo(store, knowledge, seed=5, now=NOW, count=200)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.vocabulary import Level
 from knowledge import Knowledge, KnowledgeError, load_knowledge
 from knowledge.base import DATA_DIR
-from knowledge.models import Level
 from tools.routing import DepartmentsQuery, SlaQuery, departments_for, sla_for, urgency_for
 
 YUZHONG_STREETS = {

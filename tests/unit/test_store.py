@@ -6,8 +6,8 @@ import pytest
 
 from domain.lifecycle import Action, IllegalTransition, Status
 from domain.models import EventCreate, Source
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
-from knowledge.models import Urgency
 from store import Conflict, EventStore, NotFound
 from tools.drafting import draft_order
 
