@@ -157,7 +157,8 @@ def import_events_cmd(
     from domain.models import Source
     from knowledge import default_knowledge
     from store import EventStore
-    from store.importer import ImportFailed, import_events
+    from store.errors import ImportFailed
+    from store.importer import import_events
 
     pairs = {}
     for item in mapping:
@@ -314,7 +315,8 @@ def eval_retrieval(
     ] = None,
 ) -> None:
     """评测法规检索：recall@1/5/10、MRR、延迟，以及未排第一的问题。"""
-    from evals.retrieval import DatasetError, evaluate, load_dataset, write_report
+    from evals.errors import DatasetError
+    from evals.retrieval import evaluate, load_dataset, write_report
 
     index = _open_index()
     if not index.units:
@@ -420,8 +422,8 @@ def eval_routing(
     """评测分拨准确率：准确率、宏/加权 F1、各类指标、前三命中、校准误差、混淆矩阵和 HTML 报告。"""
     from rich.progress import Progress
 
+    from evals.errors import DatasetError
     from evals.harness import RoutingArgs, run_routing
-    from evals.routing import DatasetError
     from knowledge import default_knowledge
 
     if target not in ("category", "department", "level", "urgency"):
@@ -569,7 +571,7 @@ def eval_dispatch(
     from rich.progress import Progress
 
     from evals.dispatch_eval import evaluate_dispatch
-    from evals.routing import DatasetError
+    from evals.errors import DatasetError
 
     if engine not in ("offline", "llm"):
         _fail("engine 只能是 offline 或 llm")
@@ -638,9 +640,11 @@ def train(
     label_col: Annotated[str, typer.Option(help="事件小类编码列（如 CA01）")],
 ) -> None:
     """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。"""
-    from agents.classifier import SubtypeClassifier, TrainingError
+    from agents.classifier import SubtypeClassifier
+    from agents.errors import TrainingError
     from knowledge import default_knowledge
-    from store.importer import ImportFailed, read_rows
+    from store.errors import ImportFailed
+    from store.importer import read_rows
 
     try:
         header, rows = read_rows(dataset)

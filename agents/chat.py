@@ -27,6 +27,7 @@ from agents.deps import AgentDeps
 from agents.dispatch import NothingPending, NotTriageable, for_caller
 from agents.intents import Intent, parse
 from domain.access import Principal
+from domain.errors import OutOfScope
 from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Scope
 from store import Conflict, NotFound
@@ -180,7 +181,7 @@ class ChatAssistant:
             return Reply("抱歉，这个问题我还不能回答。" + HELP, intent=intent.kind or "unknown")
         try:
             reply: Reply = handler(intent, state, ctx)
-        except PermissionError as exc:
+        except OutOfScope as exc:
             reply = Reply(f"无法查询：{exc}")
         except NotFound as exc:
             reply = Reply(str(exc))

@@ -26,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
+from agents.errors import TrainingError
 from knowledge import Knowledge
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ class Prediction:
     confidence: float
     alternatives: list[tuple[str, float]]  # top-3 including the first
     engine: str  # "classifier" | "zero-shot"
-
-
-class TrainingError(ValueError):
-    """Training data that cannot be used (too few examples, unknown labels)."""
 
 
 class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):

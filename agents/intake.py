@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from agents.classifier import Prediction, zero_shot
 from agents.deps import AgentDeps, audit
-from agents.llm import LLMFailed, Usage
+from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.models import Event, Scope
 from prompts import Prompt, load
@@ -213,12 +213,17 @@ def _ask_llm(
         )
 
     assert deps.llm is not None
-    try:
-        answer = deps.llm.ask(
-            prompt, SubtypeChoice, usage, check=check, candidates=candidates, text=text[:1500]
-        )
-    except LLMFailed as exc:
-        fallbacks.append(f"大模型分类失败，回退离线引擎：{exc}")
+    answer = deps.llm.ask_or_fall_back(
+        prompt,
+        SubtypeChoice,
+        usage,
+        fallbacks,
+        "大模型分类失败，回退离线引擎",
+        check=check,
+        candidates=candidates,
+        text=text[:1500],
+    )
+    if answer is None:
         return None
     probability = dict(offline.alternatives)[answer.subtype]
     others = [(c, p) for c, p in offline.alternatives if c != answer.subtype]

@@ -14,15 +14,12 @@ from typing import Any, TypeVar
 import openai
 from pydantic import BaseModel, ValidationError
 
+from agents.errors import LLMBadAnswer, LLMFailed, LLMUnavailable
 from prompts import Prompt
 from settings import Settings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-
-
-class LLMFailed(RuntimeError):
-    """No usable answer: the endpoint failed or kept answering garbage. Fall back offline."""
 
 
 @dataclass
@@ -74,7 +71,26 @@ class LLM:
             problem = "；".join(issues)
             usage.errors.append(problem)
             messages.append({"role": "assistant", "content": content[:2000]})
-        raise LLMFailed(f"模型两次回答都不可用：{problem}")
+        raise LLMBadAnswer(f"模型两次回答都不可用：{problem}")
+
+    def ask_or_fall_back(
+        self,
+        prompt: Prompt,
+        schema: type[M],
+        usage: Usage,
+        fallbacks: list[str],
+        failure: str,
+        check: Any = None,
+        **values: object,
+    ) -> M | None:
+        """``ask``, or None when the model gives no usable answer: the reason is added to
+        ``fallbacks`` after ``failure`` (what the offline engine does instead), so the trace
+        says why the offline result stands."""
+        try:
+            return self.ask(prompt, schema, usage, check=check, **values)
+        except LLMFailed as exc:
+            fallbacks.append(f"{failure}：{exc}")
+            return None
 
     def _call(self, messages: list[Any], usage: Usage) -> str:
         started = time.perf_counter()
@@ -89,7 +105,7 @@ class LLM:
         except openai.APIError as exc:  # timeouts, refused connections, 4xx/5xx after retries
             usage.seconds += time.perf_counter() - started
             usage.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
-            raise LLMFailed(f"模型服务不可用：{type(exc).__name__}") from exc
+            raise LLMUnavailable(f"模型服务不可用：{type(exc).__name__}") from exc
         usage.seconds += time.perf_counter() - started
         if response.usage:
             usage.prompt_tokens += response.usage.prompt_tokens or 0

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.deps import AgentDeps, audit
-from agents.llm import LLMFailed, Usage
+from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.models import Citation, DispatchOrder
 from domain.vocabulary import Level, Urgency
@@ -149,26 +149,24 @@ def _ask_llm(
         return problems
 
     assert deps.llm is not None
-    try:
-        return deps.llm.ask(
-            prompt,
-            Written,
-            usage,
-            check=check,
-            subtype=f"{c['category_name']}·{c['subtype_name']}",
-            urgency=Urgency(c["urgency"]).zh,
-            level=routing["level_zh"],
-            lead=k.departments[order.lead_department].name,
-            assisting="、".join(k.departments[d].name for d in order.assisting_departments) or "无",
-            duties="；".join(f"{d} {k.duties[d].text}" for d in order.duty_basis),
-            citations=citations,
-            response_hours=f"{order.response_hours:g}",
-            disposal_hours=f"{order.disposal_hours:g}",
-            text=state["text"][:1500],
-        )
-    except LLMFailed as exc:
-        fallbacks.append(f"大模型撰写说明失败，使用模板：{exc}")
-        return None
+    return deps.llm.ask_or_fall_back(
+        prompt,
+        Written,
+        usage,
+        fallbacks,
+        "大模型撰写说明失败，使用模板",
+        check=check,
+        subtype=f"{c['category_name']}·{c['subtype_name']}",
+        urgency=Urgency(c["urgency"]).zh,
+        level=routing["level_zh"],
+        lead=k.departments[order.lead_department].name,
+        assisting="、".join(k.departments[d].name for d in order.assisting_departments) or "无",
+        duties="；".join(f"{d} {k.duties[d].text}" for d in order.duty_basis),
+        citations=citations,
+        response_hours=f"{order.response_hours:g}",
+        disposal_hours=f"{order.disposal_hours:g}",
+        text=state["text"][:1500],
+    )
 
 
 def unknown_units(text: str, allowed: set[str]) -> list[str]:

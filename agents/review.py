@@ -13,7 +13,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 
 from agents.deps import AgentDeps, audit
-from agents.llm import LLMFailed, Usage
+from agents.llm import Usage
 from agents.planner import unknown_units
 from domain.lifecycle import Action, Status
 from prompts import Prompt, load
@@ -194,17 +194,15 @@ def _ask_llm(
         return [f"出现了事实中没有的单位：{'、'.join(unknown)}"] if unknown else []
 
     assert deps.llm is not None
-    try:
-        return deps.llm.ask(
-            prompt,
-            Written,
-            usage,
-            check=check,
-            facts=json.dumps(facts, ensure_ascii=False, indent=1),
-        )
-    except LLMFailed as exc:
-        fallbacks.append(f"大模型撰写复盘失败，使用模板：{exc}")
-        return None
+    return deps.llm.ask_or_fall_back(
+        prompt,
+        Written,
+        usage,
+        fallbacks,
+        "大模型撰写复盘失败，使用模板",
+        check=check,
+        facts=json.dumps(facts, ensure_ascii=False, indent=1),
+    )
 
 
 def build_review_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:

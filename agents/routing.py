@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.deps import AgentDeps, audit
-from agents.llm import LLMFailed, Usage
+from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
@@ -208,17 +208,15 @@ def _ask_llm(
         return [] if answer.lead in by_code else [f"编码 {answer.lead} 不在候选单位中"]
 
     assert deps.llm is not None
-    try:
-        answer = deps.llm.ask(
-            prompt,
-            LeadChoice,
-            usage,
-            check=check,
-            subtype=state["classification"]["subtype_name"],
-            options=listing,
-            text=state["text"][:1500],
-        )
-    except LLMFailed as exc:
-        fallbacks.append(f"大模型选择主办单位失败，按规则确定：{exc}")
-        return None
-    return by_code[answer.lead]
+    answer = deps.llm.ask_or_fall_back(
+        prompt,
+        LeadChoice,
+        usage,
+        fallbacks,
+        "大模型选择主办单位失败，按规则确定",
+        check=check,
+        subtype=state["classification"]["subtype_name"],
+        options=listing,
+        text=state["text"][:1500],
+    )
+    return by_code[answer.lead] if answer is not None else None

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.errors import SanjiError
+
 
 class Status(StrEnum):
     RECEIVED = "received"
@@ -139,7 +141,7 @@ REASON_REQUIRED = frozenset(
 )
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(SanjiError, ValueError):
     """An action that the event's current state does not allow."""
 
     def __init__(self, status: Status, action: Action, detail: str | None = None) -> None:

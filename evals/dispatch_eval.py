@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from evals.routing import DatasetError, dataset_hash, git_commit, read_table
+from evals.errors import DatasetError
+from evals.routing import dataset_hash, git_commit
+from evals.tables import read_table
 from knowledge import Knowledge
 from tools.pii import mask_text
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evals import report
+from evals.errors import DatasetError
 from evals.routing import (
     Case,
-    DatasetError,
     LabelSpace,
     Method,
     Prediction,

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.errors import DatasetError
+from evals.tables import numbered_rows
 from knowledge.regindex import RegulationIndex
 
 KS = (1, 5, 10)
@@ -22,18 +24,15 @@ class Question:
     answers: set[tuple[str, str]]
 
 
-class DatasetError(ValueError):
-    """A dataset line that cannot be used (bad JSON, no question, no answers)."""
-
-
 def load_dataset(path: Path) -> list[Question]:
+    """Questions with their answers, one per row (JSONL; CSV or XLSX with an ``answers`` cell
+    holding a JSON list also work)."""
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for n, row in numbered_rows(path):
         try:
-            row = json.loads(line)
-            answers = {(a["title"], a["article"]) for a in row["answers"]}
+            raw = row["answers"]
+            raw = json.loads(raw) if isinstance(raw, str) else raw
+            answers = {(a["title"], a["article"]) for a in raw}
             question = str(row["question"]).strip()
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DatasetError(

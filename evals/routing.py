@@ -31,16 +31,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from agents.classifier import knowledge_prior, training_pipeline
+from evals.errors import DatasetError
+from evals.tables import read_table
 from knowledge import Knowledge
-from store.importer import BLANK_ROW, ImportFailed, read_rows
 
 Target = Literal["category", "department", "level", "urgency"]
 Method = Literal["sanji", "baseline"]
 SEED = 0
-
-
-class DatasetError(ValueError):
-    """A dataset, join or label map that cannot be used; the message says where and why."""
 
 
 @dataclass
@@ -65,24 +62,6 @@ class Prediction:
 
 
 # -- reading ---------------------------------------------------------------------------------
-
-
-def read_table(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV/TSV (UTF-8 or GB18030), JSONL or XLSX file, as dicts: the importer's
-    reader (``store.importer.read_rows``), with a bad row failing the whole dataset."""
-    if not path.exists():
-        raise DatasetError(f"找不到文件 {path}")
-    try:
-        _, rows = read_rows(path)
-        out = []
-        for n, row in rows:
-            if isinstance(row, dict):
-                out.append(row)
-            elif row != BLANK_ROW:
-                raise DatasetError(f"{path.name} 第{n}行：{row}")
-    except ImportFailed as exc:
-        raise DatasetError(str(exc)) from exc
-    return out
 
 
 def _get(row: dict[str, Any], column: str) -> Any:

@@ -1,11 +1,13 @@
-"""The one error the knowledge layer raises: a file, a line and what is wrong there."""
+"""Errors of the knowledge layer: a knowledge file that is wrong (file, line, what)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from domain.errors import SanjiError
 
-class KnowledgeError(ValueError):
+
+class KnowledgeError(SanjiError, ValueError):
     """A knowledge file is malformed or refers to something that does not exist."""
 
     def __init__(self, path: Path | str, line: int | None, message: str) -> None:

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from domain.errors import SanjiError
+
 DIR = Path(__file__).parent
 
 
-class PromptError(ValueError):
+class PromptError(SanjiError, ValueError):
     """A prompt that does not exist, or placeholders that do not match."""
 
 

@@ -1,7 +1,15 @@
 """The event store: schema, migrations, SQLite and PostgreSQL, audit log."""
 
-from store.db import Database, StoreError, connect
-from store.errors import Conflict, NotFound
+from store.db import Database, connect
+from store.errors import Conflict, ImportFailed, NotFound, StoreError
 from store.events import EventStore
 
-__all__ = ["Conflict", "Database", "EventStore", "NotFound", "StoreError", "connect"]
+__all__ = [
+    "Conflict",
+    "Database",
+    "EventStore",
+    "ImportFailed",
+    "NotFound",
+    "StoreError",
+    "connect",
+]

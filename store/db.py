@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from store.errors import StoreError
+
 #: naive timestamps (as in most Chinese source data) are Beijing time
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-class StoreError(RuntimeError):
-    """The database is unreachable or refused an operation (infrastructure)."""
 
 
 def to_utc(value: datetime) -> datetime:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.models import EventCreate, Source
+from store.errors import ImportFailed
 from store.events import EventStore
 
 FIELDS = (
@@ -42,10 +43,6 @@ TIME_FORMATS = (
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日",
 )
-
-
-class ImportFailed(ValueError):
-    """The file as a whole cannot be imported (unreadable, unknown format, bad mapping)."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.errors import OutOfScope
 from domain.lifecycle import Status
 from domain.models import DispatchOrder, Event, Scope, Source
 from knowledge import Knowledge
@@ -116,7 +117,7 @@ def search_events(
 ) -> EventPage:
     """按辖区、分类、状态、来源、时间和关键词查询事件，最新的在前，分页返回。"""
     if not reveal_personal and probes_personal(q.text):
-        raise PermissionError("按电话或证件号码检索需要具备查看个人信息的权限")
+        raise OutOfScope("按电话或证件号码检索需要具备查看个人信息的权限")
     districts, streets = narrow(k, scope, q.jurisdiction)
     rows, total = store.search(
         scope,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain.access import Principal, Role
+from domain.errors import OutOfScope
 from domain.models import Event, Scope
 from knowledge import Knowledge
 from store import NotFound
@@ -34,24 +35,24 @@ def scope_for(k: Knowledge, codes: Iterable[str]) -> Scope:
 def narrow(k: Knowledge, scope: Scope, jurisdiction: str | None) -> tuple[list[str], list[str]]:
     """District and street filters for a requested jurisdiction, checked against the scope.
 
-    Returns ([district], []) or ([], [street]); raises PermissionError outside the scope."""
+    Returns ([district], []) or ([], [street]); raises OutOfScope outside the scope."""
     if jurisdiction is None:
         return [], []
     node = k.jurisdiction(jurisdiction)
     if node.level == "city":
         if not scope.everything:
-            raise PermissionError("无权查看全市事件 (outside your jurisdiction)")
+            raise OutOfScope("无权查看全市事件 (outside your jurisdiction)")
         return [], []
     if node.level == "district":
         if not (scope.everything or node.code in scope.districts):
             if any(k.jurisdiction(s).parent == node.code for s in scope.streets):
                 return [], [s for s in scope.streets if k.jurisdiction(s).parent == node.code]
-            raise PermissionError(f"无权查看{node.name}的事件 (outside your jurisdiction)")
+            raise OutOfScope(f"无权查看{node.name}的事件 (outside your jurisdiction)")
         return [node.code], []
     street = k.ancestor_at(node.code, "street")
     assert street is not None
     if not scope.allows(street.parent, street.code):
-        raise PermissionError(f"无权查看{street.name}的事件 (outside your jurisdiction)")
+        raise OutOfScope(f"无权查看{street.name}的事件 (outside your jurisdiction)")
     return [], [street.code]
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.errors import OutOfScope
 from domain.lifecycle import IllegalTransition
 from store import Conflict, NotFound, StoreError
 
@@ -125,8 +126,8 @@ def install(app: FastAPI) -> None:
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
         return JSONResponse({"detail": "编号或数值超出范围"}, status_code=422)
 
-    @app.exception_handler(PermissionError)
-    async def _forbidden(request: Request, exc: PermissionError) -> JSONResponse:
+    @app.exception_handler(OutOfScope)
+    async def _forbidden(request: Request, exc: OutOfScope) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(StoreError)

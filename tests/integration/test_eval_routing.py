@@ -18,8 +18,9 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from domain.models import EventCreate, Source
+from evals.errors import DatasetError
 from evals.harness import RoutingArgs, run_routing
-from evals.routing import Case, DatasetError, LabelSpace, regressions
+from evals.routing import Case, LabelSpace, regressions
 from knowledge import Knowledge
 from knowledge.regindex import open_index
 from store import EventStore

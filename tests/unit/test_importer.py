@@ -9,7 +9,8 @@ import pytest
 
 from domain.models import Scope, Source
 from store import EventStore
-from store.importer import ImportFailed, import_events, parse_time
+from store.errors import ImportFailed
+from store.importer import import_events, parse_time
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MAP = {"text": "内容", "title": "标题", "reported_at": "时间", "external_id": "编号"}

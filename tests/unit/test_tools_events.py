@@ -5,6 +5,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
+from domain.errors import OutOfScope
 from domain.lifecycle import Status
 from domain.models import Scope
 from knowledge import Knowledge
@@ -36,9 +37,9 @@ def test_scope_of_a_street_officer_is_their_street(knowledge: Knowledge) -> None
     assert scope_for(knowledge, ["500103", "500103002"]) == Scope(districts=("500103",))
     assert scope_for(knowledge, ["500103002001"]).streets == ("500103002",)  # a community
     assert scope_for(knowledge, ["500000"]).everything
-    with pytest.raises(PermissionError):
+    with pytest.raises(OutOfScope):
         narrow(knowledge, s, "500105")
-    with pytest.raises(PermissionError):
+    with pytest.raises(OutOfScope):
         narrow(knowledge, s, "500103001")
 
 
@@ -58,7 +59,7 @@ def test_search_never_leaves_the_scope(demo_store: EventStore, knowledge: Knowle
         demo_store, knowledge, scope_for(knowledge, [district]), EventQuery(limit=1)
     )
     assert d_page.total == sum(r["district"] == district for r in all_rows)
-    with pytest.raises(PermissionError):
+    with pytest.raises(OutOfScope):
         search_events(demo_store, knowledge, scope, EventQuery(jurisdiction="500155"))
 
 

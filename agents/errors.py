@@ -1,0 +1,23 @@
+"""Errors of the agents: the model failed (down, or answering nothing usable), or an agent
+refused a request it cannot carry out."""
+
+from __future__ import annotations
+
+from domain.errors import SanjiError
+
+
+class LLMFailed(SanjiError):
+    """No usable answer from the model; the caller falls back to its offline engine."""
+
+
+class LLMUnavailable(LLMFailed):
+    """The endpoint is down: refused connection, timeout, HTTP error after retries."""
+
+
+class LLMBadAnswer(LLMFailed):
+    """The endpoint answered, twice, with something unusable: not JSON, wrong fields, or facts
+    the knowledge does not hold."""
+
+
+class TrainingError(SanjiError, ValueError):
+    """Training data that cannot be used (too few examples, unknown labels)."""
