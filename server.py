@@ -1,93 +1,68 @@
-"""The HTTP server: ``create_app(settings)`` and a module-level ``app`` for ``uvicorn server:app``.
+"""The HTTP server: ``create_app(settings)`` builds the FastAPI app and imports nothing heavy
+until it is called; ``uvicorn --factory server:create_app`` serves it.
 
-The lifespan builds knowledge → store and puts them on ``app.state``; routers read them
-through the dependency aliases in ``web.deps``."""
+The lifespan builds every part through the wiring root (``agents.runtime.build_services``) and
+puts it on ``app.state``; routers read them through the dependency aliases in ``web.deps``."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
-import anyio.to_thread
 from fastapi import FastAPI
 
-from agents.chat import ChatAssistant
-from agents.checkpoint import close_checkpointer, open_checkpointer
-from agents.classifier import ensure_classifier, zero_shot
-from agents.deps import AgentDeps
-from agents.dispatch import Dispatcher
-from agents.llm import build_llm
-from knowledge import Knowledge, load_knowledge
-from knowledge.regindex import RegulationIndex, open_ready_index
-from settings import Settings, get_settings
-from store import EventStore
-from web import api, auth, chat, dispatch, errors, events, open311, pages
-from web import metrics as metrics_routes
-from web.metrics import Metrics, MetricsMiddleware
+from settings import Settings, app_version, get_settings
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 
 
-def warm_up(knowledge: Knowledge, index: RegulationIndex) -> None:
-    """Build the lazy parts (label embeddings of the zero-shot path, the lexical index) before
-    the first request rather than during it."""
-    started = time.perf_counter()
-    zero_shot(knowledge, "预热")
-    index.search("预热", k=1)
-    log.info("warmed up in %.1f s", time.perf_counter() - started)
+def create_app(settings: Settings | None = None) -> FastAPI:
+    import anyio.to_thread
 
+    from agents.runtime import build_services
+    from web import api, auth, chat, dispatch, errors, events, open311, pages
+    from web import metrics as metrics_routes
+    from web.metrics import Metrics, MetricsMiddleware
 
-def create_app(settings: Settings) -> FastAPI:
+    settings = settings or get_settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("bm25s").setLevel(max(logging.INFO, logging.getLogger().level))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        knowledge = load_knowledge()
-        store = EventStore.open(settings.resolved_database_url, knowledge.store_rules)
-        index = open_ready_index(
-            settings.data_dir,
-            settings.resolved_chroma_path,
-            str(settings.chroma_url) if settings.chroma_url else None,
-        )
-        classifier = ensure_classifier(knowledge, settings.data_dir / "models")
-        deps = AgentDeps(
-            store, knowledge, index, classifier, lambda: datetime.now(UTC), llm=build_llm(settings)
-        )
-        checkpointer = open_checkpointer(settings.resolved_database_url, settings.data_dir)
-        warm_up(knowledge, index)
+        services = build_services(settings, observe=metrics.observe_trace)
+        services.warm_up()
         # CPU-bound handlers share one interpreter: a few worker threads do more per second
         # than forty contending for the GIL, and queued requests wait in order
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        app.state.index = index
+        app.state.services = services
         app.state.settings = settings
-        app.state.knowledge = knowledge
-        app.state.store = store
-        app.state.deps = deps
-        app.state.checkpointer = checkpointer
-        app.state.dispatcher = Dispatcher(deps, checkpointer, observe=metrics.observe_trace)
-        app.state.chat = ChatAssistant(deps, checkpointer, app.state.dispatcher)
+        app.state.knowledge = services.knowledge
+        app.state.store = services.store
+        app.state.index = services.index
+        app.state.deps = services.deps
+        app.state.checkpointer = services.checkpointer
+        app.state.dispatcher = services.dispatcher
+        app.state.chat = services.chat
         log.info(
             "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
-            len(knowledge.subtypes),
-            len(knowledge.departments),
-            len(index.units),
-            store.db.dialect,
+            len(services.knowledge.subtypes),
+            len(services.knowledge.departments),
+            len(services.index.units),
+            services.store.db.dialect,
         )
         try:
             yield
         finally:
-            close_checkpointer(checkpointer)
-            store.close()
+            services.close()
 
     metrics = Metrics()
-    app = FastAPI(title="Sanji 三级 · 城市运行和治理中心智能体", version=VERSION, lifespan=lifespan)
+    app = FastAPI(
+        title="Sanji 三级 · 城市运行和治理中心智能体", version=app_version(), lifespan=lifespan
+    )
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -95,6 +70,3 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", pages.static, name="static")
     return app
-
-
-app = create_app(get_settings())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -57,3 +58,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment, built once per process and passed down from there."""
     return Settings()
+
+
+def app_version() -> str:
+    """The installed package's version (the one in pyproject.toml)."""
+    try:
+        return version("sanji")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

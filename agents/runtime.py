@@ -1,27 +1,138 @@
-"""Build the agents' dependencies from the settings (CLI, server, LangGraph Studio)."""
+"""The wiring root: ``build_services(settings)`` builds, once, everything the server, the
+``sanji`` command, LangGraph Studio and the evals run on: knowledge → store → regulation
+index → classifier → model client → checkpointer → dispatcher → chat assistant.
+
+Nothing else opens a store or builds ``AgentDeps``; callers take what they need from the
+``Services`` and close it when done (it is a context manager)."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
 
-from agents.classifier import ensure_classifier
+from agents.chat import ChatAssistant
+from agents.checkpoint import close_checkpointer, open_checkpointer
+from agents.classifier import ensure_classifier, zero_shot
 from agents.deps import AgentDeps
+from agents.dispatch import Dispatcher
 from agents.llm import build_llm
-from knowledge import default_knowledge
-from knowledge.regindex import open_ready_index
+from knowledge import Knowledge, default_knowledge
+from knowledge.regindex import RegulationIndex, open_index, open_ready_index
 from settings import Settings
 from store import EventStore
 
+log = logging.getLogger(__name__)
 
-def build_deps(settings: Settings) -> AgentDeps:
-    k = default_knowledge()
-    store = EventStore.open(settings.resolved_database_url, k.store_rules)
-    index = open_ready_index(
+Observer = Callable[[list[dict[str, Any]]], None]
+
+
+def open_store(settings: Settings, knowledge: Knowledge | None = None) -> EventStore:
+    """The configured event store, migrated, enforcing the knowledge's rules. For commands
+    that need the store alone (users, demo data, imports); everything else takes
+    ``build_services``."""
+    k = knowledge or default_knowledge()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return EventStore.open(settings.resolved_database_url, k.store_rules)
+
+
+def open_configured_index(settings: Settings, *, build_if_empty: bool = True) -> RegulationIndex:
+    """The configured regulation index; built from the shipped digests when still empty,
+    unless ``build_if_empty`` is False (the index commands, which report emptiness)."""
+    opener = open_ready_index if build_if_empty else open_index
+    return opener(
         settings.data_dir,
         settings.resolved_chroma_path,
         str(settings.chroma_url) if settings.chroma_url else None,
     )
-    classifier = ensure_classifier(k, settings.data_dir / "models")
-    return AgentDeps(
-        store, k, index, classifier, lambda: datetime.now(UTC), llm=build_llm(settings)
-    )
+
+
+@dataclass
+class Services:
+    """What one process runs on. ``checkpointer`` is None for services that only draft
+    (nothing waits for approval across restarts then)."""
+
+    settings: Settings
+    deps: AgentDeps
+    checkpointer: Any
+    dispatcher: Dispatcher
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def knowledge(self) -> Knowledge:
+        return self.deps.knowledge
+
+    @property
+    def store(self) -> EventStore:
+        return self.deps.store
+
+    @property
+    def index(self) -> RegulationIndex:
+        return self.deps.index
+
+    @cached_property
+    def chat(self) -> ChatAssistant:
+        """The officers' assistant, sharing the dispatcher's checkpointer and drafts."""
+        return ChatAssistant(self.deps, self.checkpointer, self.dispatcher)
+
+    def warm_up(self) -> None:
+        """Build the lazy parts (label embeddings of the zero-shot path, the lexical index)
+        before the first request rather than during it."""
+        started = time.perf_counter()
+        zero_shot(self.knowledge, "预热")
+        self.index.search("预热", k=1)
+        log.info("warmed up in %.1f s", time.perf_counter() - started)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.checkpointer is not None:
+            close_checkpointer(self.checkpointer)
+        self.store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    durable: bool = True,
+    observe: Observer | None = None,
+    knowledge: Knowledge | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Services:
+    """Build every part from the settings. ``durable=False`` skips the checkpointer (drafts
+    only: evals, benchmarks, Studio, whose server brings its own); ``observe`` receives each
+    run's trace (the server's metrics)."""
+    k = knowledge or default_knowledge()
+    store = open_store(settings, k)
+    try:
+        index = open_configured_index(settings)
+        classifier = ensure_classifier(k, settings.data_dir / "models")
+        deps = AgentDeps(
+            store,
+            k,
+            index,
+            classifier,
+            clock or (lambda: datetime.now(UTC)),
+            llm=build_llm(settings),
+        )
+        checkpointer = (
+            open_checkpointer(settings.resolved_database_url, settings.data_dir)
+            if durable
+            else None
+        )
+    except BaseException:
+        store.close()
+        raise
+    dispatcher = Dispatcher(deps, checkpointer, observe=observe or (lambda trace: None))
+    return Services(settings, deps, checkpointer, dispatcher)

@@ -148,7 +148,7 @@ def prepare(url: str, k: Knowledge, data_dir: Path, events: int, reuse: bool) ->
 
 @contextmanager
 def server(url: str, data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
-    """``uvicorn server:app`` in a subprocess on a free port of 127.0.0.1 that the server picks
+    """``uvicorn --factory server:create_app`` in a subprocess on a free port of 127.0.0.1 that the server picks
     itself (port 0, read back from its start-up line: no race for the port); yields the base
     URL and the process id once the app has started. Not ``--fd`` with a socket bound here:
     uvicorn labels it AF_UNIX, asyncio then leaves Nagle on, and every response waits ~40 ms
@@ -159,7 +159,17 @@ def server(url: str, data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]
         "SANJI_DATABASE_URL": url,
         "SANJI_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
     cmd += ["--log-level", "info", "--no-access-log"]
     with log_path.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -438,7 +448,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "backend": dialect,
         "url": redacted(args.url),
-        "server": "uvicorn server:app in a subprocess, offline engine",
+        "server": "uvicorn --factory server:create_app in a subprocess, offline engine",
         "concurrency": args.concurrency,
         "requests": len(jobs),
         "events_loaded": prep["loaded"],

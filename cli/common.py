@@ -1,0 +1,66 @@
+"""What every command shares: the consoles, the one way to fail, the engine choice, and the
+services built through the wiring root. Heavy imports wait until a command runs, so
+``sanji --help`` and ``sanji version`` answer at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+
+from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from agents.runtime import Services
+    from domain.models import Source
+    from store import EventStore
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an officer-readable error and exit."""
+    err.print(f"[bold red]错误[/]：{message}")
+    raise typer.Exit(code)
+
+
+def engine_choice(value: str, *allowed: str) -> str:
+    """The engine named on the command line, if it is one of ``allowed``."""
+    if value not in allowed:
+        fail(f"engine 只能是 {'、'.join(allowed[:-1])} 或 {allowed[-1]}")
+    return value
+
+
+@contextmanager
+def services(*, durable: bool = True, settings: Settings | None = None) -> Iterator[Services]:
+    """Every part of Sanji, built from the settings and closed afterwards."""
+    from agents.runtime import build_services
+
+    with build_services(settings or get_settings(), durable=durable) as built:
+        yield built
+
+
+@contextmanager
+def event_store() -> Iterator[EventStore]:
+    """The configured event store alone, for commands that need nothing else."""
+    from agents.runtime import open_store
+
+    store = open_store(get_settings())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def source_choice(value: str) -> Source:
+    """The reporting channel named on the command line."""
+    from domain.models import Source
+
+    try:
+        return Source(value)
+    except ValueError:
+        fail(f"未知的来源「{value}」，可选：{', '.join(s.value for s in Source)}")

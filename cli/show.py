@@ -1,0 +1,116 @@
+"""Tables the evaluation commands print (rich), kept apart from the commands themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from cli.common import console
+
+
+def routing_eval(run: dict[str, Any]) -> None:
+    m = run["metrics"]
+    table = Table(
+        title=f"分拨评测 · {run['dataset']['name']} · {run['target_zh']} · {run['mode_zh']}"
+    )
+    for col in ("指标", "数值"):
+        table.add_column(col)
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    rows = [
+        ("条数 / 类别", f"{m['cases']} / {m['classes']}"),
+        ("准确率", pct(m["accuracy"])),
+        ("宏平均 F1", f"{m['macro_f1']:.4f}"),
+        ("加权 F1", f"{m['weighted_f1']:.4f}"),
+        ("前三命中率", pct(m["top3_accuracy"])),
+        ("期望校准误差 ECE", "—" if m["ece"] is None else f"{m['ece']:.4f}"),
+        ("延迟 p50 / p95", f"{m['latency_ms']['p50']} / {m['latency_ms']['p95']} ms"),
+        ("需人工确认", str(m["needs_human"])),
+    ]
+    if run["baseline"]:
+        rows.append(("基线宏平均 F1（同折）", f"{run['baseline']['macro_f1']:.4f}"))
+        rows.append(("高出基线", f"{run['gain_macro_f1'] * 100:+.1f} 个百分点"))
+    if run["usage"] and run["usage"]["llm_calls"]:
+        u = run["usage"]
+        rows.append(("大模型调用 / 回退", f"{u['llm_calls']} / {u['fallbacks']}"))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    worst = sorted(m["per_class"].items(), key=lambda kv: kv[1]["f1"])[:5]
+    console.print(
+        "最差的类别："
+        + "；".join(f"{label} F1 {c['f1']:.2f}（{c['support']} 条）" for label, c in worst)
+    )
+    console.print(f"报告：{run['settings']['out']}/report.html")
+
+
+def comparison(diff: dict[str, Any]) -> None:
+    table = Table(title="分拨评测对比（B − A）")
+    for col in ("指标", "A", "B", "变化"):
+        table.add_column(col, justify="right")
+
+    def fmt(x: Any) -> str:
+        return "—" if x is None else f"{x:.4f}"
+
+    for key, row in diff["headline"].items():
+        table.add_row(key, fmt(row["a"]), fmt(row["b"]), _signed(row["delta"]))
+    changed = sorted(
+        ((label, r) for label, r in diff["per_class"].items() if r["delta"]),
+        key=lambda kv: kv[1]["delta"],
+    )
+    for label, row in changed[:15]:
+        table.add_row(f"F1 {label}", fmt(row["a"]), fmt(row["b"]), _signed(row["delta"]))
+    console.print(table)
+
+
+def _signed(x: float | None) -> str:
+    if x is None:
+        return "—"
+    colour = "green" if x > 0 else "red" if x < 0 else "white"
+    return f"[{colour}]{x:+.4f}[/]"
+
+
+def dispatch_eval(name: str, result: dict[str, Any]) -> None:
+    table = Table(title=f"派单草稿评测 · {name}（{result['overall']['cases']} 件）")
+    columns = (
+        "分组",
+        "件数",
+        "小类",
+        "大类",
+        "主办",
+        "主办类型",
+        "层级",
+        "紧急",
+        "协办召回",
+        "法规全含",
+        "全对",
+    )
+    for col in columns:
+        table.add_column(col, justify="right")
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.0%}"
+
+    for name, s in [("全部", result["overall"]), *result["by_tag"].items()]:
+        table.add_row(
+            name,
+            str(s["cases"]),
+            *(
+                pct(s[key])
+                for key in (
+                    "subtype",
+                    "category",
+                    "lead",
+                    "lead_type",
+                    "level",
+                    "urgency",
+                    "assist_recall",
+                    "articles_all",
+                    "all_right",
+                )
+            ),
+        )
+    console.print(table)

@@ -1,0 +1,93 @@
+"""Commands about the installation itself: version, doctor, knowledge check, serve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, event_store, fail
+from settings import app_version, get_settings
+
+knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is_help=True)
+
+
+def version() -> None:
+    """显示版本 (show the version)."""
+    console.print(f"sanji {app_version()}")
+
+
+def doctor() -> None:
+    """检查各部分是否可用：配置、知识库、数据库、向量索引、嵌入模型、大模型 (check every part)."""
+    from rich.table import Table
+
+    from tools.doctor import run_checks
+
+    settings = get_settings()
+    table = Table(title="Sanji 自检 (doctor)")
+    for col in ("部分 part", "状态 status", "说明 detail"):
+        table.add_column(col)
+    failed = False
+    for check in run_checks(settings):
+        mark = {"ok": "[green]正常[/]", "warn": "[yellow]提示[/]", "fail": "[red]失败[/]"}[
+            check.status
+        ]
+        table.add_row(check.name, mark, check.detail)
+        failed |= check.status == "fail"
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@knowledge_app.command("check")
+def knowledge_check(
+    directory: Annotated[Path | None, typer.Argument(help="知识文件目录，默认为内置目录")] = None,
+) -> None:
+    """校验知识文件（辖区、部门与权责清单、事件分类、时限、升级规则）。"""
+    from knowledge import KnowledgeError, load_knowledge
+
+    try:
+        k = load_knowledge(directory)
+    except KnowledgeError as exc:
+        fail(str(exc))
+    console.print(
+        f"[green]知识文件校验通过[/]：{len(k.districts())} 个区县，{len(k.streets())} 个街道（镇），"
+        f"{len(k.departments)} 个部门，{len(k.duties)} 条权责，{len(k.categories)} 个大类，"
+        f"{len(k.subtypes)} 个小类，{len(k.escalation_rules)} 条升级规则。"
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址")] = None,
+    port: Annotated[int | None, typer.Option(help="端口")] = None,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="数据库为空时导入演示数据")] = True,
+) -> None:
+    """启动服务（默认：SQLite 嵌入式数据库 + 演示数据）。"""
+    import uvicorn
+
+    from cli.data import demo_load
+    from demo.accounts import ensure_demo_accounts
+    from knowledge import default_knowledge
+    from server import create_app
+
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if demo:
+        with event_store() as store:
+            empty = store.count_events() == 0
+        if empty:
+            demo_load(count=640, seed=None)
+        with event_store() as store:
+            lines = ensure_demo_accounts(store.db, default_knowledge(), settings.data_dir)
+        console.print("演示账号（用户名 / 密码 / 角色 / 辖区，另存于 data/demo-accounts.txt）：")
+        for line in lines:
+            console.print("  " + line.replace("\t", " / "), markup=False)
+    console.print(
+        f"[bold green]Sanji 已启动[/]，请在浏览器打开：[link]http://{host}:{port}/[/link]"
+        f"（接口文档 http://{host}:{port}/docs）"
+    )
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
