@@ -21,7 +21,8 @@ import prompts
 from agents.chat.state import Reply, Write
 from agents.deps import AgentDeps
 from agents.dispatch import NotTriageable
-from agents.llm import LLMFailed, ToolCall, Usage
+from agents.errors import LLMUnavailable
+from agents.llm import ToolCall, Usage
 from domain.access import Principal
 from domain.models import Event
 from store import NotFound
@@ -136,7 +137,7 @@ def run_tool_loop(
     for _ in range(MAX_TOOL_ROUNDS):
         try:
             answer = llm.stream_tools(messages, specs, usage, on_text)
-        except LLMFailed as exc:
+        except LLMUnavailable as exc:
             if streamed:
                 write({"type": "reset"})
             raise LLMUnusable(str(exc)) from exc
