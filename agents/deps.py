@@ -28,7 +28,7 @@ class AgentDeps:
 def audit(
     deps: AgentDeps,
     *,
-    event_id: int,
+    event_id: int | None,
     run_id: str,
     agent: str,
     engine: str,
@@ -41,12 +41,15 @@ def audit(
     usage: Usage | None = None,
 ) -> dict[str, Any]:
     """Write the AI-decision record of one node (inputs, engine, model, prompt name and
-    version, output, confidence, latency, fallbacks) and return its trace entry."""
+    version, output, confidence, latency, fallbacks, model calls and tokens) and return its
+    trace entry. ``event_id`` None: a decision about no single event (a chat turn; its run is
+    the conversation); 0: an event that is not stored (a draft), which leaves no record."""
     import time
 
     latency = round((time.perf_counter() - started) * 1000, 1)
-    model = deps.llm.model if deps.llm is not None and usage is not None and usage.calls else None
-    if event_id:  # drafts for events that are not stored leave no record
+    asked = usage if usage is not None and usage.calls else None
+    model = deps.llm.model if deps.llm is not None and asked else None
+    if event_id != 0:
         deps.store.record_decision(
             event_id=event_id,
             run_id=run_id,
@@ -61,6 +64,9 @@ def audit(
             model=model,
             prompt_name=prompt.name if prompt is not None else None,
             prompt_version=prompt.version if prompt is not None else None,
+            llm_calls=asked.calls if asked else None,
+            prompt_tokens=asked.prompt_tokens if asked else None,
+            completion_tokens=asked.completion_tokens if asked else None,
         )
     entry: dict[str, Any] = {
         "agent": agent,
@@ -68,11 +74,11 @@ def audit(
         "latency_ms": latency,
         "fallbacks": fallbacks or [],
     }
-    if usage is not None and usage.calls:
+    if asked:
         entry.update(
-            llm_calls=usage.calls,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
+            llm_calls=asked.calls,
+            prompt_tokens=asked.prompt_tokens,
+            completion_tokens=asked.completion_tokens,
             model=model,
         )
     return entry

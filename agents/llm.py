@@ -8,6 +8,8 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +31,23 @@ class Usage:
     completion_tokens: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ToolCall:
+    """A tool the model asks for, with its arguments as the JSON text it wrote."""
+
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class ToolTurn:
+    """One streamed model turn: the text it wrote and the tools it called (none: the answer)."""
+
+    text: str
+    calls: list[ToolCall]
 
 
 class LLM:
@@ -92,26 +111,81 @@ class LLM:
             fallbacks.append(f"{failure}：{exc}")
             return None
 
+    def stream_tools(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        usage: Usage,
+        on_text: Callable[[str], None],
+    ) -> ToolTurn:
+        """One streamed completion in which the model may call ``tools`` (OpenAI tool specs).
+        Text goes to ``on_text`` as it comes; tool-call fragments are joined by index.
+        ``LLMUnavailable`` when the endpoint fails, before or during the stream."""
+        create: Any = self.client.chat.completions.create  # plain dicts, not the SDK's types
+        with self._metered(usage):
+            stream = create(
+                model=self.model,
+                messages=messages,
+                tools=tools,
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            return _collect(stream, on_text, usage)
+
     def _call(self, messages: list[Any], usage: Usage) -> str:
-        started = time.perf_counter()
-        usage.calls += 1
-        try:
+        with self._metered(usage):
             response = self.client.chat.completions.create(
                 model=self.model,
                 messages=messages,
                 temperature=0,
                 response_format={"type": "json_object"},
             )
-        except openai.APIError as exc:  # timeouts, refused connections, 4xx/5xx after retries
-            usage.seconds += time.perf_counter() - started
-            usage.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
-            raise LLMUnavailable(f"模型服务不可用：{type(exc).__name__}") from exc
-        usage.seconds += time.perf_counter() - started
-        if response.usage:
-            usage.prompt_tokens += response.usage.prompt_tokens or 0
-            usage.completion_tokens += response.usage.completion_tokens or 0
+        _count_tokens(usage, response.usage)
         choice = response.choices[0] if response.choices else None
         return (choice.message.content or "") if choice else ""
+
+    @contextmanager
+    def _metered(self, usage: Usage) -> Iterator[None]:
+        """Count one call and its time; an endpoint error (timeouts, refused connections,
+        4xx/5xx after retries) is noted and becomes ``LLMUnavailable``."""
+        started = time.perf_counter()
+        usage.calls += 1
+        try:
+            yield
+        except openai.APIError as exc:
+            usage.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+            raise LLMUnavailable(f"模型服务不可用：{type(exc).__name__}") from exc
+        finally:
+            usage.seconds += time.perf_counter() - started
+
+
+def _count_tokens(usage: Usage, reported: Any) -> None:
+    if reported:
+        usage.prompt_tokens += reported.prompt_tokens or 0
+        usage.completion_tokens += reported.completion_tokens or 0
+
+
+def _collect(stream: Iterable[Any], on_text: Callable[[str], None], usage: Usage) -> ToolTurn:
+    text: list[str] = []
+    calls: dict[int, ToolCall] = {}
+    for chunk in stream:
+        _count_tokens(usage, getattr(chunk, "usage", None))  # the last chunk, when reported
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        if delta.content:
+            text.append(delta.content)
+            on_text(delta.content)
+        for tc in delta.tool_calls or []:
+            call = calls.setdefault(tc.index, ToolCall())
+            if tc.id:
+                call.id = tc.id
+            if tc.function and tc.function.name:
+                call.name += tc.function.name
+            if tc.function and tc.function.arguments:
+                call.arguments += tc.function.arguments
+    return ToolTurn("".join(text), [calls[i] for i in sorted(calls)])
 
 
 def _json(content: str) -> Any:

@@ -544,13 +544,19 @@ class EventStore(EventQueries):
         confidence: float | None = None,
         latency_ms: float | None = None,
         fallbacks: list[str] | None = None,
+        llm_calls: int | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
     ) -> int:
-        """The audit record of one AI decision: inputs, engine, model, prompt, output."""
+        """The audit record of one AI decision: inputs, engine, model, prompt, output, and the
+        model calls and tokens it took. ``event_id`` is None for a decision about no single
+        event (a chat turn); ``run_id`` then finds it."""
         db = self.db
         return db.insert(
             "INSERT INTO ai_decisions (event_id, run_id, agent, engine, model, prompt_name, "
-            "prompt_version, inputs, output, confidence, latency_ms, fallbacks, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "prompt_version, inputs, output, confidence, latency_ms, fallbacks, created_at, "
+            "llm_calls, prompt_tokens, completion_tokens) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event_id,
                 run_id,
@@ -565,12 +571,23 @@ class EventStore(EventQueries):
                 latency_ms,
                 db.json(fallbacks or []),
                 db.ts(now),
+                llm_calls,
+                prompt_tokens,
+                completion_tokens,
             ),
         )
 
     def decisions(self, event_id: int) -> list[dict[str, Any]]:
+        return self._decisions("event_id", event_id)
+
+    def run_decisions(self, run_id: str) -> list[dict[str, Any]]:
+        """The decisions of one run, in order: a triage run, or a chat conversation's turns."""
+        return self._decisions("run_id", run_id)
+
+    def _decisions(self, column: str, value: object) -> list[dict[str, Any]]:
         rows = self.db.fetchall(
-            "SELECT * FROM ai_decisions WHERE event_id = ? ORDER BY id", (event_id,)
+            f"SELECT * FROM ai_decisions WHERE {column} = ? ORDER BY id",  # a fixed column name
+            (value,),
         )
         for r in rows:
             for key in ("inputs", "output", "fallbacks"):

@@ -229,6 +229,16 @@ CREATE INDEX approvals_event ON approvals (event_id, status);
 CREATE INDEX approvals_pending ON approvals (status, created_at)
 """,
     ),
+    (
+        6,
+        "model calls and tokens of AI decisions; decisions by run (chat turns have no event)",
+        """
+ALTER TABLE ai_decisions ADD COLUMN llm_calls INTEGER;
+ALTER TABLE ai_decisions ADD COLUMN prompt_tokens INTEGER;
+ALTER TABLE ai_decisions ADD COLUMN completion_tokens INTEGER;
+CREATE INDEX ai_decisions_run ON ai_decisions (run_id, id)
+""",
+    ),
 ]
 
 #: lifecycle states in which an order's disposal clock is running (matches the partial indexes)

@@ -106,7 +106,8 @@ class ScriptedServer:
 
             def _stream(self, step: Any, body: dict[str, Any]) -> None:
                 """Server-sent chunks as OpenAI streams them: text in small deltas, or tool
-                calls, then a finish reason and [DONE]."""
+                calls, then a finish reason, the usage when asked for (100 prompt tokens, one
+                completion token per chunk) and [DONE]."""
                 base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0}
                 base["model"] = body.get("model", "scripted")
                 chunks: list[dict[str, Any]] = []
@@ -142,6 +143,11 @@ class ScriptedServer:
                     self.wfile.write(
                         f"data: {json.dumps({**base, 'choices': [last]})}\n\n".encode()
                     )
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        usage = {"prompt_tokens": 100, "completion_tokens": len(chunks)}
+                        usage["total_tokens"] = 100 + len(chunks)
+                        tail = {**base, "choices": [], "usage": usage}
+                        self.wfile.write(f"data: {json.dumps(tail)}\n\n".encode())
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agents.intents import parse
+from agents.chat.intents import parse
 from knowledge import Knowledge
 from tests.live import Live, backend_live
 

@@ -14,6 +14,7 @@ import openai
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
+import prompts
 from agents.chat import ChatAssistant
 from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
@@ -167,3 +168,44 @@ def test_the_model_can_only_propose_a_dispatch(parts: tuple, knowledge: Knowledg
     assert "已派单" in confirmed["content"]
     assert store.get_event(event_id).status.value == "dispatched"
     assert len(server.requests) == 2
+    assert len(store.run_decisions("chat:duty:t5")) == 1  # the confirmation asked no model
+
+
+def test_every_model_turn_is_audited_with_its_prompt_calls_and_tokens(
+    parts: tuple, knowledge: Knowledge
+) -> None:
+    store = parts[0]
+    who = officer(knowledge, "渝中区", Role.DISTRICT)
+    ids = overdue_ids(parts, knowledge, who)
+    a, server = assistant(
+        parts,
+        knowledge,
+        [
+            ToolCalls([("list_overdue", {"limit": 5})]),
+            Say(f"最早到期的是 E{ids[0]}。"),
+            Status(400),
+        ],
+    )
+    run(a, who, "t6", "渝中区有哪些事件超时了")
+    run(a, who, "t6", "渝中区今天有哪些超时未办结的事件")
+    server.close()
+    prompt = prompts.load("chat.answer")
+    first, second = store.run_decisions("chat:duty:t6")
+    assert (first["agent"], first["engine"], first["model"], first["event_id"]) == (
+        "chat",
+        "llm",
+        "scripted",
+        None,  # a conversation, not one event: kept out of any event's record
+    )
+    assert (first["prompt_name"], first["prompt_version"]) == ("chat.answer", prompt.version)
+    assert first["llm_calls"] == 2 and first["prompt_tokens"] == 200
+    assert first["completion_tokens"] > 2  # the streamed answer's chunks, as the server counts
+    assert first["inputs"]["question"] == "渝中区有哪些事件超时了"
+    assert first["output"]["events"] == [ids[0]] and first["fallbacks"] == []
+    assert first["latency_ms"] > 0
+    assert (second["engine"], second["llm_calls"], second["prompt_tokens"]) == ("offline", 1, 0)
+    assert second["fallbacks"] == ["模型服务不可用：BadRequestError"]
+    assert second["output"]["intent"] == "overdue"
+    system, _ = prompt.render(focus_event="无", question="")
+    assert server.requests[0]["messages"][0] == {"role": "system", "content": system}
+    assert server.requests[0]["stream_options"] == {"include_usage": True}

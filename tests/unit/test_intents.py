@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from agents.intents import Intent, Window, parse
+from agents.chat.intents import Intent, Window, parse
 from knowledge import Knowledge
 
 BEIJING = timezone(timedelta(hours=8))

@@ -19,6 +19,6 @@ def test_every_prompt_renders(name: str) -> None:
 
 
 def test_the_known_prompts_exist() -> None:
-    assert {"intake.classify", "planner.explain"} <= set(prompts.names())
+    assert {"intake.classify", "planner.explain", "chat.answer"} <= set(prompts.names())
     with pytest.raises(PromptError):
         prompts.load("nope")

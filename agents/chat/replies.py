@@ -1,31 +1,17 @@
-"""The officers' chat assistant: a LangGraph agent over the deterministic tools, with the
-conversation kept by the checkpointer (one thread per officer and conversation).
-
-Offline engine: ``agents.intents`` parses the common questions and the answer is composed
-from tool results. LLM engine: the model calls the same tools (tool calling over the
-OpenAI-compatible endpoint), its answer is streamed, and it is checked: every event id and
-law it names must come from a tool result, else the offline answer is given. Every tool runs
-under the officer's scope. Dispatching is only ever proposed; it happens when the officer
-confirms in the next turn, and it is recorded like any approval."""
+"""The offline engine of the chat assistant: the parsed question (``agents.chat.intents``)
+is answered from tool results, every tool under the officer's scope. A dispatch is only
+proposed; it is made when the officer confirms in the next turn, recorded like any approval."""
 
 from __future__ import annotations
 
-import json
-import logging
-import operator
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
-from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
-
+from agents.chat.intents import Intent
+from agents.chat.state import ChatContext, ChatState, Reply
 from agents.deps import AgentDeps
 from agents.dispatch import NothingPending, NotTriageable, for_caller
-from agents.intents import Intent, parse
 from domain.access import Principal
 from domain.errors import OutOfScope
 from domain.lifecycle import Status
@@ -35,9 +21,6 @@ from tools import duplicates, events, regulations
 from tools.pii import mask_text
 from tools.scope import visible_event
 
-log = logging.getLogger(__name__)
-
-MAX_TOOL_ROUNDS = 5
 LIST_MAX = 10
 HELP = (
     "我可以回答：某辖区今天/本周超时未办结或即将到期的事件；某街道某类事件的数量及与上期的比较；"
@@ -47,135 +30,14 @@ HELP = (
 )
 
 
-class ChatState(TypedDict, total=False):
-    messages: Annotated[list[dict[str, Any]], operator.add]
-    focus_event: int | None
-    proposal: dict[str, Any] | None
+class OfflineReplies:
+    """One handler per intent kind (``_on_<kind>``); a question it cannot answer gets the help."""
 
-
-@dataclass(frozen=True)
-class ChatContext:
-    principal: Principal
-    engine: str = "offline"
-
-
-@dataclass
-class Reply:
-    """One answer: its text, and where every fact in it came from."""
-
-    text: str
-    events: list[int] = field(default_factory=list)
-    articles: list[dict[str, Any]] = field(default_factory=list)
-    focus_event: int | None = None
-    proposal: dict[str, Any] | None = None
-    clear_proposal: bool = False
-    intent: str = ""
-    engine: str = "offline"
-    notes: list[str] = field(default_factory=list)
-
-    def sources(self) -> dict[str, Any]:
-        return {
-            "events": sorted(set(self.events)),
-            "articles": [
-                {"title": a["title"], "article": a["article"], "citation": a.get("citation")}
-                for a in self.articles
-            ],
-        }
-
-
-class ChatAssistant:
-    def __init__(self, deps: AgentDeps, checkpointer: Any, dispatcher: Any) -> None:
+    def __init__(self, deps: AgentDeps, dispatcher: Any) -> None:
         self.deps = deps
         self.dispatcher = dispatcher
-        self.graph = self._build(checkpointer)
 
-    # -- graph -------------------------------------------------------------------------------
-
-    def _build(self, checkpointer: Any) -> Any:
-        def respond(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
-            ctx = runtime.context
-            assert ctx is not None
-            write = get_stream_writer()
-            question = state["messages"][-1]["content"]
-            reply = self.answer(question, state, ctx, write)
-            write({"type": "sources", **reply.sources()})
-            if reply.proposal:
-                write({"type": "proposal", **reply.proposal})
-            update: dict[str, Any] = {
-                "messages": [
-                    {
-                        "role": "assistant",
-                        "content": reply.text,
-                        "sources": reply.sources(),
-                        "intent": reply.intent,
-                        "engine": reply.engine,
-                    }
-                ],
-                "focus_event": reply.focus_event or state.get("focus_event"),
-            }
-            if reply.proposal is not None or reply.clear_proposal:
-                update["proposal"] = reply.proposal
-            return update
-
-        builder = StateGraph(ChatState, context_schema=ChatContext)
-        builder.add_node("respond", respond)
-        builder.add_edge(START, "respond")
-        builder.add_edge("respond", END)
-        return builder.compile(checkpointer=checkpointer, name="sanji-chat")
-
-    def stream(
-        self,
-        principal: Principal,
-        thread_id: str,
-        message: str,
-        *,
-        engine: str = "auto",
-        event_id: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Chunks of the answer as they come: ``delta`` (text), ``sources``, ``proposal``, and
-        finally ``done`` with the whole answer."""
-        use_llm = engine == "llm" or (engine == "auto" and self.deps.llm is not None)
-        config = {"configurable": {"thread_id": f"chat:{principal.username}:{thread_id}"}}
-        turn: dict[str, Any] = {"messages": [{"role": "user", "content": message}]}
-        if event_id is not None:
-            turn["focus_event"] = event_id
-        ctx = ChatContext(principal=principal, engine="llm" if use_llm else "offline")
-        for mode, chunk in self.graph.stream(
-            turn, config, context=ctx, stream_mode=["custom", "values"]
-        ):
-            if mode == "custom":
-                yield chunk
-            else:
-                last = chunk["messages"][-1] if chunk.get("messages") else None
-                if last and last["role"] == "assistant":
-                    yield {"type": "done", **last}
-
-    def history(self, principal: Principal, thread_id: str) -> list[dict[str, Any]]:
-        config = {"configurable": {"thread_id": f"chat:{principal.username}:{thread_id}"}}
-        return list(self.graph.get_state(config).values.get("messages", []))
-
-    # -- answering ---------------------------------------------------------------------------
-
-    def answer(self, question: str, state: ChatState, ctx: ChatContext, write: Any) -> Reply:
-        k = self.deps.knowledge
-        intent = parse(question, k, self.deps.clock())
-        if intent.kind in ("confirm", "cancel") and state.get("proposal"):
-            reply = self._offline(intent, state, ctx)
-        elif ctx.engine == "llm" and self.deps.llm is not None:
-            try:
-                reply = self._llm(question, state, ctx, write)
-                return reply
-            except LLMUnusable as exc:
-                reply = self._offline(intent, state, ctx)
-                reply.notes.append(f"大模型回答不可用（{exc}），以下为离线引擎的回答。")
-                reply.text = reply.notes[-1] + "\n" + reply.text
-        else:
-            reply = self._offline(intent, state, ctx)
-        for piece in _pieces(reply.text):
-            write({"type": "delta", "text": piece})
-        return reply
-
-    def _offline(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+    def answer(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         handler = getattr(self, f"_on_{intent.kind}", None)
         if handler is None:
             return Reply("抱歉，这个问题我还不能回答。" + HELP, intent=intent.kind or "unknown")
@@ -215,12 +77,18 @@ class ChatAssistant:
             out.append(f"……另有 {len(rows) - LIST_MAX} 件，请在事件列表中查看。")
         return "\n".join(out)
 
-    def _on_overdue(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+    def _by_deadline(
+        self, lister: Callable[..., list[events.EventSummary]], intent: Intent, ctx: ChatContext
+    ) -> tuple[list[events.EventSummary], str]:
+        """``events.list_overdue`` or ``list_due_soon`` for the question's place, and its name."""
         q = events.OverdueQuery(
             jurisdiction=intent.jurisdiction, as_of=self.deps.clock(), limit=200
         )
-        rows = events.list_overdue(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
-        place = self._place(intent, ctx)
+        rows = lister(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
+        return rows, self._place(intent, ctx)
+
+    def _on_overdue(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        rows, place = self._by_deadline(events.list_overdue, intent, ctx)
         if not rows:
             return Reply(f"{place}目前没有超过办理时限未办结的事件。")
         text = f"{place}目前有 {len(rows)} 件超过办理时限未办结的事件（时限自签收起算），最早到期的在前：\n"
@@ -228,11 +96,7 @@ class ChatAssistant:
         return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
 
     def _on_due_soon(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
-        q = events.OverdueQuery(
-            jurisdiction=intent.jurisdiction, as_of=self.deps.clock(), limit=200
-        )
-        rows = events.list_due_soon(self.deps.store, self.deps.knowledge, self._scope(ctx), q)
-        place = self._place(intent, ctx)
+        rows, place = self._by_deadline(events.list_due_soon, intent, ctx)
         if not rows:
             return Reply(f"{place}目前没有即将到期的事件。")
         now = self.deps.clock()
@@ -388,16 +252,17 @@ class ChatAssistant:
         lines = [f"· {h.citation}：{h.text[:150]}" for h in hits]
         return Reply("检索到的相关条文（请以原文为准）：\n" + "\n".join(lines), articles=articles)
 
-    def _pending_draft(self, event: Event, ctx: ChatContext) -> dict[str, Any]:
+    def pending_draft(self, event: Event, principal: Principal) -> dict[str, Any]:
         """The draft waiting for approval (drafted now if there is none), as this officer may
-        read it. A return is taken into account: its draft excludes the returning unit."""
-        view = self.dispatcher.triage(event.id, by=ctx.principal.actor, engine="offline")
-        return for_caller(view, self.deps.store, ctx.principal)
+        read it. A return is taken into account: its draft excludes the returning unit. The
+        model's ``propose_dispatch`` tool drafts with this too."""
+        view = self.dispatcher.triage(event.id, by=principal.actor, engine="offline")
+        return for_caller(view, self.deps.store, principal)
 
     def _on_draft(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         e = self._event(intent, state, ctx)
         try:
-            draft = self._pending_draft(e, ctx)
+            draft = self.pending_draft(e, ctx.principal)
         except NotTriageable:
             lead = self.deps.knowledge.departments.get(e.lead_department or "")
             return Reply(
@@ -497,17 +362,6 @@ class ChatAssistant:
     def _on_help(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         return Reply(HELP)
 
-    # -- the LLM engine -------------------------------------------------------------------------
-
-    def _llm(self, question: str, state: ChatState, ctx: ChatContext, write: Any) -> Reply:
-        from agents.chat_llm import run_tool_loop
-
-        return run_tool_loop(self, question, state, ctx, write)
-
-
-class LLMUnusable(RuntimeError):
-    """The model failed or its answer cites what no tool returned."""
-
 
 def _duration(hours: float) -> str:
     """Hours as an officer reads them: 5.5 小时, 3 天 4 小时."""
@@ -517,14 +371,3 @@ def _duration(hours: float) -> str:
         return f"{hours:.1f} 小时".replace(".0 ", " ")
     days, rest = divmod(round(hours), 24)
     return f"{days} 天" + (f" {rest} 小时" if rest else "")
-
-
-def _pieces(text: str, size: int = 12) -> Iterator[str]:
-    """The answer in small pieces, so the console shows it as it comes."""
-    for line in re.split(r"(?<=\n)", text):
-        for i in range(0, len(line), size):
-            yield line[i : i + size]
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
