@@ -209,7 +209,7 @@ def import_events_cmd(
 
 
 def _open_index() -> Any:
-    from knowledge.regindex import open_index
+    from knowledge.retrieval import open_index
 
     settings = get_settings()
     return open_index(
@@ -227,7 +227,7 @@ def index_build(
     ] = None,
 ) -> None:
     """建立或增量更新法规索引：每条条文一个检索单元；未改动的文件不会重复处理。"""
-    from knowledge.regindex import BUILTIN_DIR, IndexBuildError
+    from knowledge.retrieval import BUILTIN_DIR, IndexBuildError
 
     index = _open_index()
     sources = source or [BUILTIN_DIR]

@@ -21,7 +21,7 @@ from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import build_llm
 from knowledge import Knowledge, load_knowledge
-from knowledge.regindex import RegulationIndex, open_ready_index
+from knowledge.retrieval import RegulationIndex, open_ready_index
 from settings import Settings, get_settings
 from store import EventStore
 from web import api, auth, chat, dispatch, errors, events, open311, pages

@@ -8,7 +8,7 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.llm import build_llm
 from knowledge import default_knowledge
-from knowledge.regindex import open_ready_index
+from knowledge.retrieval import open_ready_index
 from settings import Settings
 from store import EventStore
 

@@ -58,7 +58,7 @@ def _database(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    from knowledge.regindex import open_index
+    from knowledge.retrieval import open_index
 
     where = str(settings.chroma_url) if settings.chroma_url else str(settings.resolved_chroma_path)
     try:

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from knowledge.lawtext import Article
-from knowledge.regindex import paragraphs, passage
-from knowledge.rerank import FEATURES, RERANKER_FILE, ArticleFlags, Reranker, features, intents
+from knowledge.retrieval.corpus import paragraphs, passage
+from knowledge.retrieval.rerank import (
+    FEATURES,
+    RERANKER_FILE,
+    ArticleFlags,
+    Reranker,
+    features,
+    intents,
+)
 
 
 def _article(text: str, chapter: str = "第二章 管理", region: str = "重庆", no: int = 1) -> Article:
@@ -143,7 +150,7 @@ def test_the_shipped_model_matches_the_features() -> None:
 
 
 def test_explanations_name_the_strongest_signals_only() -> None:
-    from knowledge.rerank import SIGNAL_ZH, explain
+    from knowledge.retrieval.rerank import SIGNAL_ZH, explain
 
     assert set(SIGNAL_ZH) == set(FEATURES)
     parts = dict.fromkeys(FEATURES, 0.0) | {"dense_rank": 1.2, "asks_penalty": 0.5, "length": 0.1}

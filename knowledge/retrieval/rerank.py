@@ -20,7 +20,7 @@ import numpy as np
 
 from knowledge.lawtext import Article
 
-RERANKER_FILE = Path(__file__).parent / "data" / "reranker.json"
+RERANKER_FILE = Path(__file__).parents[1] / "data" / "reranker.json"
 
 #: what a question asks, recognised from the way officers ask it
 INTENTS: dict[str, re.Pattern[str]] = {
