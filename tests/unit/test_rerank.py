@@ -156,3 +156,24 @@ def test_explanations_name_the_strongest_signals_only() -> None:
     parts = dict.fromkeys(FEATURES, 0.0) | {"dense_rank": 1.2, "asks_penalty": 0.5, "length": 0.1}
     assert explain(parts) == ["语义检索排名靠前", "问的是处罚，本条设定了处罚"]
     assert explain(dict.fromkeys(FEATURES, -1.0)) == []
+
+
+def test_a_missing_broken_or_stale_model_fails_the_doctor(tmp_path: Path) -> None:
+    from tools.doctor import _reranker
+
+    assert Reranker.problem(RERANKER_FILE) is None
+    shipped = _reranker()
+    assert shipped.status == "ok" and "retrieval-dev.jsonl" in shipped.detail
+    missing = _reranker(tmp_path / "reranker.json")
+    assert missing.status == "fail" and "缺少重排模型文件" in missing.detail
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"features": [', encoding="utf-8")
+    assert _reranker(broken).status == "fail" and "无法读取" in _reranker(broken).detail
+    stale = tmp_path / "stale.json"
+    stale.write_text(
+        json.dumps(
+            {"features": ["lexical"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0}
+        ),
+        encoding="utf-8",
+    )
+    assert _reranker(stale).status == "fail" and "特征与当前代码不一致" in _reranker(stale).detail
