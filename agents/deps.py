@@ -11,7 +11,7 @@ from typing import Any
 from agents.classifier import SubtypeClassifier
 from agents.llm import LLM, Usage
 from knowledge import Knowledge
-from knowledge.regindex import RegulationIndex
+from knowledge.retrieval import RegulationIndex
 from store import EventStore
 
 

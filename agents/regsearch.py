@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from agents.llm import LLM, LLMFailed, Usage
-from knowledge.regindex import Hit, RegulationIndex
+from knowledge.retrieval import Hit, RegulationIndex
 from prompts import load
 
 #: how many offline candidates the model sees (each shown with up to SHOW_CHARS of text)

@@ -22,7 +22,7 @@ from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import build_llm
 from knowledge import Knowledge, default_knowledge
-from knowledge.regindex import RegulationIndex, open_index, open_ready_index
+from knowledge.retrieval import RegulationIndex, open_index, open_ready_index
 from settings import Settings
 from store import EventStore
 

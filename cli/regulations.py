@@ -31,7 +31,7 @@ def index_build(
     """建立或增量更新法规索引：每条条文一个检索单元；未改动的文件不会重复处理。"""
     from rich.table import Table
 
-    from knowledge.regindex import BUILTIN_DIR, IndexBuildError
+    from knowledge.retrieval import BUILTIN_DIR, IndexBuildError
 
     index = configured_index()
     sources = source or [BUILTIN_DIR]

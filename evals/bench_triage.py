@@ -22,7 +22,7 @@ from agents.state import TriageContext
 from demo.generator import generate_events
 from demo.load import load_demo
 from knowledge import default_knowledge
-from knowledge.regindex import BUILTIN_DIR, open_index
+from knowledge.retrieval import BUILTIN_DIR, open_index
 from store import EventStore
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

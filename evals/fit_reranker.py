@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from evals.retrieval import Question, load_dataset, rank_metrics
-from knowledge.regindex import Candidates, RegulationIndex
-from knowledge.rerank import RERANKER_FILE, Reranker
+from knowledge.retrieval import RegulationIndex
+from knowledge.retrieval.fusion import Candidates
+from knowledge.retrieval.rerank import RERANKER_FILE, Reranker
 
 Prepared = list[tuple[Question, Candidates, np.ndarray]]
 
@@ -57,7 +58,7 @@ def cross_validate(prepared: Prepared, folds: int, c: float) -> dict[str, float]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from knowledge.regindex import open_index
+    from knowledge.retrieval import open_index
     from settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

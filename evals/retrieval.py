@@ -12,7 +12,7 @@ from typing import Any
 
 from evals.errors import DatasetError
 from evals.tables import numbered_rows
-from knowledge.regindex import RegulationIndex
+from knowledge.retrieval import RegulationIndex
 
 KS = (1, 5, 10)
 

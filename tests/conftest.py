@@ -111,7 +111,7 @@ def prepared_data(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
     """A data folder with the built-in regulation index and the offline classifier already
     built, to copy for each server under test (building them takes seconds)."""
     from agents.classifier import ensure_classifier
-    from knowledge.regindex import open_ready_index
+    from knowledge.retrieval import open_ready_index
 
     data = tmp_path_factory.mktemp("prepared") / "data"
     index = open_ready_index(data, data / "chroma")

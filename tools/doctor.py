@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -18,7 +19,14 @@ class Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    return [_knowledge(), _database(settings), _index(settings), _embeddings(), _llm(settings)]
+    return [
+        _knowledge(),
+        _database(settings),
+        _index(settings),
+        _reranker(),
+        _embeddings(),
+        _llm(settings),
+    ]
 
 
 def _knowledge() -> Check:
@@ -58,7 +66,7 @@ def _database(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    from knowledge.regindex import open_index
+    from knowledge.retrieval import open_index
 
     where = str(settings.chroma_url) if settings.chroma_url else str(settings.resolved_chroma_path)
     try:
@@ -82,6 +90,22 @@ def _index(settings: Settings) -> Check:
         "ok" if vectors == len(index.units) else "fail",
         f"{len(index.titles())} 部法规、{len(index.units)} 条（其中要点摘要 {digests} 条），"
         f"向量 {vectors} 条，{where}",
+    )
+
+
+def _reranker(path: Path | None = None) -> Check:
+    """The shipped re-ranker: without it hybrid search still answers, with weaker ranking."""
+    from knowledge.retrieval.rerank import RERANKER_FILE, Reranker
+
+    problem = Reranker.problem(path or RERANKER_FILE)
+    if problem:
+        return Check("重排模型 reranker", "fail", problem)
+    model = Reranker.load(path or RERANKER_FILE)
+    assert model is not None  # problem() said it loads
+    return Check(
+        "重排模型 reranker",
+        "ok",
+        f"{len(model.names)} 个特征，训练集 {model.trained_on or '未注明'}",
     )
 
 

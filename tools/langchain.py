@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from domain.models import Scope
 from domain.vocabulary import Urgency
 from knowledge import Knowledge
-from knowledge.regindex import RegulationIndex
+from knowledge.retrieval import RegulationIndex
 from store import EventStore
 from tools import duplicates, events, locate, regulations, routing, stats
 

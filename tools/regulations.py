@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from knowledge.lawtext import Article
-from knowledge.regindex import Hit, RegulationIndex
-from knowledge.rerank import explain
+from knowledge.retrieval import Hit, RegulationIndex
+from knowledge.retrieval.rerank import explain
 
 
 class RegulationQuery(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from agents.dispatch import Dispatcher
 from knowledge import Knowledge
-from knowledge.regindex import RegulationIndex
+from knowledge.retrieval import RegulationIndex
 from settings import Settings
 from store import EventStore
 

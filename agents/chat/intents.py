@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from knowledge import Knowledge
-from knowledge.regindex import load_synonyms
+from knowledge.retrieval.lexical import load_synonyms
 from store.db import CHINA_TZ, to_utc
 
 Kind = Literal[

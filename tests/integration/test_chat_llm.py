@@ -23,7 +23,7 @@ from agents.llm import LLM
 from demo.load import load_demo
 from domain.access import Principal, Role
 from knowledge import Knowledge
-from knowledge.regindex import open_index
+from knowledge.retrieval import open_index
 from store import EventStore
 from tests.conftest import DEMO_NOW
 from tests.fakes.openai_server import Say, ScriptedServer, Status, ToolCalls

@@ -52,7 +52,7 @@ def test_help_and_version_load_nothing_heavy() -> None:
 def test_doctor_reports_every_part(tmp_path: Path) -> None:
     out = sanji("doctor", env_extra={"SANJI_DATA_DIR": str(tmp_path / "d")})
     assert out.returncode == 0, out.stderr
-    for part in ("知识库", "数据库", "法规索引", "嵌入模型", "大模型"):
+    for part in ("知识库", "数据库", "法规索引", "重排模型", "嵌入模型", "大模型"):
         assert part in out.stdout
     assert "离线引擎" in out.stdout and "384 维" in out.stdout
 

@@ -22,7 +22,7 @@ from evals.errors import DatasetError
 from evals.harness import RoutingArgs, run_routing
 from evals.routing import Case, LabelSpace, regressions
 from knowledge import Knowledge
-from knowledge.regindex import open_index
+from knowledge.retrieval import open_index
 from store import EventStore
 from tests.integration.test_cli import sanji
 

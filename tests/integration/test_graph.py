@@ -18,7 +18,7 @@ from agents.state import TriageContext
 from domain.lifecycle import Action, Status
 from domain.models import EventCreate, Source
 from knowledge import Knowledge
-from knowledge.regindex import BUILTIN_DIR, RegulationIndex, open_index
+from knowledge.retrieval import BUILTIN_DIR, RegulationIndex, open_index
 from store import EventStore
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from agents.llm import LLM
 from agents.state import TriageContext
 from domain.models import EventCreate, Source
 from knowledge import Knowledge
-from knowledge.regindex import BUILTIN_DIR, RegulationIndex, open_index
+from knowledge.retrieval import BUILTIN_DIR, RegulationIndex, open_index
 from store import EventStore
 from tests.fakes.openai_server import ScriptedServer, Slow, Status
 

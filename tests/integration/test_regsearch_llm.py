@@ -11,7 +11,7 @@ import pytest
 
 from agents import regsearch
 from agents.llm import LLM
-from knowledge.regindex import BUILTIN_DIR, RegulationIndex, open_index
+from knowledge.retrieval import BUILTIN_DIR, RegulationIndex, open_index
 from tests.fakes.openai_server import ScriptedServer, Status
 
 QUESTION = "楼下烧烤店油烟直排，熏得窗户都打不开，能罚不"

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from knowledge.lawtext import Article
-from knowledge.regindex import paragraphs, passage
-from knowledge.rerank import FEATURES, RERANKER_FILE, ArticleFlags, Reranker, features, intents
+from knowledge.retrieval.corpus import paragraphs, passage
+from knowledge.retrieval.rerank import (
+    FEATURES,
+    RERANKER_FILE,
+    ArticleFlags,
+    Reranker,
+    features,
+    intents,
+)
 
 
 def _article(text: str, chapter: str = "第二章 管理", region: str = "重庆", no: int = 1) -> Article:
@@ -143,9 +150,30 @@ def test_the_shipped_model_matches_the_features() -> None:
 
 
 def test_explanations_name_the_strongest_signals_only() -> None:
-    from knowledge.rerank import SIGNAL_ZH, explain
+    from knowledge.retrieval.rerank import SIGNAL_ZH, explain
 
     assert set(SIGNAL_ZH) == set(FEATURES)
     parts = dict.fromkeys(FEATURES, 0.0) | {"dense_rank": 1.2, "asks_penalty": 0.5, "length": 0.1}
     assert explain(parts) == ["语义检索排名靠前", "问的是处罚，本条设定了处罚"]
     assert explain(dict.fromkeys(FEATURES, -1.0)) == []
+
+
+def test_a_missing_broken_or_stale_model_fails_the_doctor(tmp_path: Path) -> None:
+    from tools.doctor import _reranker
+
+    assert Reranker.problem(RERANKER_FILE) is None
+    shipped = _reranker()
+    assert shipped.status == "ok" and "retrieval-dev.jsonl" in shipped.detail
+    missing = _reranker(tmp_path / "reranker.json")
+    assert missing.status == "fail" and "缺少重排模型文件" in missing.detail
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"features": [', encoding="utf-8")
+    assert _reranker(broken).status == "fail" and "无法读取" in _reranker(broken).detail
+    stale = tmp_path / "stale.json"
+    stale.write_text(
+        json.dumps(
+            {"features": ["lexical"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0}
+        ),
+        encoding="utf-8",
+    )
+    assert _reranker(stale).status == "fail" and "特征与当前代码不一致" in _reranker(stale).detail

