@@ -1,7 +1,7 @@
 """The HTTP server: ``create_app(settings)`` and a module-level ``app`` for ``uvicorn server:app``.
 
 The lifespan builds knowledge → store and puts them on ``app.state``; routers read them
-through the dependency aliases in ``web.deps``."""
+through the dependency aliases in ``api.deps``; the console comes from ``web``."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from agents.classifier import ensure_classifier, zero_shot
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import build_llm
+from api import errors
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import ROUTERS
 from knowledge import Knowledge, load_knowledge
 from knowledge.regindex import RegulationIndex, open_ready_index
 from settings import Settings, get_settings
 from store import EventStore
-from web import api, auth, chat, dispatch, errors, events, open311, pages
-from web import metrics as metrics_routes
-from web.metrics import Metrics, MetricsMiddleware
+from web import pages
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -91,8 +92,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (api, auth, events, dispatch, chat, open311, metrics_routes, pages):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(pages.router)
     app.mount("/static", pages.static, name="static")
     return app
 

@@ -11,23 +11,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-#: naive timestamps (as in most Chinese source data) are Beijing time
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+from domain.clock import to_utc
 
 
 class StoreError(RuntimeError):
     """The database is unreachable or refused an operation (infrastructure)."""
-
-
-def to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=CHINA_TZ)
-    return value.astimezone(UTC)
 
 
 class Database:
