@@ -2,7 +2,8 @@
 until it is called; ``uvicorn --factory server:create_app`` serves it.
 
 The lifespan builds every part through the wiring root (``agents.runtime.build_services``) and
-puts it on ``app.state``; routers read them through the dependency aliases in ``web.deps``."""
+puts it on ``app.state``; the API's routers (``api/``) read them through the dependency aliases
+in ``api.deps``; the console's pages come from ``web``."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     import anyio.to_thread
 
     from agents.runtime import build_services
-    from web import api, auth, chat, dispatch, errors, events, open311, pages
-    from web import metrics as metrics_routes
-    from web.metrics import Metrics, MetricsMiddleware
+    from api import errors
+    from api.metrics import Metrics, MetricsMiddleware
+    from api.routes import ROUTERS
+    from web import pages
 
     settings = settings or get_settings()
 
@@ -66,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (api, auth, events, dispatch, chat, open311, metrics_routes, pages):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(pages.router)
     app.mount("/static", pages.static, name="static")
     return app

@@ -18,11 +18,22 @@ from agents.deps import AgentDeps
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
 from domain.access import Principal
+from domain.decisions import Decision
+from domain.drafts import (
+    ApprovalWait,
+    DispatchDraft,
+    DraftCategory,
+    DraftDeadlines,
+    DraftDepartment,
+    DutyBasis,
+    EscalationRuleHit,
+    LegalBasis,
+    PendingDraft,
+)
 from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
 from knowledge import Knowledge
 from store import Conflict, NotFound
-from store.approvals import Approvals
 from tools.pii import mask_deep
 from tools.scope import covers
 
@@ -45,58 +56,59 @@ class NotTriageable(ValueError):
     """The event has moved past triage (dispatched, in progress, closed…)."""
 
 
-def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
-    """The draft dispatch order as officers and integrators read it: every choice with the
-    duty, rule or article it rests on."""
+def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
+    """The draft dispatch order as officers and integrators read it, from a triage run's
+    state: every choice with the duty, rule or article it rests on."""
     c, d, r = out["classification"], out["draft"], out["routing"]
     assist_duties = {a["code"]: a.get("duty_ids", []) for a in r.get("assisting", [])}
-    return {
-        "event_id": out.get("event_id") or None,
-        "category": {
-            "code": c["subtype"],
-            "name": c["subtype_name"],
-            "category": c["category_name"],
-            "confidence": c["confidence"],
-            "alternatives": c["alternatives"],
-        },
-        "lead_department": {
-            "code": d["lead_department"],
-            "name": k.departments[d["lead_department"]].name,
-            "duties": [k.duties[x].text for x in r["lead"].get("duty_ids", []) if x in k.duties],
-        },
-        "assisting_departments": [
-            {
-                "code": x,
-                "name": k.departments[x].name,
-                "duties": [k.duties[i].text for i in assist_duties.get(x, []) if i in k.duties],
-            }
-            for x in d["assisting_departments"]
+
+    def department(code: str, duty_ids: list[str]) -> DraftDepartment:
+        duties = [k.duties[x].text for x in duty_ids if x in k.duties]
+        return DraftDepartment(code=code, name=k.departments[code].name, duties=duties)
+
+    return DispatchDraft(
+        event_id=out.get("event_id") or None,
+        category=DraftCategory(
+            code=c["subtype"],
+            name=c["subtype_name"],
+            category=c["category_name"],
+            confidence=c["confidence"],
+            alternatives=c["alternatives"],
+        ),
+        lead_department=department(d["lead_department"], r["lead"].get("duty_ids", [])),
+        assisting_departments=[
+            department(x, assist_duties.get(x, [])) for x in d["assisting_departments"]
         ],
-        "level": d["level"],
-        "urgency": d["urgency"],
-        "deadlines": {
-            "response_hours": d["response_hours"],
-            "disposal_hours": d["disposal_hours"],
-            "clock_starts": "签收",
-        },
-        "legal_basis": [
-            {"title": x["title"], "article": x["article"], "text": x["excerpt"]}
+        level=d["level"],
+        urgency=d["urgency"],
+        deadlines=DraftDeadlines(
+            response_hours=d["response_hours"],
+            disposal_hours=d["disposal_hours"],
+            clock_starts="签收",
+        ),
+        legal_basis=[
+            LegalBasis(title=x["title"], article=x["article"], text=x["excerpt"])
             for x in d["legal_basis"]
         ],
-        "duty_basis": [{"id": x, "text": k.duties[x].text} for x in d["duty_basis"]],
-        "escalation_rules": [
-            {"id": x["id"], "name": x["name"], "why": x["why"]} for x in r["escalation"]
+        duty_basis=[DutyBasis(id=x, text=k.duties[x].text) for x in d["duty_basis"]],
+        escalation_rules=[
+            EscalationRuleHit(id=x["id"], name=x["name"], why=x["why"]) for x in r["escalation"]
         ],
-        "reroute": r.get("reroute", []),
-        "steps": d["steps"],
-        "explanation": d["explanation"],
-        "engine": d["engine"],
-        "location": out["location"],
-        "duplicates": out.get("duplicates", []),
-        "needs_human": out.get("needs_human", []),
-        "injection": out.get("injection", []),
-        "trace": out.get("trace", []),
-    }
+        reroute=r.get("reroute", []),
+        steps=d["steps"],
+        explanation=d["explanation"],
+        engine=d["engine"],
+        location=out["location"],
+        duplicates=out.get("duplicates", []),
+        needs_human=out.get("needs_human", []),
+        injection=out.get("injection", []),
+        trace=out.get("trace", []),
+    )
+
+
+def draft_view(out: dict[str, Any], k: Knowledge) -> dict[str, Any]:
+    """``build_draft`` as the plain dict front ends pass around (same keys, same order)."""
+    return build_draft(out, k).model_dump()
 
 
 @dataclass
@@ -110,10 +122,6 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self._graph = build_triage_graph(self.deps, self.checkpointer)
         self._drafts = build_triage_graph(self.deps, draft_only=True)
-
-    @property
-    def approvals(self) -> Approvals:
-        return Approvals(self.deps.store.db)
 
     def context(self, engine: Engine, actor: str = "sanji") -> TriageContext:
         use_llm = engine == "llm" or (engine == "auto" and self.deps.llm is not None)
@@ -159,35 +167,35 @@ class Dispatcher:
         config = {"configurable": {"thread_id": thread}}
         out = self._graph.invoke({"event_id": event_id}, config, context=self.context(engine))
         self.observe(out.get("trace", []))
-        self.approvals.open(event_id, thread, by=by, now=self.deps.clock())
+        self.deps.store.approvals.open(event_id, thread, by=by, now=self.deps.clock())
         view = self.pending(event_id)
         assert view is not None
         return view
 
     def pending(self, event_id: int) -> dict[str, Any] | None:
-        row = self.approvals.pending(event_id)
+        row = self.deps.store.approvals.pending(event_id)
         if row is None:
             return None
         snapshot = self._graph.get_state({"configurable": {"thread_id": row["thread_id"]}})
         if not snapshot.next:
             return None
         waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
-        view = draft_view(snapshot.values, self.deps.knowledge)
-        view["event_id"] = event_id
-        view["approval"] = {
-            "id": row["id"],
-            "thread_id": row["thread_id"],
-            "created_by": row["created_by"],
-            "created_at": self.deps.store.db.read_ts(row["created_at"]),
-            "question": waiting[0].get("question") if waiting else None,
-            "errors": waiting[0].get("errors", []) if waiting else [],
-        }
-        return view
+        draft = build_draft(snapshot.values, self.deps.knowledge)
+        approval = ApprovalWait(
+            id=row["id"],
+            thread_id=row["thread_id"],
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            question=waiting[0].get("question") if waiting else None,
+            errors=waiting[0].get("errors", []) if waiting else [],
+        )
+        view = PendingDraft(**{**dict(draft), "event_id": event_id, "approval": approval})
+        return view.model_dump()
 
     def decide(
         self,
         event_id: int,
-        decision: dict[str, Any],
+        decision: Decision | dict[str, Any],
         *,
         by: str,
         engine: Engine = "auto",
@@ -196,12 +204,14 @@ class Dispatcher:
         """Resume the waiting run with an officer's decision (approve, edit, reject, merge).
         Returns the outcome; raises DecisionInvalid (the run keeps waiting), Conflict (someone
         else decided first) or NothingPending."""
-        row = self.approvals.pending(event_id)
+        if not isinstance(decision, dict):
+            decision = decision.model_dump(mode="json", exclude_none=True)
+        approvals = self.deps.store.approvals
+        row = approvals.pending(event_id)
         if row is None:
             raise NothingPending(f"事件 {event_id} 没有待审核的派单草稿，请先进行智能分拨。")
         if approval_id is not None and row["id"] != approval_id:
             raise Conflict("您审核的派单草稿已被新的草稿取代，请刷新后查看新草稿。")
-        approvals = self.approvals
         approvals.claim(row["id"], by=by, now=self.deps.clock())
         config = {"configurable": {"thread_id": row["thread_id"]}}
         try:

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from agents.planner import unknown_units
+from domain.clock import CHINA_TZ
 from domain.lifecycle import Action, Status
 from prompts import Prompt, load
-from store.db import CHINA_TZ
 
 
 class ReviewState(TypedDict, total=False):

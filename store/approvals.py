@@ -28,11 +28,15 @@ class Approvals:
             )
 
     def pending(self, event_id: int) -> dict[str, Any] | None:
-        return self.db.fetchone(
+        """The event's waiting run (``created_at`` as a datetime), or None."""
+        row = self.db.fetchone(
             "SELECT * FROM approvals WHERE event_id = ? AND status = 'pending' "
             "ORDER BY id DESC LIMIT 1",
             (event_id,),
         )
+        if row is not None:
+            row["created_at"] = self.db.read_ts(row["created_at"])
+        return row
 
     def claim(self, approval_id: int, *, by: str, now: datetime) -> None:
         """Take the decision on a waiting run; Conflict when someone else took it first."""

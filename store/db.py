@@ -11,21 +11,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from domain.clock import to_utc
 from store.errors import StoreError
-
-#: naive timestamps (as in most Chinese source data) are Beijing time
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=CHINA_TZ)
-    return value.astimezone(UTC)
 
 
 class Database:

@@ -10,6 +10,7 @@ from typing import Any
 from domain.lifecycle import Action, IllegalTransition, Status, Transition, apply
 from domain.models import DispatchOrder, Event, EventCreate
 from domain.vocabulary import Level, StoreRules, Urgency
+from store.approvals import Approvals
 from store.db import Database, connect
 from store.errors import Conflict, NotFound
 from store.queries import EventQueries
@@ -63,6 +64,8 @@ class EventStore(EventQueries):
 
     def __init__(self, db: Database, rules: StoreRules | None = None) -> None:
         self.db = db
+        #: drafts waiting for an officer's decision
+        self.approvals = Approvals(db)
         rules = rules or StoreRules()
         self.return_reasons = rules.return_reasons
         self.due_soon_fraction = rules.due_soon_fraction
@@ -467,6 +470,38 @@ class EventStore(EventQueries):
                     order.confidence,
                     db.ts(now),
                 ),
+            )
+
+    def dispatch_order(
+        self,
+        event: Event,
+        order: DispatchOrder,
+        *,
+        officer: str,
+        triaged_by: str,
+        now: datetime,
+        decision: str,
+    ) -> None:
+        """An approved draft, in one transaction: a received event is triaged first (by
+        ``triaged_by``, at the version the caller read), the order is stored, and the event is
+        dispatched (redispatched after a return) by the officer."""
+        with self.db.transaction():
+            if event.status is Status.RECEIVED:
+                self.transition(
+                    event.id,
+                    Action.TRIAGE,
+                    actor=triaged_by,
+                    at=now,
+                    reason="智能分拨",
+                    expected_version=event.version,
+                )
+            self.add_order(order, now=now)
+            self.transition(
+                event.id,
+                Action.REDISPATCH if event.status is Status.RETURNED else Action.DISPATCH,
+                actor=officer,
+                at=now,
+                payload={"lead": order.lead_department, "decision": decision},
             )
 
     def current_order_row(self, event_id: int) -> dict[str, Any] | None:

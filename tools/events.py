@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.clock import to_utc
 from domain.errors import OutOfScope
 from domain.lifecycle import Status
 from domain.models import DispatchOrder, Event, Scope, Source
 from knowledge import Knowledge
 from store import EventStore
-from store.db import to_utc
 from tools.pii import mask_deep, mask_name, mask_phone, mask_text, probes_personal
 from tools.scope import narrow, visible_event
 

@@ -1,0 +1,1 @@
+"""The officers' console: the page shell, its template and the static ES modules."""

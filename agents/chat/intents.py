@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from domain.clock import CHINA_TZ, to_utc
 from knowledge import Knowledge
 from knowledge.retrieval.lexical import load_synonyms
-from store.db import CHINA_TZ, to_utc
 
 Kind = Literal[
     "overdue", "due_soon", "count", "list", "event", "basis", "regulation",

@@ -1,4 +1,5 @@
-"""JSON API (foundation part): health, readiness and the knowledge the console needs."""
+"""Health, readiness, and the knowledge callers need: taxonomy, jurisdictions, departments,
+return reasons and the regulation search."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from agents import regsearch
+from api.deps import DispatcherDep, IndexDep, KnowledgeDep, PrincipalDep, SettingsDep, StoreDep
+from api.errors import ERROR_RESPONSES
+from api.schemas import (
+    CategoryPublic,
+    DepartmentPublic,
+    HealthPublic,
+    JurisdictionTreePublic,
+    ReadinessPublic,
+    ReturnReasonPublic,
+)
+from api.security import identify
 from settings import Settings
 from store.schema import schema_version
 from tools.regulations import (
@@ -22,18 +34,21 @@ from tools.regulations import (
     hit_view,
     search_regulations,
 )
-from web.auth import PrincipalDep, identify
-from web.deps import DispatcherDep, IndexDep, KnowledgeDep, SettingsDep, StoreDep
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", tags=["health"])
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> HealthPublic:
+    return HealthPublic(status="ok")
 
 
-@router.get("/readyz", tags=["health"])
+@router.get(
+    "/readyz",
+    tags=["health"],
+    response_model=ReadinessPublic,
+    responses={503: {"model": ReadinessPublic, "description": "未就绪"}},
+)
 def readyz(
     store: StoreDep, knowledge: KnowledgeDep, settings: SettingsDep, index: IndexDep
 ) -> JSONResponse:
@@ -93,7 +108,7 @@ def _ask_models(settings: Settings, url: str) -> dict[str, Any]:
     return {"ok": True, "mode": "llm", "model": settings.llm_model}
 
 
-@router.get("/api/v1/taxonomy", tags=["knowledge"])
+@router.get("/api/v1/taxonomy", tags=["knowledge"], response_model=list[CategoryPublic])
 def taxonomy(knowledge: KnowledgeDep) -> list[dict[str, Any]]:
     """事件分类：大类及其小类（含时限、默认层级和主办部门类型）。"""
     return [
@@ -117,7 +132,7 @@ def taxonomy(knowledge: KnowledgeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/v1/jurisdictions", tags=["knowledge"])
+@router.get("/api/v1/jurisdictions", tags=["knowledge"], response_model=JurisdictionTreePublic)
 def jurisdictions(knowledge: KnowledgeDep) -> dict[str, Any]:
     """辖区树：市 → 区县 → 街道（镇）。"""
     return {
@@ -201,7 +216,7 @@ def regulations_article(
     return hit
 
 
-@router.get("/api/v1/departments", tags=["knowledge"])
+@router.get("/api/v1/departments", tags=["knowledge"], response_model=list[DepartmentPublic])
 def departments(
     knowledge: KnowledgeDep,
     principal: PrincipalDep,
@@ -225,7 +240,7 @@ def departments(
     ]
 
 
-@router.get("/api/v1/return-reasons", tags=["knowledge"])
+@router.get("/api/v1/return-reasons", tags=["knowledge"], response_model=list[ReturnReasonPublic])
 def return_reasons(knowledge: KnowledgeDep) -> list[dict[str, str]]:
     """退单原因代码。"""
     return [

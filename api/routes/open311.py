@@ -12,20 +12,32 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 
+from api.common import CONTROL, fit_text
+from api.deps import KnowledgeDep, StoreDep
+from api.errors import ERROR_RESPONSES
+from api.schemas import (
+    Open311Error,
+    Open311Receipt,
+    Open311Request,
+    Open311Service,
+    Open311ServiceDefinition,
+)
+from api.security import identify
 from domain.access import Principal
 from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Source
 from knowledge import Knowledge
-from store import NotFound
+from store import EventStore, NotFound
 from tools.pii import mask_text
 from tools.scope import covers, visible_event
-from web.auth import identify
-from web.deps import KnowledgeDep, StoreDep
-from web.events import CONTROL, fit_text
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+#: GeoReport errors are lists of ``{code, description}``
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": list[Open311Error], "description": text}
+    for code, text in ((400, "请求有误"), (401, "需要有效的 api_key"), (404, "不存在"))
+}
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses={**ERROR_RESPONSES, **_ERRORS})
 
 CLOSED = {Status.RESOLVED, Status.VERIFIED, Status.CLOSED}
 MAX_RESULTS = 1000
@@ -40,7 +52,7 @@ def _check_jurisdiction(k: Knowledge, jurisdiction_id: str | None) -> None:
         raise _error(404, f"jurisdiction_id {jurisdiction_id} 不是本系统的辖区编码")
 
 
-@router.get("/services.json")
+@router.get("/services.json", response_model=list[Open311Service])
 def services(knowledge: KnowledgeDep, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
     """服务目录：每个事件小类是一项服务。"""
     _check_jurisdiction(knowledge, jurisdiction_id)
@@ -58,7 +70,7 @@ def services(knowledge: KnowledgeDep, jurisdiction_id: str | None = None) -> lis
     ]
 
 
-@router.get("/services/{service_code}.json")
+@router.get("/services/{service_code}.json", response_model=Open311ServiceDefinition)
 def service_definition(
     service_code: str, knowledge: KnowledgeDep, jurisdiction_id: str | None = None
 ) -> dict[str, Any]:
@@ -68,7 +80,9 @@ def service_definition(
     return {"service_code": service_code, "attributes": []}
 
 
-async def _principal(request: Request, store: Any, k: Knowledge, form: Any = None) -> Principal:
+async def _principal(
+    request: Request, store: EventStore, k: Knowledge, form: Any = None
+) -> Principal:
     key = request.query_params.get("api_key") or (form.get("api_key") if form is not None else None)
     token, principal = identify(request, store, k, api_key=str(key) if key else None)
     if not token:
@@ -106,7 +120,7 @@ def _request(event: Event, k: Knowledge, principal: Principal) -> dict[str, Any]
     }
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", response_model=list[Open311Request])
 async def list_requests(
     request: Request,
     store: StoreDep,
@@ -147,7 +161,7 @@ async def list_requests(
     return [_request(e, knowledge, principal) for e in store.get_events([r["id"] for r in rows])]
 
 
-@router.get("/requests/{request_id}.json")
+@router.get("/requests/{request_id}.json", response_model=list[Open311Request])
 async def get_request(
     request_id: str,
     request: Request,
@@ -164,10 +178,46 @@ async def get_request(
     return [_request(event, knowledge, principal)]
 
 
-@router.post("/requests.json")
+@router.post(
+    "/requests.json",
+    status_code=201,
+    response_model=list[Open311Receipt],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["service_code"],
+                        "properties": {
+                            name: {"type": "string"}
+                            for name in (
+                                "api_key",
+                                "service_code",
+                                "jurisdiction_id",
+                                "lat",
+                                "long",
+                                "address_string",
+                                "description",
+                                "first_name",
+                                "last_name",
+                                "phone",
+                                "email",
+                                "device_id",
+                                "account_id",
+                                "media_url",
+                            )
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def create_request(
     request: Request, store: StoreDep, knowledge: KnowledgeDep
-) -> JSONResponse:
+) -> list[Open311Receipt]:
     """提交诉求（表单编码，需要 api_key）。返回诉求编号；分拨由本系统完成。"""
     form = await request.form()
     principal = await _principal(request, store, knowledge, form)
@@ -209,10 +259,9 @@ async def create_request(
         raise _error(400, f"诉求内容有误：{exc}") from exc
     event, _ = store.add_event(create, now=datetime.now(UTC), actor=principal.actor)
     notice = "诉求已受理，将由城市运行和治理中心分拨办理。"
-    return JSONResponse(
-        [{"service_request_id": str(event.id), "service_notice": notice, "account_id": None}],
-        status_code=201,
-    )
+    return [
+        Open311Receipt(service_request_id=str(event.id), service_notice=notice, account_id=None)
+    ]
 
 
 def _str(value: Any) -> str | None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import OutOfScope
@@ -22,6 +22,41 @@ from store import Conflict, NotFound, StoreError
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers with (401, 403, 404, 409, 413, 503…)."""
+
+    detail: str = Field(description="中文说明")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="出错的位置，如 body、lat")
+    type: str = Field(description="错误类型，如 missing、less_than_equal")
+    msg: str = Field(description="中文说明")
+
+
+class ValidationErrorBody(ErrorBody):
+    """A request the API cannot take (422): ``detail`` says why in Chinese; when the request
+    did not match its schema, ``errors`` lists each problem (at most 50)."""
+
+    errors: list[FieldError] = Field(default=[], description="逐项错误（请求不符合格式时）")
+
+
+#: what every router declares: the 422 body the handlers below actually send, in place of
+#: FastAPI's default (whose ``detail`` is a list)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorBody, "description": "请求内容有误"}
+}
+#: the same, for a route whose own responses are not JSON (a stream): errors still are
+JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "请求内容有误",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}
+        },
+    }
+}
 
 FIELD_ZH = {
     "text": "正文",
@@ -86,16 +121,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
-        return JSONResponse(
-            {
-                "detail": "请求内容有误：" + "；".join(_message(e) for e in errors[:10]),
-                "errors": [
-                    {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": _message(e)}
-                    for e in errors[:50]
-                ],
-            },
-            status_code=422,
+        body = ValidationErrorBody(
+            detail="请求内容有误：" + "；".join(_message(e) for e in errors[:10]),
+            errors=[
+                FieldError(loc=list(e.get("loc", ())), type=e.get("type", ""), msg=_message(e))
+                for e in errors[:50]
+            ],
         )
+        return JSONResponse(body.model_dump(mode="json"), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

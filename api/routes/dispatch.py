@@ -3,56 +3,41 @@ event up to the approval step, and the officer's decision that resumes the waiti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
 
-from agents.dispatch import DecisionInvalid, Engine, NothingPending, NotTriageable, for_caller
-from domain.models import Event, EventCreate, Source
-from web.auth import OfficerDep, PrincipalDep
-from web.deps import DispatcherDep, StoreDep
-from web.events import CONTROL, masked, visible
+from agents.dispatch import (
+    DecisionInvalid,
+    Dispatcher,
+    Engine,
+    NothingPending,
+    NotTriageable,
+    for_caller,
+)
+from api.common import masked, visible
+from api.deps import DispatcherDep, OfficerDep, PrincipalDep, StoreDep
+from api.errors import ERROR_RESPONSES
+from api.schemas import (
+    ApproveIn,
+    BatchIn,
+    DecidedPublic,
+    DraftBatchPublic,
+    DraftIn,
+    EditIn,
+    MergeIn,
+    RejectIn,
+)
+from domain.access import Principal
+from domain.decisions import Decision, parse_decision
+from domain.drafts import DispatchDraft, PendingDraft
+from domain.models import EventCreate
+from store import EventStore
 
-router = APIRouter(prefix="/api/v1", tags=["dispatch"])
-
-
-class DraftIn(BaseModel):
-    """Text to draft a dispatch order for; nothing is stored."""
-
-    model_config = {"extra": "forbid"}
-
-    text: str = Field(min_length=1, max_length=20_000)
-    title: str | None = Field(default=None, max_length=500)
-    source: Source = Source.HOTLINE
-    address: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    reported_at: datetime | None = None
-
-    def to_create(self) -> EventCreate:
-        text = CONTROL.sub("", self.text)
-        if not text.strip():
-            raise HTTPException(422, detail="正文不能全是空白")
-        return EventCreate(
-            source=self.source,
-            title=self.title,
-            text=text,
-            address=self.address,
-            lat=self.lat,
-            lon=self.lon,
-            reported_at=self.reported_at or datetime.now(UTC),
-        )
+router = APIRouter(prefix="/api/v1", tags=["dispatch"], responses=ERROR_RESPONSES)
 
 
-class BatchIn(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    items: list[DraftIn] = Field(min_length=1, max_length=500)
-
-
-@router.post("/dispatch/draft")
+@router.post("/dispatch/draft", response_model=DispatchDraft)
 def draft(
     body: DraftIn,
     principal: PrincipalDep,
@@ -64,7 +49,7 @@ def draft(
     return for_caller(dispatcher.draft(body.to_create(), engine), store, principal)
 
 
-@router.post("/dispatch/draft:batch")
+@router.post("/dispatch/draft:batch", response_model=DraftBatchPublic)
 def draft_batch(
     body: BatchIn,
     principal: PrincipalDep,
@@ -92,13 +77,13 @@ def draft_batch(
     return {"count": len(results), "ok": ok, "failed": len(results) - ok, "results": results}
 
 
-def _shown(result: dict[str, Any], store: Any, principal: Any) -> dict[str, Any]:
+def _shown(result: dict[str, Any], store: EventStore, principal: Principal) -> dict[str, Any]:
     if result.get("ok"):
         return {**result, "draft": for_caller(result["draft"], store, principal)}
     return result
 
 
-@router.post("/events/{event_id}/triage")
+@router.post("/events/{event_id}/triage", response_model=PendingDraft)
 def triage(
     event_id: int,
     principal: PrincipalDep,
@@ -118,7 +103,7 @@ def triage(
     return for_caller(view, store, principal)
 
 
-@router.get("/events/{event_id}/draft")
+@router.get("/events/{event_id}/draft", response_model=PendingDraft)
 def pending_draft(
     event_id: int, principal: PrincipalDep, store: StoreDep, dispatcher: DispatcherDep
 ) -> dict[str, Any]:
@@ -130,55 +115,21 @@ def pending_draft(
     return for_caller(view, store, principal)
 
 
-APPROVAL_ID = Field(
-    default=None, description="您审核的草稿编号（draft.approval.id）；草稿已被取代时拒绝"
-)
-
-
-class Approve(BaseModel):
-    model_config = {"extra": "forbid"}
-    note: str | None = Field(default=None, max_length=1000)
-    approval_id: int | None = APPROVAL_ID
-
-
-class Edit(BaseModel):
-    model_config = {"extra": "forbid"}
-    approval_id: int | None = APPROVAL_ID
-    lead_department: str | None = None
-    assisting_departments: list[str] | None = None
-    level: Literal["street", "district", "city"] | None = None
-    disposal_hours: float | None = Field(default=None, gt=0, le=24 * 90)
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class Reject(BaseModel):
-    model_config = {"extra": "forbid"}
-    approval_id: int | None = APPROVAL_ID
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class Merge(BaseModel):
-    model_config = {"extra": "forbid"}
-    approval_id: int | None = APPROVAL_ID
-    duplicate_of: int = Field(ge=1, le=2**63 - 1)
-    reason: str | None = Field(default=None, max_length=2000)
-
-
-class Decided(BaseModel):
-    event_id: int
-    outcome: str
-    decision: str
-    event: Event
+def _decision(**fields: Any) -> Decision:
+    decision, errors = parse_decision(fields)
+    if decision is None:
+        raise HTTPException(422, detail="审核意见无法执行：" + "；".join(errors))
+    return decision
 
 
 def _decide(
     event_id: int,
-    decision: dict[str, Any],
-    principal: Any,
-    store: Any,
-    dispatcher: Any,
+    decision: Decision,
+    principal: Principal,
+    store: EventStore,
+    dispatcher: Dispatcher,
     approval_id: int | None = None,
-) -> Decided:
+) -> DecidedPublic:
     visible(store, principal, event_id)
     try:
         result = dispatcher.decide(event_id, decision, by=principal.actor, approval_id=approval_id)
@@ -186,7 +137,7 @@ def _decide(
         raise HTTPException(404, detail=str(exc)) from exc
     except DecisionInvalid as exc:
         raise HTTPException(422, detail="审核意见无法执行：" + "；".join(exc.errors)) from exc
-    return Decided(**result, event=masked(store.get_event(event_id), principal))
+    return DecidedPublic(**result, event=masked(store.get_event(event_id), principal))
 
 
 @router.post("/events/{event_id}/approve")
@@ -195,42 +146,44 @@ def approve(
     principal: OfficerDep,
     store: StoreDep,
     dispatcher: DispatcherDep,
-    body: Approve | None = None,
-) -> Decided:
+    body: ApproveIn | None = None,
+) -> DecidedPublic:
     """同意派单草稿：登记分拨、生成派单并派出。"""
-    decision: dict[str, Any] = {"action": "approve"}
-    if body and body.note:
-        decision["note"] = body.note
+    decision = _decision(
+        action="approve", officer=principal.actor, note=body.note if body else None
+    )
     approval = body.approval_id if body else None
     return _decide(event_id, decision, principal, store, dispatcher, approval)
 
 
 @router.post("/events/{event_id}/edit")
 def edit(
-    event_id: int, body: Edit, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
-) -> Decided:
+    event_id: int, body: EditIn, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
+) -> DecidedPublic:
     """修改后派出：换主办或协办部门、改层级或办结时限、加备注。"""
     edits = body.model_dump(exclude_none=True, exclude={"approval_id"})
     if not edits:
         raise HTTPException(422, detail="请至少修改一项：主办部门、协办部门、层级、办结时限或备注")
-    decision = {"action": "edit", "edits": edits}
+    decision = _decision(action="edit", officer=principal.actor, edits=edits)
     return _decide(event_id, decision, principal, store, dispatcher, body.approval_id)
 
 
 @router.post("/events/{event_id}/reject")
 def reject(
-    event_id: int, body: Reject, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
-) -> Decided:
+    event_id: int, body: RejectIn, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
+) -> DecidedPublic:
     """驳回派单草稿（须说明原因），事件留在待分拨。"""
-    decision = {"action": "reject", "reason": body.reason}
+    decision = _decision(action="reject", officer=principal.actor, reason=body.reason)
     return _decide(event_id, decision, principal, store, dispatcher, body.approval_id)
 
 
 @router.post("/events/{event_id}/merge")
 def merge(
-    event_id: int, body: Merge, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
-) -> Decided:
+    event_id: int, body: MergeIn, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
+) -> DecidedPublic:
     """合并为重复件：本事件归档并指向已受理的事件。"""
     visible(store, principal, body.duplicate_of)
-    decision = {"action": "merge", "duplicate_of": body.duplicate_of, "reason": body.reason}
+    decision = _decision(
+        action="merge", officer=principal.actor, duplicate_of=body.duplicate_of, reason=body.reason
+    )
     return _decide(event_id, decision, principal, store, dispatcher, body.approval_id)

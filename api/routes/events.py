@@ -4,117 +4,57 @@ answers 404, as if it did not exist."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from agents.dispatch import Engine, for_caller
+from agents.dispatch import Dispatcher, Engine, for_caller
 from agents.review import summarize_review
+from api.common import masked, visible
+from api.deps import (
+    AgentDepsDep,
+    DispatcherDep,
+    KnowledgeDep,
+    OfficerDep,
+    PrincipalDep,
+    StoreDep,
+)
+from api.errors import ERROR_RESPONSES
+from api.schemas import (
+    ActionIn,
+    ActionResultPublic,
+    AllowedAction,
+    EventIn,
+    EventViewPublic,
+    FiledPublic,
+    ReviewPublic,
+)
 from domain.access import Principal
+from domain.clock import to_utc
+from domain.drafts import PendingDraft
 from domain.lifecycle import Action, Status, allowed_actions
-from domain.models import MAX_TEXT_CHARS, Event, EventCreate, Source
-from store.approvals import Approvals
-from store.db import to_utc
+from domain.models import Event, Source
+from knowledge import Knowledge
+from store import EventStore
 from tools import duplicates, events, stats
 from tools.pii import mask_deep
-from tools.scope import covers, visible_event
-from web.auth import OfficerDep, PrincipalDep
-from web.deps import DispatcherDep, KnowledgeDep, StoreDep
+from tools.scope import covers
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 
-#: the longest text the API accepts; beyond MAX_TEXT_CHARS the agents read the beginning and
-#: the whole text is kept in the event's attributes (nothing the citizen said is lost)
-MAX_API_TEXT = 1_000_000
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: a query that names a jurisdiction
+Q = TypeVar("Q", events.EventQuery, events.OverdueQuery, stats.StatsQuery)
 
 
-class EventIn(BaseModel):
-    """An event as an integrator or an officer files it."""
-
-    model_config = {"extra": "forbid"}
-
-    source: Source
-    external_id: str | None = Field(default=None, max_length=128)
-    title: str | None = Field(default=None, max_length=500)
-    text: str = Field(min_length=1, max_length=MAX_API_TEXT)
-    reported_at: datetime | None = Field(default=None, description="不填则为收到时间")
-    address: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    reporter_name: str | None = Field(default=None, max_length=100)
-    reporter_phone: str | None = Field(default=None, max_length=32)
-    attributes: dict[str, Any] = {}
-
-    @field_validator("text", "title", "address", "reporter_name", "reporter_phone")
-    @classmethod
-    def _clean(cls, v: str | None) -> str | None:
-        return CONTROL.sub("", v) if v is not None else None
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("正文不能全是空白")
-        return v
-
-    def to_create(self, now: datetime) -> tuple[EventCreate, list[str]]:
-        warnings: list[str] = []
-        data = self.model_dump()
-        data["reported_at"] = self.reported_at or now
-        if self.reported_at is None:
-            warnings.append("未提供上报时间，按收到时间登记")
-        data["text"], data["attributes"], more = fit_text(self.text, self.attributes)
-        return EventCreate.model_validate(data), warnings + more
-
-
-def fit_text(text: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
-    """A text longer than the agents read is kept whole in ``attributes.full_text``."""
-    if len(text) <= MAX_TEXT_CHARS:
-        return text, attributes, []
-    warning = (
-        f"正文共 {len(text)} 字，超过 {MAX_TEXT_CHARS} 字：分拨只读前 {MAX_TEXT_CHARS} 字，"
-        "全文保存在附加信息 full_text 中"
-    )
-    return text[:MAX_TEXT_CHARS], {**attributes, "full_text": text}, [warning]
-
-
-class EventView(BaseModel):
-    event: Event
-    allowed_actions: list[dict[str, str]]
-    history: list[dict[str, Any]]
-    orders: list[dict[str, Any]]
-    ai_decisions: list[dict[str, Any]] = []
-    feedback: list[dict[str, Any]] = []
-    pending_approval: int | None = None
-
-
-class Filed(BaseModel):
-    id: int
-    created: bool
-    status: str
-    warnings: list[str] = []
-    draft: dict[str, Any] | None = None
-
-
-def visible(store: Any, principal: Principal, event_id: int) -> Event:
-    """The event if the caller may see it; 404 otherwise (existence is not revealed)."""
-    return visible_event(store, principal.scope, principal.actor, event_id)
-
-
-def masked(event: Event, principal: Principal) -> Event:
-    return event if principal.reveals_personal else events.mask_event(event)
-
-
-def event_view(store: Any, principal: Principal, event: Event) -> EventView:
-    pending = Approvals(store.db).pending(event.id)
+def event_view(store: EventStore, principal: Principal, event: Event) -> EventViewPublic:
+    pending = store.approvals.pending(event.id)
     show: Any = (lambda x: x) if principal.reveals_personal else mask_deep
-    return EventView(
+    return EventViewPublic(
         event=masked(event, principal),
-        allowed_actions=[{"action": a.value, "name": a.zh} for a in allowed_actions(event.status)],
+        allowed_actions=[
+            AllowedAction(action=a.value, name=a.zh) for a in allowed_actions(event.status)
+        ],
         history=show(store.history(event.id)),
         orders=show([o.model_dump(mode="json") for o in store.orders(event.id)]),
         ai_decisions=show(store.decisions(event.id)) if principal.role.acts else [],
@@ -123,7 +63,7 @@ def event_view(store: Any, principal: Principal, event: Event) -> EventView:
     )
 
 
-@router.post("/events", status_code=201, response_model=Filed)
+@router.post("/events", status_code=201)
 def file_event(
     body: EventIn,
     response: Response,
@@ -132,7 +72,7 @@ def file_event(
     dispatcher: DispatcherDep,
     triage: Annotated[bool, Query(description="登记后立即智能分拨，返回派单草稿")] = False,
     engine: Engine = "auto",
-) -> Filed:
+) -> FiledPublic:
     """登记事件。同一来源、同一外部编号重复提交时返回已有事件（幂等）。"""
     now = datetime.now(UTC)
     create, warnings = body.to_create(now)
@@ -149,12 +89,11 @@ def file_event(
     draft = None
     if triage:
         try:
-            draft = for_caller(
-                dispatcher.triage(event.id, by=principal.actor, engine=engine), store, principal
-            )
+            view = dispatcher.triage(event.id, by=principal.actor, engine=engine)
+            draft = PendingDraft.model_validate(for_caller(view, store, principal))
         except Exception as exc:  # the event is stored whatever happens to its triage
             warnings.append(f"事件已登记，但智能分拨失败：{type(exc).__name__}: {exc}")
-    return Filed(
+    return FiledPublic(
         id=event.id, created=created, status=event.status.value, warnings=warnings, draft=draft
     )
 
@@ -199,13 +138,15 @@ def list_events(
     )
 
 
-def _known(knowledge: Any, q: Any) -> Any:
+def _known(knowledge: Knowledge, q: Q) -> Q:
     if q.jurisdiction is not None and q.jurisdiction not in knowledge.jurisdictions:
         raise HTTPException(422, detail=f"未知的辖区编码 {q.jurisdiction}")
     return q
 
 
-def _deadline_query(knowledge: Any, jurisdiction: str | None, limit: int) -> Any:
+def _deadline_query(
+    knowledge: Knowledge, jurisdiction: str | None, limit: int
+) -> events.OverdueQuery:
     q = events.OverdueQuery(jurisdiction=jurisdiction, as_of=datetime.now(UTC), limit=limit)
     return _known(knowledge, q)
 
@@ -237,7 +178,7 @@ def due_soon(
 
 
 @router.get("/events/{event_id}")
-def get_event(event_id: int, principal: PrincipalDep, store: StoreDep) -> EventView:
+def get_event(event_id: int, principal: PrincipalDep, store: StoreDep) -> EventViewPublic:
     """一件事件：原文（按角色脱敏）、流转记录、派单、智能分拨记录和审核意见。"""
     return event_view(store, principal, visible(store, principal, event_id))
 
@@ -251,17 +192,17 @@ def event_duplicates(
     return duplicates.find_duplicates(store, knowledge, principal.scope, q)
 
 
-@router.get("/events/{event_id}/review")
+@router.get("/events/{event_id}/review", response_model=ReviewPublic)
 def event_review(
     event_id: int,
-    request: Request,
     principal: PrincipalDep,
     store: StoreDep,
+    agent_deps: AgentDepsDep,
     engine: Literal["offline", "llm"] = "offline",
 ) -> dict[str, Any]:
     """复盘：时间线、各环节用时、是否超时、退单及原因、满意度和改进建议。"""
     visible(store, principal, event_id)
-    review: dict[str, Any] = summarize_review(request.app.state.deps, event_id, engine=engine)
+    review: dict[str, Any] = summarize_review(agent_deps, event_id, engine=engine)
     return review if principal.reveals_personal else dict(mask_deep(review))
 
 
@@ -290,24 +231,6 @@ def event_stats(
 # -- lifecycle actions --------------------------------------------------------------------
 
 
-class ActionBody(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    reason: str | None = Field(default=None, max_length=2000, description="原因或说明")
-    reason_code: str | None = Field(default=None, max_length=64, description="退单原因代码")
-    hours: float | None = Field(
-        default=None, gt=0, le=24 * 90, description="申请或批准的延期小时数"
-    )
-    satisfaction: int | None = Field(default=None, ge=1, le=5, description="回访满意度 1-5")
-    expected_version: int | None = Field(default=None, description="您看到的版本号，防止并发覆盖")
-
-
-class ActionResult(BaseModel):
-    event: Event
-    redraft: dict[str, Any] | None = None
-    warnings: list[str] = []
-
-
 SUPERVISING = {Action.SUPERVISE, Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION}
 EXPOSED = [
     Action.DISPATCH,
@@ -331,11 +254,11 @@ EXPOSED = [
 def _act(
     action: Action,
     event_id: int,
-    body: ActionBody,
+    body: ActionIn,
     principal: Principal,
-    store: Any,
-    dispatcher: Any,
-) -> ActionResult:
+    store: EventStore,
+    dispatcher: Dispatcher,
+) -> ActionResultPublic:
     if action in SUPERVISING and not principal.role.supervises:
         raise HTTPException(403, detail=f"「{action.zh}」需由区县或市级工作人员操作")
     event = visible(store, principal, event_id)
@@ -354,11 +277,11 @@ def _act(
         reason_code=body.reason_code,
         payload=payload,
     )
-    result = ActionResult(event=masked(updated, principal))
+    result = ActionResultPublic(event=masked(updated, principal))
     if action is Action.RETURN:  # back through routing, the returning department excluded
         try:
             redraft = dispatcher.triage(event.id, by="sanji", force=True)
-            result.redraft = for_caller(redraft, store, principal)
+            result.redraft = PendingDraft.model_validate(for_caller(redraft, store, principal))
         except Exception as exc:
             result.warnings.append(f"退单已登记，但重新分拨失败：{type(exc).__name__}: {exc}")
     return result
@@ -370,9 +293,9 @@ def _endpoint(action: Action) -> Any:
         principal: OfficerDep,
         store: StoreDep,
         dispatcher: DispatcherDep,
-        body: ActionBody | None = None,
-    ) -> ActionResult:
-        return _act(action, event_id, body or ActionBody(), principal, store, dispatcher)
+        body: ActionIn | None = None,
+    ) -> ActionResultPublic:
+        return _act(action, event_id, body or ActionIn(), principal, store, dispatcher)
 
     endpoint.__name__ = f"event_{action.value}"
     endpoint.__doc__ = f"{action.zh}（{action.value}）。"
@@ -384,7 +307,7 @@ for _action in EXPOSED:
         f"/events/{{event_id}}/{_action.value.replace('_', '-')}",
         _endpoint(_action),
         methods=["POST"],
-        response_model=ActionResult,
+        response_model=ActionResultPublic,
         summary=f"{_action.zh}",
         tags=["lifecycle"],
     )

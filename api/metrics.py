@@ -1,19 +1,13 @@
 """Prometheus metrics: HTTP requests and latency by route, and what the agents did (runs per
-engine, fallbacks, model calls and tokens). One registry per app, served at ``/metrics``."""
+engine, fallbacks, model calls and tokens). One registry per app, served at ``/metrics``
+(``api.routes.metrics``)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -85,12 +79,3 @@ class MetricsMiddleware:
             self.metrics.latency.labels(scope["method"], name).observe(
                 time.perf_counter() - started
             )
-
-
-router = APIRouter(include_in_schema=False)
-
-
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,9 @@
+"""One router per area of the API; ``ROUTERS`` is the order the app includes them in."""
+
+from fastapi import APIRouter
+
+from api.routes import auth, chat, dispatch, events, health, metrics, open311
+
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    m.router for m in (health, auth, events, dispatch, chat, open311, metrics)
+)

@@ -1,0 +1,415 @@
+"""Request and response models of the JSON API. Suffixes say the role: ``…In`` is a request
+body, ``…Public`` a response as callers read it. The dispatch draft itself is a domain
+contract (``domain.drafts``); the error bodies are in ``api.errors``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.common import CONTROL, MAX_API_TEXT, fit_text
+from domain.access import Role
+from domain.decisions import MAX_DISPOSAL_HOURS
+from domain.drafts import DispatchDraft, PendingDraft
+from domain.models import Event, EventCreate, Source
+from domain.vocabulary import Level, Urgency
+
+# -- health and knowledge ------------------------------------------------------------------
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+
+
+class Check(BaseModel):
+    """One readiness check; the other keys depend on the check."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    error: str | None = Field(default=None, description="失败原因（仅失败时）")
+
+
+class ReadinessPublic(BaseModel):
+    ready: bool = Field(description="数据库和法规索引可用")
+    degraded: bool = Field(description="大模型不可用，各智能体改用离线引擎")
+    checks: dict[str, Check] = Field(description="database、knowledge、index、llm 各项检查")
+
+
+class SlaHoursPublic(BaseModel):
+    response: float
+    disposal: float
+
+
+class SubtypePublic(BaseModel):
+    code: str
+    name: str
+    description: str
+    level: Level
+    urgency: Urgency
+    lead_type: str
+    sla_hours: SlaHoursPublic
+
+
+class CategoryPublic(BaseModel):
+    code: str
+    name: str
+    subtypes: list[SubtypePublic]
+
+
+class StreetPublic(BaseModel):
+    code: str
+    name: str
+    kind: str | None
+    lat: float
+    lon: float
+
+
+class DistrictPublic(BaseModel):
+    code: str
+    name: str
+    lat: float
+    lon: float
+    streets: list[StreetPublic]
+
+
+class JurisdictionTreePublic(BaseModel):
+    code: str
+    name: str
+    districts: list[DistrictPublic]
+
+
+class DepartmentPublic(BaseModel):
+    code: str
+    name: str
+    level: str
+    level_zh: str
+    duties: list[str]
+
+
+class ReturnReasonPublic(BaseModel):
+    code: str
+    name: str
+    description: str
+
+
+# -- auth ------------------------------------------------------------------------------------
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class MePublic(BaseModel):
+    username: str
+    display_name: str
+    role: Role
+    role_zh: str
+    jurisdiction: str
+    jurisdiction_name: str
+    sees_personal_information: bool
+
+
+class SessionPublic(BaseModel):
+    token: str
+    expires_at: datetime
+    user: MePublic
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+class EventIn(BaseModel):
+    """An event as an integrator or an officer files it."""
+
+    model_config = {"extra": "forbid"}
+
+    source: Source
+    external_id: str | None = Field(default=None, max_length=128)
+    title: str | None = Field(default=None, max_length=500)
+    text: str = Field(min_length=1, max_length=MAX_API_TEXT)
+    reported_at: datetime | None = Field(default=None, description="不填则为收到时间")
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    reporter_name: str | None = Field(default=None, max_length=100)
+    reporter_phone: str | None = Field(default=None, max_length=32)
+    attributes: dict[str, Any] = {}
+
+    @field_validator("text", "title", "address", "reporter_name", "reporter_phone")
+    @classmethod
+    def _clean(cls, v: str | None) -> str | None:
+        return CONTROL.sub("", v) if v is not None else None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("正文不能全是空白")
+        return v
+
+    def to_create(self, now: datetime) -> tuple[EventCreate, list[str]]:
+        warnings: list[str] = []
+        data = self.model_dump()
+        data["reported_at"] = self.reported_at or now
+        if self.reported_at is None:
+            warnings.append("未提供上报时间，按收到时间登记")
+        data["text"], data["attributes"], more = fit_text(self.text, self.attributes)
+        return EventCreate.model_validate(data), warnings + more
+
+
+class AllowedAction(BaseModel):
+    action: str
+    name: str
+
+
+class EventViewPublic(BaseModel):
+    event: Event
+    allowed_actions: list[AllowedAction]
+    history: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    ai_decisions: list[dict[str, Any]] = []
+    feedback: list[dict[str, Any]] = []
+    pending_approval: int | None = None
+
+
+class FiledPublic(BaseModel):
+    id: int
+    created: bool
+    status: str
+    warnings: list[str] = []
+    draft: PendingDraft | None = None
+
+
+class ReviewHours(BaseModel):
+    to_dispatch: float | None
+    to_accept: float | None
+    to_resolve: float | None
+
+
+class ReviewDeadline(BaseModel):
+    due_at: str | None
+    resolved_at: str | None
+    on_time: bool | None
+    hours_late: float | None
+    extensions: int
+
+
+class ReviewReturns(BaseModel):
+    count: int
+    reasons: list[str]
+
+
+class ReviewPublic(BaseModel):
+    """复盘：时间线、各环节用时、时限、退单、满意度和改进建议。"""
+
+    event_id: int
+    status: str
+    status_zh: str
+    subtype: str | None
+    subtype_name: str
+    street: str
+    lead_department: str
+    timeline: list[dict[str, Any]]
+    hours: ReviewHours
+    deadline: ReviewDeadline
+    returns: ReviewReturns
+    satisfaction: int | None
+    supervised: bool
+    improvements: list[str]
+    summary: str
+    engine: str
+
+
+class ActionIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    reason: str | None = Field(default=None, max_length=2000, description="原因或说明")
+    reason_code: str | None = Field(default=None, max_length=64, description="退单原因代码")
+    hours: float | None = Field(
+        default=None, gt=0, le=24 * 90, description="申请或批准的延期小时数"
+    )
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="回访满意度 1-5")
+    expected_version: int | None = Field(default=None, description="您看到的版本号，防止并发覆盖")
+
+
+class ActionResultPublic(BaseModel):
+    event: Event
+    redraft: PendingDraft | None = None
+    warnings: list[str] = []
+
+
+# -- dispatch --------------------------------------------------------------------------------
+
+
+class DraftIn(BaseModel):
+    """Text to draft a dispatch order for; nothing is stored."""
+
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(min_length=1, max_length=20_000)
+    title: str | None = Field(default=None, max_length=500)
+    source: Source = Source.HOTLINE
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    reported_at: datetime | None = None
+
+    def to_create(self) -> EventCreate:
+        text = CONTROL.sub("", self.text)
+        if not text.strip():
+            raise HTTPException(422, detail="正文不能全是空白")
+        return EventCreate(
+            source=self.source,
+            title=self.title,
+            text=text,
+            address=self.address,
+            lat=self.lat,
+            lon=self.lon,
+            reported_at=self.reported_at or datetime.now(UTC),
+        )
+
+
+class BatchIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    items: list[DraftIn] = Field(min_length=1, max_length=500)
+
+
+class DraftBatchOk(BaseModel):
+    index: int
+    ok: Literal[True]
+    draft: DispatchDraft
+
+
+class DraftBatchFailed(BaseModel):
+    index: int
+    ok: Literal[False]
+    error: str
+
+
+DraftBatchItem = Annotated[DraftBatchOk | DraftBatchFailed, Field(discriminator="ok")]
+
+
+class DraftBatchPublic(BaseModel):
+    count: int
+    ok: int
+    failed: int
+    results: list[DraftBatchItem]
+
+
+APPROVAL_ID = Field(
+    default=None, description="您审核的草稿编号（draft.approval.id）；草稿已被取代时拒绝"
+)
+
+
+class ApproveIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    note: str | None = Field(default=None, max_length=1000)
+    approval_id: int | None = APPROVAL_ID
+
+
+class EditIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    approval_id: int | None = APPROVAL_ID
+    lead_department: str | None = None
+    assisting_departments: list[str] | None = None
+    level: Literal["street", "district", "city"] | None = None
+    disposal_hours: float | None = Field(default=None, gt=0, le=MAX_DISPOSAL_HOURS)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class RejectIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    approval_id: int | None = APPROVAL_ID
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class MergeIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    approval_id: int | None = APPROVAL_ID
+    duplicate_of: int = Field(ge=1, le=2**63 - 1)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class DecidedPublic(BaseModel):
+    event_id: int
+    outcome: str
+    decision: str
+    event: Event
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+class ChatIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    thread_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    message: str = Field(min_length=1, max_length=2000)
+    event_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="在事件详情旁提问时的事件编号"
+    )
+    engine: Literal["auto", "offline", "llm"] = "auto"
+
+
+class ChatMessagePublic(BaseModel):
+    """One message of a conversation; the assistant's also carry sources, intent, engine."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+# -- Open311 GeoReport v2 --------------------------------------------------------------------
+
+
+class Open311Service(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class Open311ServiceDefinition(BaseModel):
+    service_code: str
+    attributes: list[dict[str, Any]]
+
+
+class Open311Request(BaseModel):
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str
+    service_name: str | None
+    service_code: str | None
+    description: str
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str
+    updated_datetime: str
+    expected_datetime: str | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class Open311Receipt(BaseModel):
+    service_request_id: str
+    service_notice: str
+    account_id: str | None
+
+
+class Open311Error(BaseModel):
+    code: int
+    description: str

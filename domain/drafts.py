@@ -1,0 +1,116 @@
+"""The product contract: the draft dispatch order officers and integrators read, every choice
+with the duty, rule or article it rests on, and the draft waiting for an officer's decision.
+
+Field order is the order of the JSON the console and integrators read; do not reorder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, PlainSerializer
+
+from domain.vocabulary import Level, Urgency
+
+#: timestamps of the approval block keep the ``+00:00`` offset they were always sent with
+IsoDatetime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), when_used="json")]
+
+
+class SubtypeAlternative(BaseModel):
+    subtype: str
+    name: str
+    probability: float
+
+
+class DraftCategory(BaseModel):
+    code: str = Field(description="事件小类编码")
+    name: str = Field(description="事件小类名称")
+    category: str = Field(description="事件大类名称")
+    confidence: float
+    alternatives: list[SubtypeAlternative]
+
+
+class DraftDepartment(BaseModel):
+    code: str
+    name: str
+    duties: list[str] = Field(description="所依据的权责清单条目")
+
+
+class DraftDeadlines(BaseModel):
+    response_hours: float
+    disposal_hours: float
+    clock_starts: str = Field(description="时限起算点")
+
+
+class LegalBasis(BaseModel):
+    title: str
+    article: str
+    text: str | None
+
+
+class DutyBasis(BaseModel):
+    id: str
+    text: str
+
+
+class EscalationRuleHit(BaseModel):
+    id: str
+    name: str
+    why: str
+
+
+class DraftLocation(BaseModel):
+    street: str | None
+    district: str | None
+    confidence: float
+    ambiguous: bool
+    explanation: str
+    candidates: list[str]
+
+
+class SuspectedDuplicate(BaseModel):
+    event_id: int
+    score: float
+    reasons: list[str]
+
+
+class DispatchDraft(BaseModel):
+    """派单草稿：分类、主办协办部门、层级、时限、法规依据、处置步骤和说明。"""
+
+    event_id: int | None = Field(description="已登记事件的编号；只起草不登记时为空")
+    category: DraftCategory
+    lead_department: DraftDepartment
+    assisting_departments: list[DraftDepartment]
+    level: Level
+    urgency: Urgency
+    deadlines: DraftDeadlines
+    legal_basis: list[LegalBasis]
+    duty_basis: list[DutyBasis]
+    escalation_rules: list[EscalationRuleHit]
+    reroute: list[str] = Field(description="退单后重新分拨的说明")
+    steps: list[str]
+    explanation: str
+    engine: str
+    location: DraftLocation
+    duplicates: list[SuspectedDuplicate]
+    needs_human: list[str] = Field(description="需要人工确认的原因")
+    injection: list[str] = Field(description="文本中疑似对模型下指令的片段")
+    trace: list[dict[str, Any]] = Field(description="各智能体的引擎、用时和回退记录")
+
+
+class ApprovalWait(BaseModel):
+    """The waiting run a decision resumes."""
+
+    id: int = Field(description="草稿编号；审核时作为 approval_id 提交")
+    thread_id: str
+    created_by: str
+    created_at: IsoDatetime
+    question: str | None
+    errors: list[str]
+
+
+class PendingDraft(DispatchDraft):
+    """待审核的派单草稿（已登记的事件）。"""
+
+    event_id: int  # a stored event always has its id
+    approval: ApprovalWait
