@@ -15,6 +15,7 @@ from typing import Any, Literal
 from langgraph.types import Command
 
 from agents.deps import AgentDeps
+from agents.errors import DecisionInvalid, NothingPending, NotTriageable
 from agents.graph import build_triage_graph
 from agents.state import TriageContext
 from domain.access import Principal
@@ -38,22 +39,6 @@ from tools.pii import mask_deep
 from tools.scope import covers
 
 Engine = Literal["auto", "offline", "llm"]
-
-
-class DecisionInvalid(ValueError):
-    """The officer's decision cannot be applied; ``errors`` says why, in Chinese."""
-
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = errors
-        super().__init__("；".join(errors))
-
-
-class NothingPending(LookupError):
-    """No draft of this event waits for a decision."""
-
-
-class NotTriageable(ValueError):
-    """The event has moved past triage (dispatched, in progress, closed…)."""
 
 
 def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:

@@ -16,3 +16,11 @@ class KnowledgeError(SanjiError, ValueError):
         self.message = message
         where = f"{self.path}:{line}" if line else str(self.path)
         super().__init__(f"{where}: {message}")
+
+
+class LawParseError(SanjiError, ValueError):
+    """A file that does not look like a regulation (no title, or no article)."""
+
+
+class IndexBuildError(SanjiError):
+    """Files that could not be parsed; the index was left as it was."""

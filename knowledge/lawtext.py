@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.errors import LawParseError
+
 DIGITS = {
     "零": 0,
     "〇": 0,
@@ -33,10 +35,6 @@ ARTICLE = re.compile(rf"^\s*(第([{NUM}]+)条(?:之([{NUM}]+))?)(?:[ \t\u3000]+|
 HEADING = re.compile(rf"^\s*#*\s*(第[{NUM}]+(分编|编|章|节))[ \t\u3000]*(.*)$")
 DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 LEVELS = ("法律", "行政法规", "部门规章", "地方性法规")
-
-
-class LawParseError(ValueError):
-    """A file that does not look like a regulation (no title, or no article)."""
 
 
 def cn_number(text: str) -> int:

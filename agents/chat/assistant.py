@@ -22,8 +22,9 @@ from langgraph.runtime import Runtime
 from agents.chat.intents import Intent, parse
 from agents.chat.replies import OfflineReplies
 from agents.chat.state import ChatContext, ChatState, Reply, Write
-from agents.chat.toolloop import PROMPT, LLMUnusable, Turn, run_tool_loop
+from agents.chat.toolloop import PROMPT, Turn, run_tool_loop
 from agents.deps import AgentDeps, audit
+from agents.errors import LLMUnusable
 from agents.llm import Usage
 from domain.access import Principal
 

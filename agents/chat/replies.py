@@ -11,7 +11,8 @@ from typing import Any
 from agents.chat.intents import Intent
 from agents.chat.state import ChatContext, ChatState, Reply
 from agents.deps import AgentDeps
-from agents.dispatch import NothingPending, NotTriageable, for_caller
+from agents.dispatch import for_caller
+from agents.errors import NothingPending, NotTriageable
 from domain.access import Principal
 from domain.errors import OutOfScope
 from domain.lifecycle import Status

@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 import prompts
 from agents.chat.state import Reply, Write
 from agents.deps import AgentDeps
-from agents.dispatch import NotTriageable
-from agents.errors import LLMUnavailable
+from agents.errors import LLMUnavailable, LLMUnusable, NotTriageable
 from agents.llm import ToolCall, Usage
 from domain.access import Principal
 from domain.models import Event
@@ -37,10 +36,6 @@ LAW_REF = re.compile(r"《([^》]{2,60})》")
 
 #: the dispatch draft waiting for approval, as this officer may read it (drafted if none)
 DraftFor = Callable[[Event, Principal], dict[str, Any]]
-
-
-class LLMUnusable(RuntimeError):
-    """The model failed or its answer cites what no tool returned."""
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from agents.dispatch import (
-    DecisionInvalid,
-    Dispatcher,
-    Engine,
-    NothingPending,
-    NotTriageable,
-    for_caller,
-)
+from agents.dispatch import Dispatcher, Engine, for_caller
+from agents.errors import DecisionInvalid, NothingPending, NotTriageable
 from api.common import masked, visible
 from api.deps import DispatcherDep, OfficerDep, PrincipalDep, StoreDep
 from api.errors import ERROR_RESPONSES

@@ -9,7 +9,8 @@
 - ``snapshot``: one build's units with the lookups derived from them
 - ``index``: ``RegulationIndex``, the facade the rest of Sanji uses"""
 
-from knowledge.retrieval.build import BuildReport, IndexBuildError
+from knowledge.errors import IndexBuildError
+from knowledge.retrieval.build import BuildReport
 from knowledge.retrieval.corpus import BUILTIN_DIR
 from knowledge.retrieval.index import Hit, RegulationIndex, open_index, open_ready_index
 

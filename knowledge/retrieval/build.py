@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.embedding import PassageEmbedder
-from knowledge.lawtext import Article, LawParseError, file_hash, parse_file, read_manifest
+from knowledge.errors import IndexBuildError, LawParseError
+from knowledge.lawtext import Article, file_hash, parse_file, read_manifest
 from knowledge.retrieval import corpus
 from knowledge.retrieval.corpus import Manifest, UnitStore
 from knowledge.retrieval.dense import DenseIndex
 
 SUFFIXES = {".md", ".markdown", ".txt", ".docx", ".pdf"}
-
-
-class IndexBuildError(RuntimeError):
-    """Files that could not be parsed; the index was left as it was."""
 
 
 @dataclass

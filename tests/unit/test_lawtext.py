@@ -8,8 +8,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from knowledge.errors import LawParseError
 from knowledge.lawtext import (
-    LawParseError,
     article_key,
     cn_number,
     infer_level,
