@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 
@@ -198,6 +199,34 @@ def _json(content: str) -> Any:
     if start == -1 or end <= start:
         raise ValueError("no JSON object in the answer")
     return json.loads(text[start : end + 1])
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    """What the model endpoint said when asked for its models."""
+
+    url: str
+    ok: bool
+    models: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def probe_endpoint(settings: Settings, timeout: float) -> EndpointStatus:
+    """Ask the configured endpoint for its models (``GET …/models``): the one check behind
+    ``sanji doctor`` and ``/readyz``. Never raises."""
+    url = str(settings.llm_base_url).rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
+    try:
+        r = httpx.get(url, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return EndpointStatus(url, False, error=f"{type(exc).__name__}: {exc}")
+    if r.status_code != 200:
+        return EndpointStatus(url, False, error=f"HTTP {r.status_code}")
+    try:
+        models = [str(m.get("id")) for m in r.json().get("data", [])]
+    except (ValueError, AttributeError):
+        return EndpointStatus(url, False, error="回答不是模型列表（不是 JSON）")
+    return EndpointStatus(url, True, models)
 
 
 def build_llm(settings: Settings) -> LLM | None:

@@ -23,7 +23,7 @@ def doctor() -> None:
     """检查各部分是否可用：配置、知识库、数据库、向量索引、嵌入模型、大模型 (check every part)."""
     from rich.table import Table
 
-    from tools.doctor import run_checks
+    from cli.doctor import run_checks
 
     settings = get_settings()
     table = Table(title="Sanji 自检 (doctor)")

@@ -7,12 +7,12 @@ import time
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from agents import regsearch
+from agents.llm import probe_endpoint
 from api.deps import DispatcherDep, IndexDep, KnowledgeDep, PrincipalDep, SettingsDep, StoreDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import (
@@ -92,20 +92,14 @@ def _llm_check(settings: Settings) -> dict[str, Any]:
     cached = _llm_checks.get(url)
     if cached and time.monotonic() - cached[0] < LLM_CHECK_TTL_S:
         return cached[1]
-    result = _ask_models(settings, url)
+    status = probe_endpoint(settings, timeout=min(settings.llm_timeout_s, 3.0))
+    result: dict[str, Any] = (
+        {"ok": True, "mode": "llm", "model": settings.llm_model}
+        if status.ok
+        else {"ok": False, "mode": "llm", "error": status.error}
+    )
     _llm_checks[url] = (time.monotonic(), result)
     return result
-
-
-def _ask_models(settings: Settings, url: str) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
-    try:
-        r = httpx.get(url, headers=headers, timeout=min(settings.llm_timeout_s, 3.0))
-    except httpx.HTTPError as exc:
-        return {"ok": False, "mode": "llm", "error": f"{type(exc).__name__}: {exc}"}
-    if r.status_code != 200:
-        return {"ok": False, "mode": "llm", "error": f"HTTP {r.status_code}"}
-    return {"ok": True, "mode": "llm", "model": settings.llm_model}
 
 
 @router.get("/api/v1/taxonomy", tags=["knowledge"], response_model=list[CategoryPublic])

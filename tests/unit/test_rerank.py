@@ -159,7 +159,7 @@ def test_explanations_name_the_strongest_signals_only() -> None:
 
 
 def test_a_missing_broken_or_stale_model_fails_the_doctor(tmp_path: Path) -> None:
-    from tools.doctor import _reranker
+    from cli.doctor import _reranker
 
     assert Reranker.problem(RERANKER_FILE) is None
     shipped = _reranker()

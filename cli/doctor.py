@@ -1,12 +1,11 @@
-"""Checks behind ``sanji doctor``: is each part configured and working?"""
+"""Checks behind ``sanji doctor``: is each part configured and working? Each check imports
+what it looks at when it runs, so one broken part cannot stop the others being reported."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-import httpx
 
 from settings import Settings
 
@@ -45,13 +44,14 @@ def _knowledge() -> Check:
 
 
 def _database(settings: Settings) -> Check:
-    from store import EventStore, StoreError
+    from agents.runtime import open_store
+    from store import StoreError
     from store.schema import schema_version
 
     url = settings.resolved_database_url
     shown = url.split("@")[-1] if "@" in url else url
     try:
-        store = EventStore.open(url)
+        store = open_store(settings)
     except (StoreError, OSError) as exc:
         return Check("数据库 database", "fail", f"{shown}：{exc}")
     try:
@@ -66,15 +66,11 @@ def _database(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    from knowledge.retrieval import open_index
+    from agents.runtime import open_configured_index
 
     where = str(settings.chroma_url) if settings.chroma_url else str(settings.resolved_chroma_path)
     try:
-        index = open_index(
-            settings.data_dir,
-            settings.resolved_chroma_path,
-            str(settings.chroma_url) if settings.chroma_url else None,
-        )
+        index = open_configured_index(settings, build_if_empty=False)
         vectors = index.collection.count()
     except Exception as exc:  # Chroma raises many kinds; doctor reports, it does not crash
         return Check("法规索引 index", "fail", f"{where}：{exc}")
@@ -126,18 +122,15 @@ def _embeddings() -> Check:
 
 
 def _llm(settings: Settings) -> Check:
+    from agents.llm import probe_endpoint
+
     if not settings.llm_configured:
         return Check("大模型 LLM", "ok", "未配置，使用离线引擎（设置 SANJI_LLM_BASE_URL 启用）")
-    url = str(settings.llm_base_url).rstrip("/") + "/models"
-    try:
-        r = httpx.get(
-            url,
-            headers={"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"},
-            timeout=5,
+    status = probe_endpoint(settings, timeout=5.0)
+    if not status.ok:
+        return Check(
+            "大模型 LLM", "fail", f"{status.url} 不可用：{status.error}（将回退到离线引擎）"
         )
-        r.raise_for_status()
-        models = [m.get("id") for m in r.json().get("data", [])]
-    except (httpx.HTTPError, ValueError) as exc:
-        return Check("大模型 LLM", "fail", f"{url} 不可用：{exc}（将回退到离线引擎）")
-    note = "" if settings.llm_model in models else f"；注意：未列出模型 {settings.llm_model}"
-    return Check("大模型 LLM", "ok", f"{url} 可用，模型 {', '.join(map(str, models[:5]))}{note}")
+    listed = status.models
+    note = "" if settings.llm_model in listed else f"；注意：未列出模型 {settings.llm_model}"
+    return Check("大模型 LLM", "ok", f"{status.url} 可用，模型 {', '.join(listed[:5])}{note}")
