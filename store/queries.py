@@ -193,21 +193,21 @@ class EventQueries:
 
     def overdue(self, scope: Scope, *, as_of: datetime, limit: int = 50) -> list[dict[str, Any]]:
         """Open orders past their disposal deadline, the earliest due first."""
-        db, w = self.db, Where(scope)
-        w.add(OPEN_CLOCK_SQL)
-        w.add("due_at < ?", db.ts(as_of))
-        rows = db.fetchall(
-            f"SELECT {SUMMARY_COLUMNS} FROM events WHERE {w.sql} ORDER BY due_at, id LIMIT ?",
-            [*w.params, limit],
-        )
-        return [self._read(r) for r in rows]
+        return self._by_deadline(scope, ["due_at < ?"], as_of, limit)
 
     def due_soon(self, scope: Scope, *, as_of: datetime, limit: int = 50) -> list[dict[str, Any]]:
         """Open orders not yet overdue whose remaining time is below the due-soon share."""
+        return self._by_deadline(scope, ["due_at >= ?", "due_soon_at <= ?"], as_of, limit)
+
+    def _by_deadline(
+        self, scope: Scope, conditions: list[str], as_of: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Open orders on the clock meeting ``conditions`` (each compares with ``as_of``),
+        the earliest due first."""
         db, w = self.db, Where(scope)
         w.add(OPEN_CLOCK_SQL)
-        w.add("due_at >= ?", db.ts(as_of))
-        w.add("due_soon_at <= ?", db.ts(as_of))
+        for condition in conditions:
+            w.add(condition, db.ts(as_of))
         rows = db.fetchall(
             f"SELECT {SUMMARY_COLUMNS} FROM events WHERE {w.sql} ORDER BY due_at, id LIMIT ?",
             [*w.params, limit],
