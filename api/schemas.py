@@ -123,22 +123,13 @@ class SessionPublic(BaseModel):
 # -- events ----------------------------------------------------------------------------------
 
 
-class EventIn(BaseModel):
-    """An event as an integrator or an officer files it."""
+class EventIn(EventCreate):
+    """An event as an integrator or an officer files it: the fields of ``EventCreate``, but the
+    time may be left out (it is then the time of receipt) and the text may be longer (what an
+    event cannot hold is kept whole in its attributes)."""
 
-    model_config = {"extra": "forbid"}
-
-    source: Source
-    external_id: str | None = Field(default=None, max_length=128)
-    title: str | None = Field(default=None, max_length=500)
     text: str = Field(min_length=1, max_length=MAX_API_TEXT)
-    reported_at: datetime | None = Field(default=None, description="不填则为收到时间")
-    address: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    reporter_name: str | None = Field(default=None, max_length=100)
-    reporter_phone: str | None = Field(default=None, max_length=32)
-    attributes: dict[str, Any] = {}
+    reported_at: datetime | None = Field(default=None, description="不填则为收到时间")  # type: ignore[assignment]
 
     @field_validator("text", "title", "address", "reporter_name", "reporter_phone")
     @classmethod

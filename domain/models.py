@@ -59,8 +59,8 @@ class EventCreate(BaseModel):
 
     @field_validator("reported_at")
     @classmethod
-    def _plausible_time(cls, v: datetime) -> datetime:
-        if not EARLIEST <= v.replace(tzinfo=None) <= LATEST:
+    def _plausible_time(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not EARLIEST <= v.replace(tzinfo=None) <= LATEST:
             raise ValueError("上报时间应在 1990 年到 2100 年之间")
         return v
 

@@ -21,17 +21,9 @@ from domain.models import EventCreate, Source
 from store.errors import ImportFailed
 from store.events import EventStore
 
-FIELDS = (
-    "text",
-    "title",
-    "reported_at",
-    "external_id",
-    "address",
-    "lat",
-    "lon",
-    "reporter_name",
-    "reporter_phone",
-)
+#: what a column can be mapped to: every field of an event but its channel and the attributes
+#: (unmapped columns become the attributes)
+FIELDS = tuple(f for f in EventCreate.model_fields if f not in ("source", "attributes"))
 TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y/%m/%d %H:%M:%S",
