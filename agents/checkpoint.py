@@ -1,5 +1,6 @@
 """The checkpointer that keeps waiting approvals across restarts: SQLite beside the embedded
-store, PostgreSQL with the production store."""
+store, PostgreSQL with the production store (a connection pool, so the server's worker threads
+do not queue on one connection)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from pathlib import Path
 from typing import Any
 
 
-def open_checkpointer(database_url: str, data_dir: Path) -> Any:
+def open_checkpointer(database_url: str, data_dir: Path, pool_size: int = 8) -> Any:
     if database_url.startswith(("postgresql://", "postgres://")):
-        import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver
         from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
 
-        conn = psycopg.connect(
-            database_url, autocommit=True, prepare_threshold=0, row_factory=dict_row
+        pool: ConnectionPool[Any] = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=True,
         )
-        saver: Any = PostgresSaver(conn)
+        saver: Any = PostgresSaver(pool)
     else:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -28,7 +33,7 @@ def open_checkpointer(database_url: str, data_dir: Path) -> Any:
 
 
 def close_checkpointer(saver: Any) -> None:
-    """Close the checkpointer's database connection."""
+    """Close the checkpointer's database connection or pool."""
     conn = getattr(saver, "conn", None)
     if conn is not None:
         conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from evals.routing import Case, Prediction
 from tools.pii import mask_text
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXCERPT = 160
@@ -45,8 +48,14 @@ def _cjk_font() -> str | None:
     return None
 
 
-def confusion_png(path: Path, labels: list[str], matrix: np.ndarray, names: dict[str, str]) -> None:
-    import matplotlib
+def confusion_png(path: Path, labels: list[str], matrix: np.ndarray, names: dict[str, str]) -> bool:
+    """Draw the confusion matrix; False when matplotlib (the ``eval`` extra) is not installed,
+    and the report then shows the matrix as a table only."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed (pip install 'sanji[eval]'): no confusion.png")
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -80,6 +89,7 @@ def confusion_png(path: Path, labels: list[str], matrix: np.ndarray, names: dict
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return True
 
 
 def write(
@@ -120,7 +130,7 @@ def write(
         w.writerow(["gold \\ predicted", *labels])
         for label, line in zip(labels, matrix, strict=True):
             w.writerow([label, *line.tolist()])
-    confusion_png(out / "confusion.png", labels, matrix, names)
+    drawn = confusion_png(out / "confusion.png", labels, matrix, names)
     errors = sorted(
         (r for r in rows if not r["correct"]),
         key=lambda r: -(r["confidence"] if r["confidence"] is not None else 0),
@@ -136,6 +146,7 @@ def write(
         names=names,
         worst=worst,
         errors=errors,
-        small=len(labels) <= 24,
+        small=len(labels) <= 24 or not drawn,
+        drawn=drawn,
     )
     (out / "report.html").write_text(html, encoding="utf-8")
