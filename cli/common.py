@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
-from settings import Settings, get_settings
-
 if TYPE_CHECKING:
     from agents.runtime import Services
     from domain.models import Source
+    from settings import Settings
     from store import EventStore
+
+
+def get_settings() -> Settings:
+    """The process's settings (pydantic-settings is imported only by commands that run)."""
+    from settings import get_settings as settings_of_process
+
+    return settings_of_process()
+
 
 console = Console()
 err = Console(stderr=True)

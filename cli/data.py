@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, event_store, fail, source_choice
-from settings import get_settings
+from cli.common import console, event_store, fail, get_settings, source_choice
 
 demo_app = typer.Typer(help="演示数据 (demo data)", no_args_is_help=True)
 import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True)

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import show
-from cli.common import console, engine_choice, err, fail, services
+from cli.common import console, engine_choice, err, fail, get_settings, services
 from cli.regulations import configured_index
-from settings import get_settings
 
 if TYPE_CHECKING:
     from evals.drafts import Drafter

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import console, fail
-from settings import get_settings
+from cli.common import console, fail, get_settings
 
 index_app = typer.Typer(help="法规索引 (regulation index)", no_args_is_help=True)
 

@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, event_store, fail
-from settings import app_version, get_settings
+from cli.common import console, event_store, fail, get_settings
 
 knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is_help=True)
 
 
 def version() -> None:
     """显示版本 (show the version)."""
+    from settings import app_version
+
     console.print(f"sanji {app_version()}")
 
 

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import console, fail
-from settings import get_settings
+from cli.common import console, fail, get_settings
 
 users_app = typer.Typer(help="账号与密钥 (officers and API keys)", no_args_is_help=True)
 

@@ -37,7 +37,8 @@ def test_help_and_version_load_nothing_heavy() -> None:
     agents' graph, the vector store or the classifier (they cost seconds to import)."""
     probe = (
         "import sys, cli; "
-        "heavy = ('fastapi', 'langgraph', 'chromadb', 'sklearn', 'numpy', 'server', 'agents'); "
+        "heavy = ('fastapi', 'langgraph', 'chromadb', 'sklearn', 'numpy', 'pydantic_settings', "
+        "'server', 'agents'); "
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run(
