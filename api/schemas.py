@@ -15,6 +15,7 @@ from domain.access import Role
 from domain.decisions import MAX_DISPOSAL_HOURS
 from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
+from domain.text import EMPTY_TEXT, is_empty
 from domain.vocabulary import Level, Urgency
 
 # -- health and knowledge ------------------------------------------------------------------
@@ -136,13 +137,6 @@ class EventIn(EventCreate):
     def _clean(cls, v: str | None) -> str | None:
         return CONTROL.sub("", v) if v is not None else None
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("正文不能全是空白")
-        return v
-
     def to_create(self, now: datetime) -> tuple[EventCreate, list[str]]:
         warnings: list[str] = []
         data = self.model_dump()
@@ -252,8 +246,8 @@ class DraftIn(BaseModel):
 
     def to_create(self) -> EventCreate:
         text = CONTROL.sub("", self.text)
-        if not text.strip():
-            raise HTTPException(422, detail="正文不能全是空白")
+        if is_empty(text):
+            raise HTTPException(422, detail=EMPTY_TEXT)
         return EventCreate(
             source=self.source,
             title=self.title,

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.lifecycle import Status
+from domain.text import EMPTY_TEXT, is_empty
 from domain.vocabulary import Level, Urgency
 
 MAX_TEXT_CHARS = 20_000
@@ -56,6 +57,13 @@ class EventCreate(BaseModel):
     @classmethod
     def _blank_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("text")
+    @classmethod
+    def _visible(cls, v: str) -> str:
+        if is_empty(v):
+            raise ValueError(EMPTY_TEXT)
+        return v
 
     @field_validator("reported_at")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.models import EventCreate, Source
+from domain.text import EMPTY_TEXT, is_empty
 from store.errors import ImportFailed
 from store.events import EventStore
 
@@ -170,8 +171,8 @@ def _event(row: dict[str, Any], mapping: dict[str, str], source: Source) -> Even
     if "reported_at" not in value:
         raise ValueError(f"时间列「{mapping['reported_at']}」为空")
     value["text"] = clean_text(str(value["text"]))
-    if not value["text"]:
-        raise ValueError("正文只有空白")
+    if is_empty(value["text"]):
+        raise ValueError(EMPTY_TEXT)
     value["reported_at"] = parse_time(value["reported_at"])
     for key in ("title", "external_id", "address", "reporter_name", "reporter_phone"):
         if key in value:

@@ -27,6 +27,7 @@ from api.security import identify
 from domain.access import Principal
 from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Source
+from domain.text import is_empty
 from knowledge import Knowledge
 from store import EventStore, NotFound
 from tools.pii import mask_text
@@ -232,7 +233,7 @@ async def create_request(
     if (lat is None or lon is None) and not address:
         raise _error(400, "需要 lat 和 long，或 address_string")
     description = CONTROL.sub("", _str(form.get("description")) or "")
-    if not description.strip():
+    if is_empty(description):  # nothing visible: the service names the problem
         description = knowledge.subtypes[code].name
     name = " ".join(x for x in (_str(form.get("last_name")), _str(form.get("first_name"))) if x)
     attributes: dict[str, Any] = {"open311_service_code": code}
