@@ -14,11 +14,17 @@ from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.models import Event, Scope
+from domain.text import without_invisible
 from prompts import Prompt, load
+from tools.claims import find_claims
 from tools.duplicates import DuplicateQuery, find_duplicates
+from tools.escalation import mentions
 from tools.locate import LocateQuery, locate
 from tools.pii import mask_text
 from tools.routing import urgency_for
+
+#: why a person checks a text that claims its own routing
+CLAIM_REASON = "文本自称分类/主办/紧急程度，已按正文判断，请人工核对"
 
 #: phrases that address the system rather than describe an incident
 INJECTION = re.compile(
@@ -32,7 +38,7 @@ INJECTION = re.compile(
 
 
 def clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", without_invisible(text)).strip()
 
 
 def classify_event(
@@ -53,7 +59,7 @@ def classify_event(
     injection = [m.group(0) for m in INJECTION.finditer(raw)]
     fallbacks: list[str] = []
 
-    pred = deps.classifier.predict(text, top=5)
+    text, pred, claims = _weigh_claims(deps, text)
     prompt, usage = None, Usage()
     if ctx.engine == "llm":
         if deps.llm is None:
@@ -123,6 +129,8 @@ def classify_event(
         needs_human.append(
             "文本中含有疑似指挥系统的指令（提示词注入），已按普通诉求内容处理，请人工核对"
         )
+    if claims:
+        needs_human.append(f"{CLAIM_REASON}：{'；'.join(f'「{c}」' for c in claims)}")
     if pred.confidence < ctx.min_confidence and pred.engine != "llm":
         needs_human.append(f"分类置信度低（{pred.confidence:.0%}），请确认事件类型")
     if dups:
@@ -168,6 +176,7 @@ def classify_event(
             "location": loc,
             "duplicates": duplicates,
             "injection": injection,
+            "claims": claims,
         },
         started=started,
         confidence=pred.confidence,
@@ -185,6 +194,34 @@ def classify_event(
         "needs_human": needs_human,
         "trace": [trace],
     }
+
+
+def _weigh_claims(deps: AgentDeps, text: str) -> tuple[str, Prediction, list[str]]:
+    """The text routing reads, the classifier's prediction on it, and the claims to show an
+    officer. A span naming a routing field (分类：, 【主办：…】, 紧急程度：) is always taken
+    out and shown; a bare keyword list only when it changes the subtype or urgency, since
+    citizens list their troubles in earnest too."""
+    k = deps.knowledge
+    found = find_claims(k, text)
+    pred = deps.classifier.predict(text, top=5)
+    if not found.claims:
+        return text, pred, []
+    if not found.body:  # nothing but claims: weigh them, and let a person check
+        return text, pred, found.claims
+    body = deps.classifier.predict(found.body, top=5)
+    same = (body.subtype, urgency_for(k, body.subtype, found.body)[0]) == (
+        pred.subtype,
+        urgency_for(k, pred.subtype, text)[0],
+    )
+    escalating = any(  # 爆炸 火灾 appended to a litter complaint would raise its level
+        mentions(claim, w)
+        for claim in found.claims
+        for rule in k.escalation_rules
+        for w in rule.when.any_keywords or ()
+    )
+    if not found.labelled and same and not escalating:
+        return text, pred, []
+    return found.body, body, found.claims
 
 
 class SubtypeChoice(BaseModel):
