@@ -67,10 +67,13 @@ def _known(word: str, vocab: frozenset[str]) -> bool:
     return len(word) <= 8 and covered * 2 >= len(word)  # 人员被困, not 电梯也经常坏
 
 
-def _claims_routing(inner: str, vocab: frozenset[str]) -> bool:
-    """A bracketed block names a routing field, or is only taxonomy or urgency words."""
+def _claims_routing(bracket: str, inner: str, vocab: frozenset[str]) -> bool:
+    """A bracketed block names a routing field, or (in 【】, [] or 〔〕: parentheses are
+    ordinary prose, 「（旅游局）」) is only taxonomy, urgency or department words."""
     if _LABELLED.match(inner):
         return True
+    if bracket in "（(":
+        return False
     tokens = [t for t in _TOKEN_SPLIT.split(inner) if t]
     return bool(tokens) and all(len(t) <= 8 and _known(t, vocab) for t in tokens)
 
@@ -105,7 +108,7 @@ def find_claims(k: Knowledge, text: str) -> Claims:
     spans: list[tuple[int, int]] = []
     labelled = False
     for m in _BRACKETED.finditer(text):
-        if _claims_routing(m.group(1).strip(), vocab):
+        if _claims_routing(m.group(0)[0], m.group(1).strip(), vocab):
             spans.append(m.span())
             labelled = True
     for m in _LABELLED.finditer(text):

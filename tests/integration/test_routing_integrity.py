@@ -93,6 +93,7 @@ def test_a_claimed_urgency_does_not_raise_the_urgency(triage: Any) -> None:
         ),
         ("垃圾分类：我们小区的垃圾分类桶好久没人清运了，分类投放形同虚设。", None),
         ("【网格上报】渝中区七星岗街道中山一路有一个井盖缺失，已设置临时围挡。", None),
+        ("景区门口的商店卖假货，我找了（市场监管局）和（旅游局）都说不归他们管。", None),
     ],
 )
 def test_honest_texts_are_not_flagged(triage: Any, text: str, subtype: str | None) -> None:
