@@ -8,6 +8,7 @@ import re
 
 from pydantic import BaseModel
 
+from domain.models import Source
 from domain.vocabulary import Urgency
 from knowledge import Knowledge
 
@@ -55,7 +56,9 @@ def _vocabulary(k: Knowledge) -> frozenset[str]:
     return vocab
 
 
-_DEPARTMENT = re.compile(r"(局|委|办|中心|公司|大队|支队|派出所|街道)$")
+_DEPARTMENT = re.compile(r"(局|委|中心|公司|大队|支队|派出所)$")
+#: channel tags that head honest reports (【网格上报】, 【部门转办】, 【物联感知】)
+_CHANNELS = frozenset(s.zh for s in Source) | {"网格上报", "部门转办", "物联感知", "AI视频识别"}
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:
@@ -72,7 +75,7 @@ def _claims_routing(bracket: str, inner: str, vocab: frozenset[str]) -> bool:
     ordinary prose, 「（旅游局）」) is only taxonomy, urgency or department words."""
     if _LABELLED.match(inner):
         return True
-    if bracket in "（(":
+    if bracket in "（(" or inner in _CHANNELS:
         return False
     tokens = [t for t in _TOKEN_SPLIT.split(inner) if t]
     return bool(tokens) and all(len(t) <= 8 and _known(t, vocab) for t in tokens)
