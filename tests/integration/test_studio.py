@@ -26,7 +26,7 @@ def test_langgraph_json_graphs_load(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             graph = getattr(studio, attr)
             assert graph.name in ("sanji-triage", "sanji-review") and name in graph.name
         assert "human_approval" in studio.triage.get_graph().nodes
-        studio._deps.store.close()
+        studio._services.close()
     finally:
         sys.modules.pop("agents.studio", None)
         get_settings.cache_clear()
