@@ -25,6 +25,9 @@ class Database:
     transaction belongs to the thread that opened it)."""
 
     dialect: str
+    #: appended to a SELECT to lock its rows until the transaction ends (SQLite's
+    #: ``BEGIN IMMEDIATE`` already holds the whole database)
+    for_update = ""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         raise NotImplementedError
@@ -186,6 +189,7 @@ class PostgresDatabase(Database):
     (per thread); a statement outside one borrows a connection for that statement only."""
 
     dialect = "postgresql"
+    for_update = " FOR UPDATE"
 
     def __init__(self, url: str, pool_size: int = 8, timeout: float = 10.0) -> None:
         from psycopg_pool import ConnectionPool, PoolTimeout

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.lifecycle import Action, IllegalTransition, Status, Transition, apply
+from domain.lifecycle import (
+    WAITING_FOR_DISPATCH,
+    Action,
+    IllegalTransition,
+    Status,
+    Transition,
+    apply,
+)
 from domain.models import DispatchOrder, Event, EventCreate
 from domain.vocabulary import Level, StoreRules, Urgency
 from store.approvals import Approvals
@@ -332,6 +339,8 @@ class EventStore(EventQueries):
                 raise Conflict(f"事件 {event_id} 已被他人修改，请刷新后重试。")
             self._record(event_id, t)
             self._order_side_effects(event_id, t)
+            if t.to_status not in WAITING_FOR_DISPATCH:
+                self.approvals.drop_pending(event_id)
         return self.get_event(event_id)
 
     def _record(self, event_id: int, t: Transition) -> None:
