@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     demo_seed: int = 20251128
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving requests")
+    db_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections per pool (the store's and the checkpointer's each)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

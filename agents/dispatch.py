@@ -154,7 +154,8 @@ class Dispatcher:
         self.observe(out.get("trace", []))
         self.deps.store.approvals.open(event_id, thread, by=by, now=self.deps.clock())
         view = self.pending(event_id)
-        assert view is not None
+        if view is None:  # the event moved on (dispatched, merged…) right after it was recorded
+            raise Conflict(f"事件 {event_id} 已由他人处理，新起草的派单草稿作废，请刷新后查看。")
         return view
 
     def pending(self, event_id: int) -> dict[str, Any] | None:
@@ -194,7 +195,11 @@ class Dispatcher:
         approvals = self.deps.store.approvals
         row = approvals.pending(event_id)
         if row is None:
-            raise NothingPending(f"事件 {event_id} 没有待审核的派单草稿，请先进行智能分拨。")
+            last = approvals.latest(event_id)
+            if last is None:
+                raise NothingPending(f"事件 {event_id} 没有待审核的派单草稿，请先进行智能分拨。")
+            by_whom = f"已由 {last['decided_by']} 处理" if last["decided_by"] else "已失效"
+            raise Conflict(f"事件 {event_id} 的派单草稿{by_whom}，请刷新后查看事件当前状态。")
         if approval_id is not None and row["id"] != approval_id:
             raise Conflict("您审核的派单草稿已被新的草稿取代，请刷新后查看新草稿。")
         approvals.claim(row["id"], by=by, now=self.deps.clock())
@@ -215,6 +220,11 @@ class Dispatcher:
             raise DecisionInvalid(errors or ["审核意见无法执行"])
         outcome = str(snapshot.values.get("outcome", "unknown"))
         approvals.finish(row["id"], outcome)
+        if outcome == "stale":  # the event moved on while the decision was being applied
+            status = self.deps.store.get_event(event_id).status
+            raise Conflict(
+                f"事件 {event_id} 已由他人处理（当前状态「{status.zh}」），该派单草稿已失效，未执行。"
+            )
         return {"event_id": event_id, "outcome": outcome, "decision": decision["action"]}
 
 

@@ -37,7 +37,9 @@ def open_store(settings: Settings, knowledge: Knowledge | None = None) -> EventS
     ``build_services``."""
     k = knowledge or default_knowledge()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return EventStore.open(settings.resolved_database_url, k.store_rules)
+    return EventStore.open(
+        settings.resolved_database_url, k.store_rules, pool_size=settings.db_pool_size
+    )
 
 
 def open_configured_index(settings: Settings, *, build_if_empty: bool = True) -> RegulationIndex:
@@ -127,7 +129,9 @@ def build_services(
             llm=build_llm(settings),
         )
         checkpointer = (
-            open_checkpointer(settings.resolved_database_url, settings.data_dir)
+            open_checkpointer(
+                settings.resolved_database_url, settings.data_dir, settings.db_pool_size
+            )
             if durable
             else None
         )

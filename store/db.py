@@ -21,9 +21,13 @@ from store.errors import StoreError
 
 
 class Database:
-    """A connection with the dialect's quirks hidden. Not thread-safe: one per thread."""
+    """The database with the dialect's quirks hidden; safe to share between threads (a
+    transaction belongs to the thread that opened it)."""
 
     dialect: str
+    #: appended to a SELECT to lock its rows until the transaction ends (SQLite's
+    #: ``BEGIN IMMEDIATE`` already holds the whole database)
+    for_update = ""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         raise NotImplementedError
@@ -47,6 +51,14 @@ class Database:
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         """Run an INSERT and return the new row id."""
+        raise NotImplementedError
+
+    def insert_returning(
+        self, sql: str, rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[dict[str, Any]]:
+        """Run an INSERT once per row, with ``RETURNING returning``: the rows this statement
+        really inserted (with ``ON CONFLICT DO NOTHING``, rows a concurrent writer stored
+        first return nothing), in order."""
         raise NotImplementedError
 
     @contextmanager
@@ -122,6 +134,17 @@ class SqliteDatabase(Database):
         cur = self.execute(sql, params)
         return int(cur.lastrowid)
 
+    def insert_returning(
+        self, sql: str, rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        with self.transaction():
+            for row in rows:
+                cur = self.conn.execute(f"{sql} RETURNING {returning}", tuple(row))
+                names = [c[0] for c in cur.description]
+                out.extend(dict(zip(names, r, strict=True)) for r in cur.fetchall())
+        return out
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
@@ -144,49 +167,130 @@ class SqliteDatabase(Database):
         self.conn.close()
 
 
-class PostgresDatabase(Database):
-    dialect = "postgresql"
+class Result:
+    """What a statement answered, read whole while its connection was held (the connection
+    goes back to the pool before the caller looks at it)."""
 
-    def __init__(self, url: str) -> None:
-        import psycopg
+    def __init__(self, rowcount: int, description: Any, rows: list[tuple[Any, ...]]) -> None:
+        self.rowcount = rowcount
+        self.description = [(c.name,) for c in description] if description else None
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+
+class PostgresDatabase(Database):
+    """Connections from a pool, checked before each use, so a restarted server is reconnected
+    to without restarting the process. A transaction keeps one connection for its duration
+    (per thread); a statement outside one borrows a connection for that statement only."""
+
+    dialect = "postgresql"
+    for_update = " FOR UPDATE"
+
+    def __init__(self, url: str, pool_size: int = 8, timeout: float = 10.0) -> None:
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self.url = url
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            check=ConnectionPool.check_connection,
+            timeout=timeout,
+            name="sanji-store",
+            open=False,
+        )
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
+            self.pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self.pool.close()
             raise StoreError(f"无法连接 PostgreSQL 数据库: {exc}") from exc
-        self._depth = 0
-        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """The thread's transaction connection, or one borrowed from the pool. A lost
+        connection or an unreachable server is a StoreError (the pool drops the connection)."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreError(f"PostgreSQL 暂不可用: {exc}") from exc
 
     @staticmethod
     def _sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with self._lock:
-            return self.conn.execute(self._sql(sql), tuple(params))
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute(self._sql(sql), tuple(params))
+            rows = cur.fetchall() if cur.description else []
+            return Result(cur.rowcount, cur.description, rows)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._lock, self.conn.cursor() as cur:
+        with self._connection() as conn, conn.cursor() as cur:
             cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def insert_returning(
+        self, sql: str, rows: Sequence[Sequence[Any]], returning: str
+    ) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        out: list[dict[str, Any]] = []
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                self._sql(f"{sql} RETURNING {returning}"), [tuple(r) for r in rows], returning=True
+            )
+            while True:
+                names = [c.name for c in cur.description or ()]
+                out.extend(dict(zip(names, row, strict=True)) for row in cur.fetchall())
+                if not cur.nextset():
+                    break
+        return out
 
     def bulk_load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         n = 0
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with self.transaction(), self.conn.cursor() as cur, cur.copy(statement) as copy:
+        with (
+            self.transaction(),
+            self._connection() as conn,
+            conn.cursor() as cur,
+            cur.copy(statement) as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
                 n += 1
         return n
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
-        cur = self.execute(sql + " RETURNING id", params)
-        return int(cur.fetchone()[0])
+        row = self.execute(sql + " RETURNING id", params).fetchone()
+        assert row is not None
+        return int(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._lock, self.conn.transaction():
-            yield
+        with self._connection() as conn:
+            outer = getattr(self._local, "conn", None) is None
+            if outer:
+                self._local.conn = conn
+            try:
+                with conn.transaction():  # a savepoint when nested
+                    yield
+            finally:
+                if outer:
+                    self._local.conn = None
 
     def json(self, value: Any) -> Any:
         from psycopg.types.json import Jsonb
@@ -194,16 +298,16 @@ class PostgresDatabase(Database):
         return Jsonb(value)
 
     def close(self) -> None:
-        self.conn.close()
+        self.pool.close()
 
 
-def connect(url: str) -> Database:
-    """Open ``sqlite:///path`` or ``postgresql://…``."""
+def connect(url: str, *, pool_size: int = 8) -> Database:
+    """Open ``sqlite:///path`` or ``postgresql://…`` (at most ``pool_size`` connections)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         if not url.startswith("sqlite:///"):
             raise StoreError("SQLite 地址应为 sqlite:///相对路径 或 sqlite:////绝对路径")
         return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
     if parsed.scheme in ("postgresql", "postgres"):
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, pool_size)
     raise StoreError(f"不支持的数据库地址 unsupported database URL scheme: {parsed.scheme!r}")

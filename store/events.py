@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.lifecycle import Action, IllegalTransition, Status, Transition, apply
+from domain.lifecycle import (
+    WAITING_FOR_DISPATCH,
+    Action,
+    IllegalTransition,
+    Status,
+    Transition,
+    apply,
+)
 from domain.models import DispatchOrder, Event, EventCreate
 from domain.vocabulary import Level, StoreRules, Urgency
 from store.approvals import Approvals
@@ -71,11 +78,16 @@ class EventStore(EventQueries):
         self.due_soon_fraction = rules.due_soon_fraction
 
     @classmethod
-    def open(cls, url: str, rules: StoreRules | None = None) -> EventStore:
-        """Connect, apply pending migrations, and enforce the given rules (return codes, the
-        due-soon share; without them any return code is accepted)."""
-        store = cls(connect(url), rules)
-        migrate(store.db)
+    def open(cls, url: str, rules: StoreRules | None = None, *, pool_size: int = 8) -> EventStore:
+        """Connect (PostgreSQL: a pool of at most ``pool_size`` connections), apply pending
+        migrations, and enforce the given rules (return codes, the due-soon share; without
+        them any return code is accepted)."""
+        store = cls(connect(url, pool_size=pool_size), rules)
+        try:
+            migrate(store.db)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -172,35 +184,34 @@ class EventStore(EventQueries):
                 fresh.append(e)
             cols = ", ".join(EVENT_COLUMNS)
             marks = ", ".join("?" * len(EVENT_COLUMNS))
-            anonymous: list[int] = []
-            if fresh:
-                keyed_fresh = [e for e in fresh if e.external_id]
-                db.executemany(
-                    f"INSERT INTO events ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                    [self._event_row(e, now) for e in keyed_fresh],
-                )
-                for e in fresh:
-                    if not e.external_id:
-                        anonymous.append(
-                            db.insert(
-                                f"INSERT INTO events ({cols}) VALUES ({marks})",
-                                self._event_row(e, now),
-                            )
-                        )
-            after = self._ids_by_key(keyed)
-            new_ids = [after[k] for k in after if k not in before] + anonymous
+            # what this transaction stored, not what is there now: a concurrent import of
+            # the same file may have stored some of these keys first
+            inserted = db.insert_returning(
+                f"INSERT INTO events ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                [self._event_row(e, now) for e in fresh],
+                "id, source, external_id",
+            )
+            created = {
+                (r["source"], r["external_id"]): int(r["id"]) for r in inserted if r["external_id"]
+            }
+            anonymous = [int(r["id"]) for r in inserted if not r["external_id"]]
             db.executemany(
                 "INSERT INTO transitions (event_id, action, from_status, to_status, actor, at, reason, "
                 "reason_code, payload) VALUES (?, ?, 'received', 'received', ?, ?, NULL, NULL, ?)",
-                [(i, Action.RECEIVE.value, actor, db.ts(now), db.json({})) for i in new_ids],
+                [
+                    (i, Action.RECEIVE.value, actor, db.ts(now), db.json({}))
+                    for i in [*created.values(), *anonymous]
+                ],
             )
+            stored_elsewhere = [k for k in keyed if k not in before and k not in created]
+            ids = {**before, **self._ids_by_key(stored_elsewhere), **created}
         out: list[tuple[int, bool]] = []
         anon = iter(anonymous)
         claimed: set[tuple[str, str]] = set()
         for e in events:
             if e.external_id:
                 key = (e.source.value, e.external_id)
-                out.append((after[key], key not in before and key not in claimed))
+                out.append((ids[key], key in created and key not in claimed))
                 claimed.add(key)
             else:
                 out.append((next(anon), True))
@@ -328,6 +339,8 @@ class EventStore(EventQueries):
                 raise Conflict(f"事件 {event_id} 已被他人修改，请刷新后重试。")
             self._record(event_id, t)
             self._order_side_effects(event_id, t)
+            if t.to_status not in WAITING_FOR_DISPATCH:
+                self.approvals.drop_pending(event_id)
         return self.get_event(event_id)
 
     def _record(self, event_id: int, t: Transition) -> None:

@@ -245,27 +245,37 @@ CREATE INDEX ai_decisions_run ON ai_decisions (run_id, id)
 OPEN_CLOCK_SQL = "status IN ('accepted', 'in_progress', 'extension_requested')"
 
 
+#: the PostgreSQL advisory lock held while migrating (any constant; "sanji" in ASCII)
+MIGRATION_LOCK = 0x73616E6A69
+
+
 def migrate(db: Database) -> list[int]:
-    """Apply the migrations not yet recorded; return the versions applied now."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
-    done = {r["version"] for r in db.fetchall("SELECT version FROM schema_migrations")}
+    """Apply the migrations not yet recorded; return the versions applied now.
+
+    Processes starting together take turns: the whole check-and-apply runs in one transaction
+    that first takes the migration lock (PostgreSQL: an advisory lock; SQLite: the write lock
+    of ``BEGIN IMMEDIATE``), so a second process finds the work done instead of redoing it."""
     applied = []
-    for version, name, template in MIGRATIONS:
-        if version in done:
-            continue
-        sql = template.format(**TYPES[db.dialect])
-        with db.transaction():
+    with db.transaction():
+        if db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {r["version"] for r in db.fetchall("SELECT version FROM schema_migrations")}
+        for version, name, template in MIGRATIONS:
+            if version in done:
+                continue
+            sql = template.format(**TYPES[db.dialect])
             for statement in filter(str.strip, sql.split(";")):
                 db.execute(statement)
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat(timespec="seconds")),
             )
-        log.info("applied migration %s: %s", version, name)
-        applied.append(version)
+            log.info("applied migration %s: %s", version, name)
+            applied.append(version)
     return applied
 
 

@@ -177,8 +177,8 @@ def test_triage_approve_and_the_whole_lifecycle(live: Live) -> None:
         assert approved.status_code == 200, approved.text
         assert approved.json()["outcome"] == "dispatched"
         assert approved.json()["event"]["status"] == "dispatched"
-        # a second decision on the same draft is refused
-        assert district.post(f"/api/v1/events/{event_id}/approve").status_code == 404
+        # a second decision on the same draft is refused as a conflict (README: 409)
+        assert district.post(f"/api/v1/events/{event_id}/approve").status_code == 409
         steps = [
             ("accept", {}),
             ("start", {}),
@@ -276,8 +276,10 @@ def test_two_officers_approving_at_once_dispatch_once(live: Live) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(codes)[0] == 200 and sorted(codes)[1] in (404, 409)
+    assert sorted(codes) == [200, 409], codes  # the loser is told of the conflict, not "no draft"
     with live.client("city") as city:
+        late = city.post(f"/api/v1/events/{event_id}/approve")
+        assert late.status_code == 409 and "已由" in late.json()["detail"], late.text
         history = city.get(f"/api/v1/events/{event_id}").json()["history"]
         assert [h["action"] for h in history].count("dispatch") == 1
 
