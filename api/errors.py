@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import OutOfScope
 from domain.lifecycle import IllegalTransition
-from store import Conflict, NotFound, StoreError
+from store import Busy, Conflict, NotFound, StoreError, Unstorable
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,13 @@ FIELD_ZH = {
     "offset": "偏移",
     "message": "消息",
     "thread_id": "会话编号",
+    "attributes": "附加信息",
+    "reporter_name": "报告人姓名",
+    "reporter_phone": "报告人电话",
+    "category": "大类",
+    "subtype": "小类",
+    "username": "用户名",
+    "password": "密码",
 }
 
 
@@ -88,6 +95,8 @@ def _message(error: dict[str, Any]) -> str:
         return f"缺少{field}"
     if kind == "json_invalid":
         return f"请求正文不是合法的 JSON（{ctx.get('error', '')}）"
+    if kind == "string_unicode":
+        return f"{field}含有无法保存的字符（孤立的代理项，不是有效的 Unicode 字符）"
     if kind == "string_too_short":
         return f"{field}不能为空"
     if kind == "string_too_long":
@@ -162,6 +171,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OutOfScope)
     async def _forbidden(request: Request, exc: OutOfScope) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(Unstorable)
+    async def _unstorable(request: Request, exc: Unstorable) -> JSONResponse:
+        body = ValidationErrorBody(detail=f"请求内容有误：{exc}")
+        return JSONResponse(body.model_dump(mode="json"), status_code=422)
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        log.warning("store busy on %s: %s", request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"数据库繁忙，请 {exc.retry_after} 秒后重试：{exc}"},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.exception_handler(StoreError)
     async def _store_down(request: Request, exc: StoreError) -> JSONResponse:

@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.common import CONTROL, MAX_API_TEXT, fit_text
+from api.common import MAX_API_TEXT
 from domain.access import Role
 from domain.decisions import MAX_DISPOSAL_HOURS
 from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
-from domain.text import EMPTY_TEXT, is_empty
+from domain.text import CONTROL, EMPTY_TEXT, StorableStr, fit_text, is_empty
 from domain.vocabulary import Level, Urgency
 
 # -- health and knowledge ------------------------------------------------------------------
@@ -101,8 +101,8 @@ class ReturnReasonPublic(BaseModel):
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    username: StorableStr = Field(min_length=1, max_length=64)
+    password: StorableStr = Field(min_length=1, max_length=256)
 
 
 class MePublic(BaseModel):
@@ -132,10 +132,10 @@ class EventIn(EventCreate):
     text: str = Field(min_length=1, max_length=MAX_API_TEXT)
     reported_at: datetime | None = Field(default=None, description="不填则为收到时间")  # type: ignore[assignment]
 
-    @field_validator("text", "title", "address", "reporter_name", "reporter_phone")
+    @field_validator("text", "title", "address", "reporter_name", "reporter_phone", mode="before")
     @classmethod
-    def _clean(cls, v: str | None) -> str | None:
-        return CONTROL.sub("", v) if v is not None else None
+    def _clean(cls, v: Any) -> Any:
+        return CONTROL.sub("", v) if isinstance(v, str) else v
 
     def to_create(self, now: datetime) -> tuple[EventCreate, list[str]]:
         warnings: list[str] = []
@@ -213,8 +213,8 @@ class ReviewPublic(BaseModel):
 class ActionIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    reason: str | None = Field(default=None, max_length=2000, description="原因或说明")
-    reason_code: str | None = Field(default=None, max_length=64, description="退单原因代码")
+    reason: StorableStr | None = Field(default=None, max_length=2000, description="原因或说明")
+    reason_code: StorableStr | None = Field(default=None, max_length=64, description="退单原因代码")
     hours: float | None = Field(
         default=None, gt=0, le=24 * 90, description="申请或批准的延期小时数"
     )

@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.lifecycle import Status
-from domain.text import EMPTY_TEXT, is_empty
+from domain.text import EMPTY_TEXT, check_storable, is_empty
+from domain.text import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # the event's limit, read from here
 from domain.vocabulary import Level, Urgency
 
-MAX_TEXT_CHARS = 20_000
 EARLIEST, LATEST = datetime(1990, 1, 1), datetime(2100, 1, 1)
 
 
@@ -52,6 +52,13 @@ class EventCreate(BaseModel):
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, max_length=32)
     attributes: dict[str, Any] = {}
+
+    @field_validator(
+        "external_id", "title", "text", "address", "reporter_name", "reporter_phone", "attributes"
+    )
+    @classmethod
+    def _storable(cls, v: Any) -> Any:
+        return check_storable(v)
 
     @field_validator("external_id", mode="before")
     @classmethod

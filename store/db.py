@@ -1,23 +1,35 @@
 """A thin DB-API layer over SQLite and PostgreSQL: one SQL dialect for the store's queries.
 
 Queries are written with ``?`` placeholders; the PostgreSQL connection rewrites them to
-``%s``. Timestamps are stored as UTC: ISO-8601 text in SQLite (sortable because the format is
+``%s``. A SQLite file locked by another writer (a bulk import) is waited for, within a bound
+(``sqlite:///path?timeout=seconds``, default 15), then refused with ``Busy``. Timestamps are stored as UTC: ISO-8601 text in SQLite (sortable because the format is
 fixed), TIMESTAMPTZ in PostgreSQL. JSON is TEXT in SQLite and JSONB in PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlparse
 
 from domain.clock import to_utc
-from store.errors import StoreError
+from store.errors import Busy, StoreError, Unstorable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: how long a write waits for another writer's lock on a SQLite file before giving up
+SQLITE_BUSY_SECONDS = 15.0
+#: one attempt's wait inside SQLite; between attempts the wait is logged
+_BUSY_SLICE = 0.25
 
 
 class Database:
@@ -98,36 +110,73 @@ class Database:
 class SqliteDatabase(Database):
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
         self.path = path
+        self.busy_seconds = busy_seconds
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(
-                path, isolation_level=None, timeout=30, check_same_thread=False
+                path,
+                isolation_level=None,
+                timeout=min(_BUSY_SLICE, busy_seconds),
+                check_same_thread=False,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"无法打开 SQLite 数据库 {path}: {exc}") from exc
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
         self._depth = 0
         self._lock = threading.RLock()
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=NORMAL")
+        self.execute("PRAGMA foreign_keys=ON")
+
+    def _patiently(self, run: Callable[[], T]) -> T:
+        """Run one statement; while another connection holds the write lock, wait and retry
+        until ``busy_seconds`` have passed (a statement that failed on the lock changed
+        nothing), then raise ``Busy``. Inside a transaction the lock is already ours."""
+        deadline = time.monotonic() + self.busy_seconds
+        waited = False
+        while True:
+            try:
+                return run()
+            except UnicodeEncodeError as exc:
+                raise Unstorable(f"含有无法保存的字符：{exc.reason}") from exc
+            except sqlite3.OperationalError as exc:
+                message = str(exc)
+                if "locked" not in message and "busy" not in message:
+                    raise
+                if self._depth > 0 or time.monotonic() >= deadline:
+                    log.warning(
+                        "SQLite %s is locked by another writer; gave up after %.1f s",
+                        self.path,
+                        self.busy_seconds,
+                    )
+                    raise Busy(
+                        f"数据库正被其他写入（如批量导入）占用，等待 {self.busy_seconds:g} 秒后"
+                        "仍未释放，本次未写入任何内容",
+                        retry_after=max(1, math.ceil(self.busy_seconds / 3)),
+                    ) from exc
+                if not waited:
+                    waited = True
+                    log.warning(
+                        "SQLite %s is locked by another writer; waiting up to %.1f s",
+                        self.path,
+                        self.busy_seconds,
+                    )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
-            return self.conn.execute(sql, tuple(params))
+            return self._patiently(lambda: self.conn.execute(sql, tuple(params)))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        data = [tuple(r) for r in rows]
         with self._lock:
-            self.conn.executemany(sql, [tuple(r) for r in rows])
+            self._patiently(lambda: self.conn.executemany(sql, data))
 
     def bulk_load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         marks = ", ".join("?" * len(columns))
         data = [tuple(r) for r in rows]
         with self.transaction():
-            self.conn.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", data
-            )
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", data)
         return len(data)
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
@@ -140,7 +189,9 @@ class SqliteDatabase(Database):
         out: list[dict[str, Any]] = []
         with self.transaction():
             for row in rows:
-                cur = self.conn.execute(f"{sql} RETURNING {returning}", tuple(row))
+                cur = self._patiently(
+                    lambda row=row: self.conn.execute(f"{sql} RETURNING {returning}", tuple(row))
+                )
                 names = [c[0] for c in cur.description]
                 out.extend(dict(zip(names, r, strict=True)) for r in cur.fetchall())
         return out
@@ -150,7 +201,7 @@ class SqliteDatabase(Database):
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
@@ -161,7 +212,12 @@ class SqliteDatabase(Database):
                 raise
             self._depth -= 1
             if outer:
-                self.conn.execute("COMMIT")
+                try:
+                    self._patiently(lambda: self.conn.execute("COMMIT"))
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
 
     def close(self) -> None:
         self.conn.close()
@@ -233,14 +289,28 @@ class PostgresDatabase(Database):
     def _sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
+    @contextmanager
+    def _storable(self) -> Iterator[None]:
+        """Text PostgreSQL cannot store that no earlier check caught becomes ``Unstorable``."""
+        import psycopg
+
+        try:
+            yield
+        except UnicodeEncodeError as exc:
+            raise Unstorable(f"含有无法保存的字符：{exc.reason}") from exc
+        except psycopg.DataError as exc:  # UntranslatableCharacter is one
+            if "NUL" not in str(exc) and "\\u0000" not in str(exc):
+                raise
+            raise Unstorable("含有无法保存的字符：空字符 U+0000") from exc
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
-        with self._connection() as conn, conn.cursor() as cur:
+        with self._storable(), self._connection() as conn, conn.cursor() as cur:
             cur.execute(self._sql(sql), tuple(params))
             rows = cur.fetchall() if cur.description else []
             return Result(cur.rowcount, cur.description, rows)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._connection() as conn, conn.cursor() as cur:
+        with self._storable(), self._connection() as conn, conn.cursor() as cur:
             cur.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def insert_returning(
@@ -249,7 +319,7 @@ class PostgresDatabase(Database):
         if not rows:
             return []
         out: list[dict[str, Any]] = []
-        with self._connection() as conn, conn.cursor() as cur:
+        with self._storable(), self._connection() as conn, conn.cursor() as cur:
             cur.executemany(
                 self._sql(f"{sql} RETURNING {returning}"), [tuple(r) for r in rows], returning=True
             )
@@ -307,7 +377,13 @@ def connect(url: str, *, pool_size: int = 8) -> Database:
     if parsed.scheme == "sqlite":
         if not url.startswith("sqlite:///"):
             raise StoreError("SQLite 地址应为 sqlite:///相对路径 或 sqlite:////绝对路径")
-        return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
+        path, _, query = url.removeprefix("sqlite:///").partition("?")
+        timeout = parse_qs(query).get("timeout", [str(SQLITE_BUSY_SECONDS)])[-1]
+        try:
+            busy = float(timeout)
+        except ValueError:
+            raise StoreError(f"SQLite 地址的 timeout 应为秒数，而不是 {timeout!r}") from None
+        return SqliteDatabase(Path(path), busy_seconds=busy)
     if parsed.scheme in ("postgresql", "postgres"):
         return PostgresDatabase(url, pool_size)
     raise StoreError(f"不支持的数据库地址 unsupported database URL scheme: {parsed.scheme!r}")

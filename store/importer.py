@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.models import EventCreate, Source
-from domain.text import EMPTY_TEXT, is_empty
-from store.errors import ImportFailed
+from domain.text import EMPTY_TEXT, fit_text, is_empty
+from store.errors import ImportFailed, Unstorable
 from store.events import EventStore
 
 #: what a column can be mapped to: every field of an event but its channel and the attributes
@@ -96,40 +96,19 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
     """Header and (row number as a person sees it in the file, row or error text)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        reader = csv.reader(
-            io.StringIO(_decode(path.read_bytes(), path), newline=""),
-            delimiter="\t" if suffix == ".tsv" else ",",
-        )
+        lines = io.StringIO(_decode(path.read_bytes(), path), newline="").readlines()
+        delimiter = "\t" if suffix == ".tsv" else ","
+        reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise ImportFailed(f"{path.name}：文件是空的") from None
-
-        def csv_rows() -> Iterator[tuple[int, dict[str, Any] | str]]:
-            for n, values in enumerate(reader, start=2):
-                if len(values) != len(header):
-                    yield n, f"列数为{len(values)}，表头为{len(header)}列"
-                    continue
-                yield n, dict(zip(header, values, strict=True))
-
-        return header, csv_rows()
+        return header, _csv_rows(lines, reader.line_num, header, delimiter)
     if suffix in (".jsonl", ".ndjson"):
-        lines = _decode(path.read_bytes(), path).splitlines()
-        first = next((line for line in lines if line.strip()), None)
-        header = list(json.loads(first).keys()) if first else []
-
-        def json_rows() -> Iterator[tuple[int, dict[str, Any] | str]]:
-            for n, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield n, f"不是合法的 JSON：{exc.msg}"
-                    continue
-                yield n, obj if isinstance(obj, dict) else "每行应为一个 JSON 对象"
-
-        return header, json_rows()
+        parsed = list(_json_rows(_decode(path.read_bytes(), path).splitlines()))
+        # the columns are the keys of every object in the file, in order of appearance
+        header = list(dict.fromkeys(k for _, obj in parsed if isinstance(obj, dict) for k in obj))
+        return header, iter(parsed)
     if suffix == ".xlsx":
         import openpyxl
 
@@ -159,6 +138,41 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
     )
 
 
+def _csv_rows(
+    lines: list[str], start: int, header: list[str], delimiter: str
+) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Rows as a spreadsheet shows them (a quoted value may span lines). A quote left open
+    swallows the lines after it into one value: that row is refused alone and reading
+    resumes on the line after it, so the rows that follow are not lost."""
+    n, pos = 1, start
+    while pos < len(lines):
+        reader = csv.reader(lines[pos:], delimiter=delimiter)
+        base = pos
+        for values in reader:
+            n += 1
+            first, pos = pos, base + reader.line_num
+            if len(values) == len(header):
+                yield n, dict(zip(header, values, strict=True))
+            elif pos - first > 1:  # the record ran over several lines with the wrong columns
+                yield n, "引号未闭合：这一行的引号没有配对，无法读取（其后各行照常导入）"
+                pos = first + 1
+                break
+            else:
+                yield n, f"列数为{len(values)}，表头为{len(header)}列"
+
+
+def _json_rows(lines: list[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, f"不是合法的 JSON：{exc.msg}（第 {exc.colno} 列）"
+            continue
+        yield n, obj if isinstance(obj, dict) else "每行应为一个 JSON 对象"
+
+
 def _event(row: dict[str, Any], mapping: dict[str, str], source: Source) -> EventCreate:
     value: dict[str, Any] = {}
     for target, column in mapping.items():
@@ -181,11 +195,13 @@ def _event(row: dict[str, Any], mapping: dict[str, str], source: Source) -> Even
         if key in value:
             value[key] = float(value[key])
     mapped = set(mapping.values())
-    value["attributes"] = {
+    attributes = {
         k: (v.isoformat() if isinstance(v, datetime) else v)
         for k, v in row.items()
         if k not in mapped and v not in (None, "")
     }
+    # a text longer than an event holds is kept whole, as the API keeps it
+    value["text"], value["attributes"], _ = fit_text(value["text"], attributes)
     return EventCreate(source=source, **value)
 
 
@@ -215,14 +231,24 @@ def import_events(
         raise ImportFailed(f"文件中没有列 {', '.join(missing)}；现有列：{', '.join(header)}")
 
     report = ImportReport(file=str(path))
-    pending: list[EventCreate] = []
+    pending: list[tuple[int, EventCreate]] = []
 
-    def flush() -> None:
-        for _, created in store.add_events_bulk(pending, now=now):
+    def count(results: list[tuple[int, bool]]) -> None:
+        for _, created in results:
             if created:
                 report.created += 1
             else:
                 report.existing += 1
+
+    def flush() -> None:
+        try:
+            count(store.add_events_bulk([e for _, e in pending], now=now))
+        except Unstorable:  # a value the checks let through: find its row, keep the others
+            for n, e in pending:
+                try:
+                    count(store.add_events_bulk([e], now=now))
+                except Unstorable as exc:
+                    report.rejected.append(Rejected(n, str(exc)))
         pending.clear()
 
     for n, row in rows:
@@ -231,11 +257,12 @@ def import_events(
             report.rejected.append(Rejected(n, row))
             continue
         try:
-            pending.append(_event(row, mapping, source))
+            pending.append((n, _event(row, mapping, source)))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            report.rejected.append(Rejected(n, f"{where}: {first['msg']}"))
+            reason = str(first["msg"]).removeprefix("Value error, ")
+            report.rejected.append(Rejected(n, f"{where}: {reason}"))
         except ValueError as exc:
             report.rejected.append(Rejected(n, str(exc)))
         if len(pending) >= batch:

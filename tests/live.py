@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from demo.accounts import ACCOUNTS, ensure_demo_accounts
@@ -120,3 +121,22 @@ def backend_live(
         yield stack.enter_context(
             live_server(url, root / "data", prepared, k, now=datetime.now(UTC), events=events)
         )
+
+
+def live_on_both_backends(events: int) -> Any:
+    """A module fixture: a live server with ``events`` demo events, on SQLite and PostgreSQL."""
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+    def live(
+        request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory,
+        prepared_data: Path,
+        knowledge: Knowledge,
+    ) -> Iterator[Live]:
+        root = tmp_path_factory.mktemp(f"live-{request.param}")
+        with backend_live(
+            root, prepared_data, knowledge, backend=request.param, events=events
+        ) as server:
+            yield server
+
+    return live

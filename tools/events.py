@@ -12,6 +12,7 @@ from domain.clock import to_utc
 from domain.errors import OutOfScope
 from domain.lifecycle import Status
 from domain.models import DispatchOrder, Event, Scope, Source
+from domain.text import StorableStr
 from knowledge import Knowledge
 from store import EventStore
 from tools.pii import mask_deep, mask_name, mask_phone, mask_text, probes_personal
@@ -88,18 +89,20 @@ def summarize(row: dict[str, Any], as_of: datetime | None = None) -> EventSummar
 
 
 class EventQuery(BaseModel):
-    jurisdiction: str | None = Field(
+    jurisdiction: StorableStr | None = Field(
         default=None, description="区县或街道编码；不填则为本人全部辖区"
     )
-    category: list[str] = Field(default=[], description="大类编码，如 CA、EN")
-    subtype: list[str] = Field(default=[], description="小类编码，如 CA01")
+    category: list[StorableStr] = Field(default=[], description="大类编码，如 CA、EN")
+    subtype: list[StorableStr] = Field(default=[], description="小类编码，如 CA01")
     status: list[Status] = Field(default=[], description="状态，如 dispatched、in_progress")
     source: list[Source] = Field(
         default=[], description="来源渠道 hotline/web/grid/ai_video/sensor/referral"
     )
     since: datetime | None = Field(default=None, description="上报时间起（含）")
     until: datetime | None = Field(default=None, description="上报时间止（不含）")
-    text: str | None = Field(default=None, max_length=100, description="正文、标题或地址包含的文字")
+    text: StorableStr | None = Field(
+        default=None, max_length=100, description="正文、标题或地址包含的文字"
+    )
     supervised: bool | None = Field(default=None, description="只看督办件")
     limit: int = Field(default=20, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from domain.models import Scope
+from domain.text import StorableStr
 from knowledge import Knowledge
 from store import EventStore
 from tools.scope import narrow
@@ -33,12 +34,12 @@ COUNTS = (
 
 
 class StatsQuery(BaseModel):
-    jurisdiction: str | None = Field(
+    jurisdiction: StorableStr | None = Field(
         default=None, description="区县或街道编码；不填则为本人全部辖区"
     )
     since: datetime = Field(description="上报时间起（含）")
     until: datetime = Field(description="上报时间止（不含）")
-    category: list[str] = Field(default=[], description="只统计这些大类")
+    category: list[StorableStr] = Field(default=[], description="只统计这些大类")
     group_by: GroupBy = Field(
         default="none", description="分组：大类/小类/主办部门/区县/街道/来源/日/周"
     )

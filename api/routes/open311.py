@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from pydantic import ValidationError
 
-from api.common import CONTROL, fit_text
 from api.deps import KnowledgeDep, StoreDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import (
@@ -27,7 +27,7 @@ from api.security import identify
 from domain.access import Principal
 from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Source
-from domain.text import is_empty
+from domain.text import CONTROL, check_storable, fit_text, is_empty
 from knowledge import Knowledge
 from store import EventStore, NotFound
 from tools.pii import mask_text
@@ -150,6 +150,10 @@ async def list_requests(
     until = end_date or datetime.now(UTC)
     since = start_date or until - timedelta(days=90)
     statuses = [s.value for s in Status if (s in CLOSED) == (status == "closed")] if status else []
+    try:
+        check_storable(service_code)
+    except ValueError as exc:
+        raise _error(400, f"service_code {exc}") from None
     rows, _ = store.search(
         principal.scope,
         subtypes=service_code.split(",") if service_code else [],
@@ -256,8 +260,11 @@ async def create_request(
             reporter_phone=(_str(form.get("phone")) or "")[:32] or None,
             attributes=attributes,
         )
-    except ValueError as exc:
-        raise _error(400, f"诉求内容有误：{exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise _error(400, f"诉求内容有误：{where} {reason}") from exc
     event, _ = store.add_event(create, now=datetime.now(UTC), actor=principal.actor)
     notice = "诉求已受理，将由城市运行和治理中心分拨办理。"
     return [

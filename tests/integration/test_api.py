@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from knowledge import Knowledge
-from tests.live import Live, backend_live
+from tests.live import Live, live_on_both_backends
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    prepared_data: Path,
-    knowledge: Knowledge,
-) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp(f"api-{request.param}")
-    with backend_live(root, prepared_data, knowledge, backend=request.param, events=200) as server:
-        yield server
+live = live_on_both_backends(events=200)
 
 
 def code(k: Knowledge, name: str) -> str:

@@ -4,29 +4,16 @@ with sources, conversation memory, confirmation before dispatch, and scope."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from agents.chat.intents import parse
 from knowledge import Knowledge
-from tests.live import Live, backend_live
+from tests.live import Live, live_on_both_backends
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    prepared_data: Path,
-    knowledge: Knowledge,
-) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp(f"chat-{request.param}")
-    with backend_live(root, prepared_data, knowledge, backend=request.param, events=300) as server:
-        yield server
+live = live_on_both_backends(events=300)
 
 
 def ask(c: httpx.Client, thread: str, message: str, **kw: Any) -> list[tuple[str, Any]]:
