@@ -188,10 +188,10 @@ class SqliteDatabase(Database):
     ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         with self.transaction():
+            statement = f"{sql} RETURNING {returning}"
             for row in rows:
-                cur = self._patiently(
-                    lambda row=row: self.conn.execute(f"{sql} RETURNING {returning}", tuple(row))
-                )
+                values = tuple(row)
+                cur = self._patiently(lambda: self.conn.execute(statement, values))  # noqa: B023
                 names = [c[0] for c in cur.description]
                 out.extend(dict(zip(names, r, strict=True)) for r in cur.fetchall())
         return out

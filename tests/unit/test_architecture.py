@@ -45,7 +45,8 @@ def modules(root: Path) -> dict[str, Path]:
     out = {}
     for path in root.rglob("*.py"):
         rel = path.relative_to(root)
-        if rel.parts[0] not in MAY_IMPORT and rel.stem not in MAY_IMPORT:
+        top_file = len(rel.parts) == 1 and rel.stem in MAY_IMPORT
+        if not top_file and (len(rel.parts) == 1 or rel.parts[0] not in MAY_IMPORT):
             continue
         parts = list(rel.with_suffix("").parts)
         if parts[-1] == "__init__":
