@@ -34,9 +34,9 @@ from domain.drafts import (
 from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
 from knowledge import Knowledge
-from store import Conflict, NotFound
+from store import Conflict
 from tools.pii import mask_deep
-from tools.scope import covers
+from tools.scope import foreign_duplicates, without_events
 
 Engine = Literal["auto", "offline", "llm"]
 
@@ -231,23 +231,6 @@ class Dispatcher:
 def for_caller(view: dict[str, Any], store: Any, principal: Principal) -> dict[str, Any]:
     """A draft view as this caller may read it: suspected duplicates outside its scope are
     not named, and personal information is masked for roles that do not see it."""
-    hidden = set()
-    kept = []
-    for d in view.get("duplicates", []):
-        try:
-            other = store.get_event(d["event_id"])
-        except NotFound:
-            continue
-        if covers(store, principal, other):
-            kept.append(d)
-        else:
-            hidden.add(d["event_id"])
-    view = {**view, "duplicates": kept}
-    if hidden:
-        view["needs_human"] = [
-            "疑似重复：与辖区外的一件事件相似"
-            if any(f"事件 {i} " in n or f"事件 {i}（" in n for i in hidden)
-            else n
-            for n in view.get("needs_human", [])
-        ]
+    hidden = foreign_duplicates(store, principal.scope, principal.actor, view)
+    view = without_events(view, hidden)
     return view if principal.reveals_personal else dict(mask_deep(view))

@@ -26,6 +26,7 @@ from knowledge import Knowledge
 from store import EventStore
 from store.schema import CELL_DEG
 from tools.events import EventSummary, summarize
+from tools.pii import mask_names
 
 _NOISE = re.compile(r"[\s\W\d_]+", re.UNICODE)
 KM_PER_DEG = 111.0
@@ -145,7 +146,10 @@ def find_duplicates(
         distances = [None] * len(rows)
     if not rows:
         return []
-    sims = similarities(k, q.text, [(r["title"] or "") + r["text"] for r in rows])
+    # names are compared masked: a report is not the same incident because a name recurs, and
+    # a caller who may not see names must not find them by similarity
+    others = [mask_names((r["title"] or "") + r["text"]) for r in rows]
+    sims = similarities(k, mask_names(q.text), others)
 
     scored = []
     for row, sim, km in zip(rows, sims, distances, strict=True):

@@ -15,8 +15,15 @@ from domain.models import DispatchOrder, Event, Scope, Source
 from domain.text import StorableStr
 from knowledge import Knowledge
 from store import EventStore
-from tools.pii import mask_deep, mask_name, mask_phone, mask_text, probes_personal
-from tools.scope import narrow, visible_event
+from tools.pii import (
+    mask_attributes,
+    mask_deep,
+    mask_name,
+    mask_phone,
+    mask_text,
+    probes_personal,
+)
+from tools.scope import foreign_duplicates, narrow, visible_event, without_events
 
 EXCERPT = 120
 
@@ -119,8 +126,13 @@ def search_events(
     store: EventStore, k: Knowledge, scope: Scope, q: EventQuery, *, reveal_personal: bool = False
 ) -> EventPage:
     """按辖区、分类、状态、来源、时间和关键词查询事件，最新的在前，分页返回。"""
-    if not reveal_personal and probes_personal(q.text):
-        raise OutOfScope("按电话或证件号码检索需要具备查看个人信息的权限")
+    probed = None if reveal_personal else probes_personal(q.text)
+    if probed:
+        raise OutOfScope(
+            f"按{probed}检索需要具备查看个人信息的权限：您看到的{probed}已脱敏，"
+            "不能用它们查找或核对事件"
+        )
+    masked_search = bool(q.text) and not reveal_personal
     districts, streets = narrow(k, scope, q.jurisdiction)
     rows, total = store.search(
         scope,
@@ -134,11 +146,35 @@ def search_events(
         until=q.until,
         text=q.text,
         supervised=q.supervised,
-        limit=q.limit,
-        offset=q.offset,
+        limit=MASKED_SEARCH_MAX + 1 if masked_search else q.limit,
+        offset=0 if masked_search else q.offset,
+        count=not masked_search,
     )
+    if masked_search:  # the text must be found in what the caller sees, not behind the mask
+        if len(rows) > MASKED_SEARCH_MAX:
+            raise OutOfScope(
+                f"关键词「{q.text}」匹配的事件超过 {MASKED_SEARCH_MAX} 件：您的角色只能在脱敏后的"
+                "文本中检索，请加上辖区、时间、分类等条件缩小范围"
+            )
+        rows = [r for r in rows if _seen(r, q.text or "")]
+        total, rows = len(rows), rows[q.offset : q.offset + q.limit]
     return EventPage(
         total=total or 0, items=[summarize(r) for r in rows], limit=q.limit, offset=q.offset
+    )
+
+
+#: a caller who may not see personal information searches the masked texts; the database
+#: narrows by the raw text first, at most this many candidates are masked and compared
+MASKED_SEARCH_MAX = 5000
+
+
+def _seen(row: dict[str, Any], text: str) -> bool:
+    """Whether ``text`` occurs in the row as a caller without personal information sees it
+    (ASCII case ignored, as SQLite's LIKE does)."""
+    needle = text.casefold()
+    return any(
+        needle in field.casefold()
+        for field in (mask_text(row["text"]), mask_text(row["title"] or ""), row["address"] or "")
     )
 
 
@@ -159,6 +195,9 @@ def get_event(
     """取一件事件的全部信息：原文、流转记录和派单。辖区外的事件视为不存在。"""
     event = visible_event(store, scope, actor, event_id)
     history, orders = store.history(event_id), store.orders(event_id)
+    hidden = foreign_duplicates(store, scope, actor, store.decisions(event_id))
+    history = without_events(history, hidden)
+    orders = [DispatchOrder.model_validate(without_events(o.model_dump(), hidden)) for o in orders]
     if not reveal_personal:
         event = mask_event(event)
         history = mask_deep(history)
@@ -174,10 +213,7 @@ def mask_event(event: Event) -> Event:
             "title": mask_text(event.title) if event.title else None,
             "reporter_phone": mask_phone(event.reporter_phone),
             "reporter_name": mask_name(event.reporter_name),
-            "attributes": {
-                key: mask_text(v) if isinstance(v, str) else v
-                for key, v in event.attributes.items()
-            },
+            "attributes": mask_attributes(event.attributes),
         }
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -107,3 +108,57 @@ def visible_event(store: Any, scope: Scope, actor: str | None, event_id: int) ->
     if not may_see(store, scope, actor, event):
         raise NotFound(f"事件 {event_id} 不存在或不在您的辖区内")
     return event
+
+
+def foreign_duplicates(store: Any, scope: Scope, actor: str | None, *records: Any) -> set[int]:
+    """The suspected duplicates named in ``records`` (lists under a ``duplicates`` key, as
+    the intake writes them in drafts and AI decisions) that the caller may not see."""
+    named: set[int] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if key == "duplicates" and isinstance(v, list):
+                    named.update(
+                        int(d["event_id"]) for d in v if isinstance(d, dict) and "event_id" in d
+                    )
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk(records)
+    hidden = set()
+    for event_id in named:
+        try:
+            if may_see(store, scope, actor, store.get_event(event_id)):
+                continue
+        except NotFound:
+            pass
+        hidden.add(event_id)
+    return hidden
+
+
+#: how drafts and decisions name another event: 「与事件 123 相似（得分 0.82）」
+_EVENT_MENTION = re.compile(r"事件 ?E?(\d+)(?:（得分 [\d.]+）)?")
+
+
+def without_events(value: Any, hidden: set[int]) -> Any:
+    """``value`` with the ``hidden`` events unnamed: entries that are about one of them
+    (``{"event_id": …}`` in a list) are dropped, and a text naming one says 辖区外的一件事件
+    instead, without its score."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        return _EVENT_MENTION.sub(
+            lambda m: "辖区外的一件事件" if int(m.group(1)) in hidden else m.group(0), value
+        )
+    if isinstance(value, dict):
+        return {k: without_events(v, hidden) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [
+            without_events(v, hidden)
+            for v in value
+            if not (isinstance(v, dict) and v.get("event_id") in hidden and "score" in v)
+        ]
+    return value

@@ -39,7 +39,7 @@ from knowledge import Knowledge
 from store import EventStore
 from tools import duplicates, events, stats
 from tools.pii import mask_deep
-from tools.scope import covers
+from tools.scope import covers, foreign_duplicates, without_events
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -49,7 +49,14 @@ Q = TypeVar("Q", events.EventQuery, events.OverdueQuery, stats.StatsQuery)
 
 def event_view(store: EventStore, principal: Principal, event: Event) -> EventViewPublic:
     pending = store.approvals.pending(event.id)
-    show: Any = (lambda x: x) if principal.reveals_personal else mask_deep
+    decisions = store.decisions(event.id)
+    hidden = foreign_duplicates(store, principal.scope, principal.actor, decisions)
+
+    def show(records: Any) -> Any:
+        """Duplicates outside the caller's scope unnamed, personal information masked."""
+        records = without_events(records, hidden)
+        return records if principal.reveals_personal else mask_deep(records)
+
     return EventViewPublic(
         event=masked(event, principal),
         allowed_actions=[
@@ -57,7 +64,7 @@ def event_view(store: EventStore, principal: Principal, event: Event) -> EventVi
         ],
         history=show(store.history(event.id)),
         orders=show([o.model_dump(mode="json") for o in store.orders(event.id)]),
-        ai_decisions=show(store.decisions(event.id)) if principal.role.acts else [],
+        ai_decisions=show(decisions) if principal.role.acts else [],
         feedback=show(store.feedback(event.id)) if principal.role.acts else [],
         pending_approval=pending["id"] if pending else None,
     )
