@@ -47,6 +47,12 @@ def test_name_masking_precision_and_recall(dataset: object, floor: float) -> Non
         ("王家沟社区门口，李子坝轻轨站下", "王家沟社区门口，李子坝轻轨站下"),
         ("门卫大爷说杨家坪的张师傅来过", "门卫大爷说杨家坪的*师傅来过"),
         ("请回复 wang.jianguo@example.com", "请回复 w***@example.com"),
+        # words that end or start with a surname character (seen in real citizens' messages)
+        (
+            "出租车师傅说不打表，感谢局长，希望相关领导重视",
+            "出租车师傅说不打表，感谢局长，希望相关领导重视",
+        ),
+        ("施工队长说养老金班主任都不管", "施工队长说养老金班主任都不管"),
     ],
 )
 def test_free_text_keeps_places_and_masks_people(text: str, expected: str) -> None:
