@@ -9,12 +9,10 @@ from typing import Any
 
 import httpx
 
-from tests.integration import test_chat
 from tests.integration.test_chat import ask, done
-from tests.live import Live
+from tests.live import Live, live_on_both_backends
 
-#: the chat's live server (demo data and accounts, one per store), started again for this module
-live = test_chat.live
+live = live_on_both_backends(events=60)
 
 
 def file(c: httpx.Client, triage: bool = True, **body: Any) -> int:
