@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api import errors
     from api.metrics import Metrics, MetricsMiddleware
     from api.routes import ROUTERS
+    from api.throttle import LoginThrottle
     from web import pages
 
     settings = settings or get_settings()
@@ -66,6 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Sanji 三级 · 城市运行和治理中心智能体", version=app_version(), lifespan=lifespan
     )
     app.state.metrics = metrics
+    app.state.login_throttle = LoginThrottle(
+        settings.login_failures_per_account,
+        settings.login_failures_per_address,
+        settings.login_window_s,
+    )
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for router in ROUTERS:

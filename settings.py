@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     demo_seed: int = 20251128
+    login_failures_per_account: int = Field(
+        default=5, ge=1, description="failed sign-ins per account within the window, then 429"
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="failed sign-ins per client address within the window"
+    )
+    login_window_s: float = Field(default=900, gt=0, description="the sign-in failure window")
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving requests")
     db_pool_size: int = Field(
         default=8,

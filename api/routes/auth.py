@@ -3,14 +3,16 @@ read by ``api.security``."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import KnowledgeDep, PrincipalDep, StoreDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas import LoginIn, MePublic, SessionPublic
 from api.security import credential
+from api.throttle import LoginThrottle
 from domain.access import Principal
 from knowledge import Knowledge
 from store.users import Users
@@ -33,13 +35,29 @@ def me_of(principal: Principal, knowledge: Knowledge) -> MePublic:
     )
 
 
-@router.post("/login")
-def login(body: LoginIn, store: StoreDep, knowledge: KnowledgeDep) -> SessionPublic:
-    """用户名和密码登录，返回 12 小时有效的会话令牌。"""
+@router.post(
+    "/login", responses={429: {"model": ErrorBody, "description": "登录失败次数过多，稍后再试"}}
+)
+def login(
+    body: LoginIn, request: Request, store: StoreDep, knowledge: KnowledgeDep
+) -> SessionPublic:
+    """用户名和密码登录，返回 12 小时有效的会话令牌。同一账号或同一地址短时间内登录失败
+    次数过多时返回 429，Retry-After 头给出需要等待的秒数。"""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(body.username, address)
+    if wait:
+        raise HTTPException(
+            429,
+            detail=f"登录失败次数过多，请 {_minutes(wait)} 后再试；忘记密码请联系系统管理员。",
+            headers={"Retry-After": str(wait)},
+        )
     users = Users(store.db)
     user = users.check_password(body.username, body.password)
     if user is None:
+        throttle.failed(body.username, address)
         raise HTTPException(401, detail="用户名或密码错误，或账号已停用。")
+    throttle.succeeded(body.username)
     now = datetime.now(UTC)
     token = users.issue(user.id, "session", now=now, ttl=SESSION_TTL)
     return SessionPublic(
@@ -47,6 +65,10 @@ def login(body: LoginIn, store: StoreDep, knowledge: KnowledgeDep) -> SessionPub
         expires_at=now + SESSION_TTL,
         user=me_of(principal_for(knowledge, user), knowledge),
     )
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
 
 
 @router.post("/logout", status_code=204, response_class=Response)
