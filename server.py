@@ -1,14 +1,16 @@
 """The HTTP server: ``create_app(settings)`` builds the FastAPI app and imports nothing heavy
 until it is called; ``uvicorn --factory server:create_app`` serves it.
 
-The lifespan builds every part through the wiring root (``agents.runtime.build_services``) and
-puts it on ``app.state``; the API's routers (``api/``) read them through the dependency aliases
-in ``api.deps``; the console's pages come from ``web``."""
+The lifespan starts building every part through the wiring root
+(``agents.runtime.build_services``) in the background (``api.startup``), so liveness answers
+while the regulation index is still being built; the API's routers (``api/``) read the parts
+through the dependency aliases in ``api.deps``, which answer 503 until they are ready; the
+console's pages come from ``web``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,35 +23,24 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     import anyio.to_thread
 
-    from agents.runtime import build_services
+    from agents.runtime import Services, build_services
     from api import errors
     from api.metrics import Metrics, MetricsMiddleware
     from api.routes import ROUTERS
+    from api.startup import Startup
     from api.throttle import LoginThrottle
     from web import pages
 
     settings = settings or get_settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.getLogger("bm25s").setLevel(max(logging.INFO, logging.getLogger().level))
-        services = build_services(settings, observe=metrics.observe_trace)
-        services.warm_up()
-        # CPU-bound handlers share one interpreter: a few worker threads do more per second
-        # than forty contending for the GIL, and queued requests wait in order
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        app.state.services = services
-        app.state.settings = settings
-        app.state.knowledge = services.knowledge
-        app.state.store = services.store
-        app.state.index = services.index
-        app.state.deps = services.deps
-        app.state.checkpointer = services.checkpointer
-        app.state.dispatcher = services.dispatcher
-        app.state.chat = services.chat
+    def build(progress: Callable[[str, str], None]) -> Services:
+        services = build_services(settings, observe=metrics.observe_trace, progress=progress)
+        try:
+            services.warm_up(progress)
+            services.chat  # noqa: B018 - built here, not in the first chat request
+        except BaseException:
+            services.close()
+            raise
         log.info(
             "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
             len(services.knowledge.subtypes),
@@ -57,16 +48,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             len(services.index.units),
             services.store.db.dialect,
         )
+        return services
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("bm25s").setLevel(max(logging.INFO, logging.getLogger().level))
+        # CPU-bound handlers share one interpreter: a few worker threads do more per second
+        # than forty contending for the GIL, and queued requests wait in order
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        # the parts are built after the server accepts connections: liveness answers at once
+        startup.start(build)
         try:
             yield
         finally:
-            services.close()
+            startup.close()
 
     metrics = Metrics()
     app = FastAPI(
         title="Sanji 三级 · 城市运行和治理中心智能体", version=app_version(), lifespan=lifespan
     )
     app.state.metrics = metrics
+    app.state.settings = settings
+    app.state.startup = startup = Startup()
     app.state.login_throttle = LoginThrottle(
         settings.login_failures_per_account,
         settings.login_failures_per_address,

@@ -22,7 +22,14 @@ class Settings(BaseSettings):
     )
     chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
     chroma_url: AnyHttpUrl | None = Field(
-        default=None, description="a Chroma server; overrides chroma_path"
+        default=None,
+        description="a Chroma server, overrides chroma_path; may carry the path prefix of a "
+        "proxy in front of it (https://proxy.example/chroma)",
+    )
+    chroma_headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="headers sent with every request to the Chroma server, as JSON: "
+        '{"Authorization": "Bearer …"} or {"X-Chroma-Token": "…"} (token auth)',
     )
     llm_base_url: AnyHttpUrl | None = Field(
         default=None, description="OpenAI-compatible endpoint; unset = offline"
@@ -61,6 +68,14 @@ class Settings(BaseSettings):
     @property
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def chroma_server(self) -> tuple[str, dict[str, str]] | None:
+        """The Chroma server's URL and the headers to send it, when one is configured."""
+        if self.chroma_url is None:
+            return None
+        headers = {k: v.get_secret_value() for k, v in self.chroma_headers.items()}
+        return str(self.chroma_url), headers
 
     @property
     def llm_configured(self) -> bool:

@@ -29,6 +29,21 @@ from store import EventStore
 log = logging.getLogger(__name__)
 
 Observer = Callable[[list[dict[str, Any]]], None]
+#: told each step of the build as (step, what is happening), e.g. ("index", "《…》：已嵌入 256/900")
+Progress = Callable[[str, str], None]
+
+#: the steps of ``build_services`` in order, with what officers are told while each runs
+STEPS = {
+    "store": "正在打开事件库",
+    "index": "正在准备法规索引（首次启动时构建，可能需要一两分钟）",
+    "classifier": "正在准备事件分类模型",
+    "checkpointer": "正在打开审批检查点",
+    "warm_up": "正在预热",
+}
+
+
+def _quiet(step: str, detail: str) -> None:
+    pass
 
 
 def open_store(settings: Settings, knowledge: Knowledge | None = None) -> EventStore:
@@ -42,15 +57,20 @@ def open_store(settings: Settings, knowledge: Knowledge | None = None) -> EventS
     )
 
 
-def open_configured_index(settings: Settings, *, build_if_empty: bool = True) -> RegulationIndex:
-    """The configured regulation index; built from the shipped digests when still empty,
-    unless ``build_if_empty`` is False (the index commands, which report emptiness)."""
-    opener = open_ready_index if build_if_empty else open_index
-    return opener(
-        settings.data_dir,
-        settings.resolved_chroma_path,
-        str(settings.chroma_url) if settings.chroma_url else None,
-    )
+def open_configured_index(
+    settings: Settings,
+    *,
+    build_if_empty: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> RegulationIndex:
+    """The configured regulation index; built from the shipped digests when still empty
+    (telling ``progress`` how far it got), unless ``build_if_empty`` is False (the index
+    commands, which report emptiness)."""
+    url, headers = settings.chroma_server or (None, {})
+    where = (settings.data_dir, settings.resolved_chroma_path, url)
+    if not build_if_empty:
+        return open_index(*where, headers=headers)
+    return open_ready_index(*where, headers=headers, progress=progress)
 
 
 @dataclass
@@ -81,9 +101,10 @@ class Services:
         """The officers' assistant, sharing the dispatcher's checkpointer and drafts."""
         return ChatAssistant(self.deps, self.checkpointer, self.dispatcher)
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: Progress = _quiet) -> None:
         """Build the lazy parts (label embeddings of the zero-shot path, the lexical index)
         before the first request rather than during it."""
+        progress("warm_up", "")
         started = time.perf_counter()
         zero_shot(self.knowledge, "预热")
         self.index.search("预热", k=1)
@@ -111,14 +132,18 @@ def build_services(
     observe: Observer | None = None,
     knowledge: Knowledge | None = None,
     clock: Callable[[], datetime] | None = None,
+    progress: Progress = _quiet,
 ) -> Services:
     """Build every part from the settings. ``durable=False`` skips the checkpointer (drafts
     only: evals, benchmarks, Studio, whose server brings its own); ``observe`` receives each
-    run's trace (the server's metrics)."""
+    run's trace (the server's metrics); ``progress`` is told each step (``STEPS``)."""
     k = knowledge or default_knowledge()
+    progress("store", "")
     store = open_store(settings, k)
     try:
-        index = open_configured_index(settings)
+        progress("index", "")
+        index = open_configured_index(settings, progress=lambda detail: progress("index", detail))
+        progress("classifier", "")
         classifier = ensure_classifier(k, settings.data_dir / "models")
         deps = AgentDeps(
             store,
@@ -128,6 +153,8 @@ def build_services(
             clock or (lambda: datetime.now(UTC)),
             llm=build_llm(settings),
         )
+        if durable:
+            progress("checkpointer", "")
         checkpointer = (
             open_checkpointer(
                 settings.resolved_database_url, settings.data_dir, settings.db_pool_size

@@ -1,16 +1,20 @@
-"""Dependency aliases for routers: what the lifespan put on ``app.state``, and the caller
-(any signed-in account, or an officer who may act on events)."""
+"""Dependency aliases for routers: the parts the server built (503 with ``Retry-After`` while
+it is still building them, see ``api.startup``), and the caller (any signed-in account, or an
+officer who may act on events)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from agents.chat import ChatAssistant
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
+from agents.runtime import Services
 from api.security import CHALLENGE, identify
+from api.startup import Startup
 from domain.access import Principal
 from knowledge import Knowledge
 from knowledge.retrieval import RegulationIndex
@@ -18,45 +22,34 @@ from settings import Settings
 from store import EventStore
 
 
-def _store(request: Request) -> EventStore:
-    return request.app.state.store
+def _services(request: Request) -> Services:
+    startup: Startup = request.app.state.startup
+    return startup.services
 
 
-def _knowledge(request: Request) -> Knowledge:
-    return request.app.state.knowledge
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def _index(request: Request) -> RegulationIndex:
-    return request.app.state.index
+def _part(name: str) -> Callable[[Services], Any]:
+    """A dependency giving one of the services' parts."""
+
+    def part(services: ServicesDep) -> Any:
+        return getattr(services, name)
+
+    return part
 
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-StoreDep = Annotated[EventStore, Depends(_store)]
-KnowledgeDep = Annotated[Knowledge, Depends(_knowledge)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-IndexDep = Annotated[RegulationIndex, Depends(_index)]
-
-
-def _dispatcher(request: Request) -> Dispatcher:
-    return request.app.state.dispatcher
-
-
-DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
-
-
-def _agent_deps(request: Request) -> AgentDeps:
-    return request.app.state.deps
-
-
-def _chat(request: Request) -> ChatAssistant:
-    return request.app.state.chat
-
-
-AgentDepsDep = Annotated[AgentDeps, Depends(_agent_deps)]
-ChatDep = Annotated[ChatAssistant, Depends(_chat)]
+StoreDep = Annotated[EventStore, Depends(_part("store"))]
+KnowledgeDep = Annotated[Knowledge, Depends(_part("knowledge"))]
+IndexDep = Annotated[RegulationIndex, Depends(_part("index"))]
+DispatcherDep = Annotated[Dispatcher, Depends(_part("dispatcher"))]
+AgentDepsDep = Annotated[AgentDeps, Depends(_part("deps"))]
+ChatDep = Annotated[ChatAssistant, Depends(_part("chat"))]
 
 
 def authenticate(request: Request, store: StoreDep, knowledge: KnowledgeDep) -> Principal:

@@ -34,9 +34,22 @@ class Check(BaseModel):
     error: str | None = Field(default=None, description="失败原因（仅失败时）")
 
 
+class StartupProgress(BaseModel):
+    step: str = Field(description="当前步骤：store、index、classifier、checkpointer、warm_up")
+    label: str = Field(description="当前步骤的中文说明")
+    detail: str = Field(description="步骤内的进度，如 已嵌入 256/900")
+    steps_done: int
+    steps: int
+    elapsed_s: float = Field(description="已启动的秒数")
+
+
 class ReadinessPublic(BaseModel):
     ready: bool = Field(description="数据库和法规索引可用")
+    warming_up: bool = Field(
+        default=False, description="正在启动：法规索引和分类模型尚未就绪，见 progress"
+    )
     degraded: bool = Field(description="大模型不可用，各智能体改用离线引擎")
+    progress: StartupProgress | None = Field(default=None, description="启动进度（预热期间）")
     checks: dict[str, Check] = Field(description="database、knowledge、index、llm 各项检查")
 
 

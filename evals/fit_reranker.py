@@ -58,7 +58,7 @@ def cross_validate(prepared: Prepared, folds: int, c: float) -> dict[str, float]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from knowledge.retrieval import open_index
+    from agents.runtime import open_configured_index
     from settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -71,10 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=RERANKER_FILE)
     args = ap.parse_args(argv)
 
-    s = Settings()
-    index = open_index(
-        s.data_dir, s.resolved_chroma_path, str(s.chroma_url) if s.chroma_url else None
-    )
+    index = open_configured_index(Settings(), build_if_empty=False)
     if not index.units:
         raise SystemExit("索引为空：先运行 sanji index build --source …")
     train = [p for path in args.train for p in prepare(index, load_dataset(path))]

@@ -184,14 +184,24 @@ def server(url: str, data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]
             time.sleep(0.2)
         base = f"http://127.0.0.1:{found.group(1)}"
         httpx.get(f"{base}/healthz", timeout=CLIENT_TIMEOUT).raise_for_status()
+        # the app accepts connections before it has built its parts: wait until it is ready
+        while httpx.get(f"{base}/readyz", timeout=CLIENT_TIMEOUT).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready in {SERVER_START_TIMEOUT:.0f} s")
+            time.sleep(0.2)
         yield base, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it if it does not exit within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def cpu_seconds(pid: int) -> float | None:

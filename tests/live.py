@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import uvicorn
 from demo.accounts import ACCOUNTS, ensure_demo_accounts
 from demo.load import load_demo
 from domain.access import Role
+from evals.load_api import stop
 from knowledge import Knowledge
 from server import create_app
 from settings import Settings
@@ -41,8 +43,20 @@ class Live:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
 
 
+def until_ready(client: httpx.Client | Any, limit_s: float = 600) -> None:
+    """Poll ``/readyz`` until the server has built its parts (a bounded wait: the first start
+    on a fresh data folder builds the regulation index)."""
+    deadline = time.monotonic() + limit_s
+    while client.get("/readyz").json().get("warming_up"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server was not ready within {limit_s:.0f} s")
+        time.sleep(0.1)
+
+
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings, *, wait_ready: bool = True) -> Iterator[str]:
+    """Serve the app on a free loopback port; with ``wait_ready`` (the default) return once
+    its parts are built, else as soon as it accepts connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -55,8 +69,12 @@ def serve(settings: Settings) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    if wait_ready:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            until_ready(c)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -140,3 +158,41 @@ def live_on_both_backends(events: int) -> Any:
             yield server
 
     return live
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process_server(
+    argv: list[str],
+    probe: str,
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    limit_s: float = 600,
+) -> Iterator[None]:
+    """Run a server command (output to ``log``) until ``probe`` answers 200, a bounded poll;
+    stop it afterwards. Fails with the log's tail if the command exits first."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + limit_s
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"{argv[0]} exited: {log.read_text()[-3000:]}")
+                try:
+                    if httpx.get(probe, timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv[0]} did not answer within {limit_s:.0f} s")
+                time.sleep(0.3)
+            yield
+        finally:
+            stop(server)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from agents import regsearch
 from agents.llm import probe_endpoint
 from api.deps import DispatcherDep, IndexDep, KnowledgeDep, PrincipalDep, SettingsDep, StoreDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas import (
     CategoryPublic,
     DepartmentPublic,
@@ -24,6 +24,7 @@ from api.schemas import (
     ReturnReasonPublic,
 )
 from api.security import identify
+from api.startup import RETRY_AFTER_S, Startup
 from settings import Settings
 from store.schema import schema_version
 from tools.regulations import (
@@ -38,20 +39,48 @@ from tools.regulations import (
 router = APIRouter(responses=ERROR_RESPONSES)
 
 
-@router.get("/healthz", tags=["health"])
-def healthz() -> HealthPublic:
+@router.get(
+    "/healthz",
+    tags=["health"],
+    responses={503: {"model": ErrorBody, "description": "启动失败，进程需要重启"}},
+)
+def healthz(request: Request) -> HealthPublic:
+    """存活检查：进程在运行就立即应答（启动预热期间也是）；只有启动失败时返回 503。"""
+    failed = _startup(request).failed
+    if failed is not None:
+        raise HTTPException(503, detail=f"服务启动失败：{failed}")
     return HealthPublic(status="ok")
+
+
+def _startup(request: Request) -> Startup:
+    return request.app.state.startup
 
 
 @router.get(
     "/readyz",
     tags=["health"],
     response_model=ReadinessPublic,
-    responses={503: {"model": ReadinessPublic, "description": "未就绪"}},
+    responses={503: {"model": ReadinessPublic, "description": "未就绪（预热中或依赖不可用）"}},
 )
-def readyz(
-    store: StoreDep, knowledge: KnowledgeDep, settings: SettingsDep, index: IndexDep
-) -> JSONResponse:
+def readyz(request: Request, settings: SettingsDep) -> JSONResponse:
+    """就绪检查：预热期间返回 503 和进度（warming_up、progress），就绪后检查数据库、法规索引
+    和大模型。"""
+    startup = _startup(request)
+    if not startup.ready:
+        failed = startup.failed
+        return JSONResponse(
+            {
+                "ready": False,
+                "warming_up": failed is None,
+                "degraded": False,
+                "progress": startup.progress(),
+                "checks": {"startup": {"ok": False, "error": failed}} if failed else {},
+            },
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    services = startup.services
+    store, knowledge, index = services.store, services.knowledge, services.index
     checks: dict[str, Any] = {}
     ok = True
     try:
@@ -72,7 +101,7 @@ def readyz(
     ok = ok and bool(index.units)
     checks["llm"] = _llm_check(settings)
     return JSONResponse(
-        {"ready": ok, "degraded": not checks["llm"]["ok"], "checks": checks},
+        {"ready": ok, "warming_up": False, "degraded": not checks["llm"]["ok"], "checks": checks},
         status_code=200 if ok else 503,
     )
 

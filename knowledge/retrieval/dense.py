@@ -19,8 +19,12 @@ COLLECTION = "regulations"
 _BATCH = 256
 
 
-def open_client(chroma_path: Path, chroma_url: str | None = None) -> Any:
-    """Chroma on disk at ``chroma_path``, or the Chroma server at ``chroma_url`` when set."""
+def open_client(
+    chroma_path: Path, chroma_url: str | None = None, headers: Mapping[str, str] | None = None
+) -> Any:
+    """Chroma on disk at ``chroma_path``, or the Chroma server at ``chroma_url`` when set: its
+    path, if any, is a prefix in front of Chroma's API (a proxy), and ``headers`` go with
+    every request (token auth)."""
     import chromadb
 
     settings = chromadb.Settings(anonymized_telemetry=False)
@@ -28,10 +32,14 @@ def open_client(chroma_path: Path, chroma_url: str | None = None) -> Any:
         from urllib.parse import urlparse
 
         u = urlparse(chroma_url)
+        port = u.port or (443 if u.scheme == "https" else 8000)
+        prefix = u.path.rstrip("/")
+        # chromadb takes a whole URL as the host and puts its API path after the URL's path
         return chromadb.HttpClient(
-            host=u.hostname or "localhost",
-            port=u.port or 8000,
+            host=f"{u.scheme}://{u.hostname or 'localhost'}:{port}{prefix}",
+            port=port,
             ssl=u.scheme == "https",
+            headers=dict(headers or {}),
             settings=settings,
         )
     chroma_path.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ by title and article number."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -241,18 +241,30 @@ class RegulationIndex:
         return sorted({a.title for a in self.units})
 
 
-def open_index(data_dir: Path, chroma_path: Path, chroma_url: str | None = None) -> RegulationIndex:
-    """The index as configured: Chroma on disk, or a Chroma server when ``chroma_url`` is set."""
-    return RegulationIndex(data_dir / "regindex", open_client(chroma_path, chroma_url))
+def open_index(
+    data_dir: Path,
+    chroma_path: Path,
+    chroma_url: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> RegulationIndex:
+    """The index as configured: Chroma on disk, or a Chroma server when ``chroma_url`` is set
+    (sent ``headers`` with every request)."""
+    return RegulationIndex(data_dir / "regindex", open_client(chroma_path, chroma_url, headers))
 
 
 def open_ready_index(
-    data_dir: Path, chroma_path: Path, chroma_url: str | None = None
+    data_dir: Path,
+    chroma_path: Path,
+    chroma_url: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RegulationIndex:
     """The configured index, built from the shipped digests when it is still empty, so a fresh
-    machine always has a working index."""
-    index = open_index(data_dir, chroma_path, chroma_url)
+    machine always has a working index; ``progress`` hears how far the build got."""
+    index = open_index(data_dir, chroma_path, chroma_url, headers=headers)
     if not index.units:
         log.info("regulation index is empty: building the built-in digest corpus")
-        index.build([BUILTIN_DIR])
+        index.build([BUILTIN_DIR], progress)
     return index

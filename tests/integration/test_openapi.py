@@ -10,12 +10,14 @@ from jsonschema import Draft202012Validator
 
 from server import create_app
 from settings import Settings
+from tests.live import until_ready
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("openapi") / "data")
     with TestClient(create_app(settings)) as c:
+        until_ready(c)
         yield c
 
 

@@ -12,6 +12,7 @@ from knowledge import default_knowledge
 from server import create_app
 from settings import Settings
 from store import EventStore
+from tests.live import until_ready
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     load_demo(store, k, seed=3, now=datetime.now(UTC), count=120)
     store.close()
     with TestClient(create_app(settings)) as c:
+        until_ready(c)
         yield c
 
 
@@ -87,6 +89,7 @@ def test_readiness_checks_the_model_endpoint(tmp_path: Path, prepared_data: Path
         for url, ok in ((model.base_url, True), (f"http://127.0.0.1:{dead}/v1", False)):
             settings = Settings(data_dir=tmp_path / "data", llm_base_url=url)
             with TestClient(create_app(settings)) as c:
+                until_ready(c)
                 ready = c.get("/readyz")
                 llm = ready.json()["checks"]["llm"]
                 assert ready.status_code == 200 and llm["mode"] == "llm"
@@ -119,6 +122,7 @@ def test_regulation_search_lets_the_model_rerank_for_signed_in_callers(
     params = {"q": "消防通道被车堵了", "k": 3}
     try:
         with TestClient(create_app(settings)) as c:
+            until_ready(c)
             offline = c.get("/api/v1/regulations/search", params=params)
             assert offline.headers["X-Sanji-Engine"] == "offline"  # anonymous: no model calls
             assert not model.requests
