@@ -21,7 +21,9 @@ def build_triage_graph(
     deps: AgentDeps, checkpointer: Any = None, *, draft_only: bool = False
 ) -> Any:
     """The triage graph. ``draft_only`` ends after the planner (no approval, no checkpointer
-    needed): what batch drafting and the draft endpoint use."""
+    needed): what batch drafting and the draft endpoint use. Without it, a stored event
+    (``event_id``) waits for approval; an event that is not stored (``event``) still ends
+    after the planner."""
 
     def classify_event(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
         return intake.classify_event(deps, state, runtime.context or TriageContext(), _run_id())
@@ -56,7 +58,12 @@ def build_triage_graph(
     if draft_only:
         builder.add_edge("plan_disposal", END)
         return builder.compile(checkpointer=checkpointer, name="sanji-draft")
-    builder.add_edge("plan_disposal", "human_approval")
+    # an event that is not stored ends with its draft: there is nothing to dispatch
+    builder.add_conditional_edges(
+        "plan_disposal",
+        lambda state: "human_approval" if state.get("event_id") else END,
+        ["human_approval", END],
+    )
     builder.add_edge("human_approval", "apply_decision")
     builder.add_edge("apply_decision", END)
     return builder.compile(checkpointer=checkpointer, name="sanji-triage")

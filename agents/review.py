@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from agents.deps import AgentDeps, audit
 from agents.llm import Usage

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
+
+# pydantic (and so the LangGraph server's input/output schemas) reads typing.TypedDict only
+# on Python 3.12+; typing_extensions' works on 3.11 as well
+from typing_extensions import TypedDict
 
 
 class TriageInput(TypedDict, total=False):
