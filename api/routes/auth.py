@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import KnowledgeDep, PrincipalDep, StoreDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, error_response
 from api.schemas import LoginIn, MePublic, SessionPublic
 from api.security import credential
 from domain.access import Principal
@@ -33,7 +33,7 @@ def me_of(principal: Principal, knowledge: Knowledge) -> MePublic:
     )
 
 
-@router.post("/login")
+@router.post("/login", responses=error_response(401, "用户名或密码错误，或账号已停用"))
 def login(body: LoginIn, store: StoreDep, knowledge: KnowledgeDep) -> SessionPublic:
     """用户名和密码登录，返回 12 小时有效的会话令牌。"""
     users = Users(store.db)
