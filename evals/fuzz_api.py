@@ -135,7 +135,7 @@ def summarize_caller(report_dir: Path, exit_code: int, wall: float) -> dict[str,
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     k = default_knowledge()
-    out: Path = args.out
+    out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     callers = {}
     with ExitStack() as stack:
@@ -154,9 +154,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log.info("schemathesis as %s for at most %d s", caller, share)
             t = time.perf_counter()
             with (out / f"schemathesis-{args.store}-{caller}.log").open("wb") as stdout:
-                # the engine stops itself after --max-time; the timeout only guards a hang
+                # the engine stops itself after --max-time; the timeout only guards a hang. It
+                # runs in ``out`` so that its own cache folder lands there, not in the checkout
                 proc = subprocess.run(
-                    cmd, stdout=stdout, stderr=subprocess.STDOUT, timeout=share + 300, check=False
+                    cmd,
+                    cwd=out,
+                    stdout=stdout,
+                    stderr=subprocess.STDOUT,
+                    timeout=share + 300,
+                    check=False,
                 )
             callers[caller] = summarize_caller(report_dir, proc.returncode, time.perf_counter() - t)
     totals = {
