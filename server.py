@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for router in ROUTERS:
+        errors.declare_errors(router)
         app.include_router(router)
     app.include_router(pages.router)
     app.mount("/static", pages.static, name="static")

@@ -9,9 +9,12 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.datastructures import Default
+from fastapi.dependencies.models import Dependant
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +31,14 @@ class ErrorBody(BaseModel):
     """Every error the API answers with (401, 403, 404, 409, 413, 503…)."""
 
     detail: str = Field(description="中文说明")
+
+
+class ConflictBody(ErrorBody):
+    """409: the event's state does not allow the action (``status`` and ``action`` say which),
+    or an external id is taken."""
+
+    status: str | None = Field(default=None, description="事件当前状态（状态不允许该操作时）")
+    action: str | None = Field(default=None, description="被拒绝的操作（状态不允许该操作时）")
 
 
 class FieldError(BaseModel):
@@ -57,6 +68,67 @@ JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+
+def error_response(code: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """A route's own declaration of one more error status, with the common body."""
+    return {code: {"model": ErrorBody, "description": description}}
+
+
+#: what the other error statuses mean, declared by ``declare_errors``
+ERROR_TEXTS: dict[int, str] = {
+    400: "请求正文的编码无法识别",
+    401: "未登录，或令牌、API Key 无效",
+    403: "无权访问该事件或执行该操作",
+    404: "事件或资源不存在（或不在您的辖区内）",
+    409: "事件当前状态不允许该操作，或编号冲突",
+    413: "请求正文过大",
+}
+
+
+def declare_errors(router: APIRouter) -> None:
+    """Declare on each operation of ``router`` the error statuses it can answer with, from
+    what it depends on: 401 and 403 where the caller is authenticated (scope and role are
+    checked there), 400 and 413 on every POST (``BodyGuard`` reads its body), 404 where a path names
+    a resource, 409 on every change to an event. A status the route or the router declares
+    itself is kept; a route adds what it raises beyond these. Call before the router is included; ``/openapi.json`` shows the result."""
+    from api.deps import authenticate
+
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        codes = []
+        methods = route.methods or set()
+        if _depends_on(route.dependant, authenticate):
+            codes += [401, 403]
+        if "POST" in methods:
+            codes += [400, 413]
+        if "{" in route.path:
+            codes.append(404)
+        if "POST" in methods and route.path.startswith("/api/v1/events"):
+            codes.append(409)
+        json_body = route.response_class in (JSONResponse, Default(JSONResponse))
+        for code in codes:
+            if {code, str(code)} & (route.responses.keys() | router.responses.keys()):
+                continue
+            model = ConflictBody if code == 409 else ErrorBody
+            route.responses[code] = (
+                {"model": model, "description": ERROR_TEXTS[code]}
+                if json_body
+                else {
+                    "description": ERROR_TEXTS[code],
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                        }
+                    },
+                }
+            )
+
+
+def _depends_on(dependant: Dependant, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
 
 FIELD_ZH = {
     "text": "正文",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import KnowledgeDep, PrincipalDep, StoreDep
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import ERROR_RESPONSES, error_response
 from api.schemas import LoginIn, MePublic, SessionPublic
 from api.security import credential
 from api.throttle import LoginThrottle
@@ -36,7 +36,11 @@ def me_of(principal: Principal, knowledge: Knowledge) -> MePublic:
 
 
 @router.post(
-    "/login", responses={429: {"model": ErrorBody, "description": "登录失败次数过多，稍后再试"}}
+    "/login",
+    responses={
+        **error_response(401, "用户名或密码错误，或账号已停用"),
+        **error_response(429, "登录失败次数过多，稍后再试"),
+    },
 )
 def login(
     body: LoginIn, request: Request, store: StoreDep, knowledge: KnowledgeDep

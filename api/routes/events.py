@@ -70,7 +70,13 @@ def event_view(store: EventStore, principal: Principal, event: Event) -> EventVi
     )
 
 
-@router.post("/events", status_code=201)
+@router.post(
+    "/events",
+    status_code=201,
+    responses={
+        200: {"model": FiledPublic, "description": "同一来源、同一外部编号已登记过：返回已有事件"}
+    },
+)
 def file_event(
     body: EventIn,
     response: Response,

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from agents import regsearch
 from agents.llm import probe_endpoint
 from api.deps import DispatcherDep, IndexDep, KnowledgeDep, PrincipalDep, SettingsDep, StoreDep
-from api.errors import ERROR_RESPONSES, ErrorBody
+from api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from api.schemas import (
     CategoryPublic,
     DepartmentPublic,
@@ -220,7 +220,11 @@ def regulations_search(
     return [hit_view(h) for h in ranked.hits]
 
 
-@router.get("/api/v1/regulations/article", tags=["regulations"])
+@router.get(
+    "/api/v1/regulations/article",
+    tags=["regulations"],
+    responses=error_response(404, "索引中没有这一条"),
+)
 def regulations_article(
     index: IndexDep,
     title: Annotated[str, Query(description="法规完整标题")],
