@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# schemathesis in a venv of its own: it only talks HTTP to the server, and its releases need a
+# jsonschema-rs that langgraph-api (langgraph dev, in the dev extra) forbids
+FUZZ   := .venv-fuzz/bin/schemathesis
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sanji 需要 Python 3.11 或更高版本 (needs Python 3.11+)")'
@@ -27,12 +30,21 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+$(FUZZ):
+	test -x .venv-fuzz/bin/python || $(PYTHON) -m venv .venv-fuzz
+	.venv-fuzz/bin/python -m pip install --quiet 'schemathesis>=4.30,<5'
+
 ## Set up and pass the tests (lint, types, unit and integration).
-test: lint typecheck
+test: lint typecheck $(FUZZ)
 	$(BIN)/pytest
 
+## The bounded schemathesis pass over the HTTP API on both stores (loopback only; reports)
+fuzz: install $(FUZZ)
+	$(BIN)/python -m evals.fuzz_api --store sqlite --seconds 240 --max-examples 20 --out data/fuzz
+	$(BIN)/python -m evals.fuzz_api --store postgresql --seconds 240 --max-examples 20 --out data/fuzz
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-fuzz data .pytest_cache .mypy_cache .ruff_cache
 
 ## Benchmarks (report figures; need PostgreSQL for the second line)
 bench: install

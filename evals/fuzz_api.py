@@ -79,7 +79,7 @@ def fresh_database(store: Store, out: Path, admin: str) -> Iterator[str]:
 def schemathesis_command(
     base: str, key: str, report_dir: Path, seconds: int, args: argparse.Namespace
 ) -> list[str]:
-    cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json"]
+    cmd = [*runner(args.schemathesis), "run", f"{base}/openapi.json"]
     cmd += ["--header", f"Authorization: Bearer {key}"]
     cmd += ["--checks", ",".join(CHECKS), "--max-time", str(seconds)]
     cmd += ["--max-examples", str(args.max_examples), "--seed", str(args.seed)]
@@ -92,6 +92,18 @@ def schemathesis_command(
     if args.include_path_regex:
         cmd += ["--include-path-regex", args.include_path_regex]
     return cmd
+
+
+#: schemathesis lives in a venv of its own (``make fuzz`` builds it): it only speaks HTTP to the
+#: server, and its current releases need a jsonschema-rs that LangGraph's dev server forbids
+FUZZ_VENV_TOOL = Path(__file__).resolve().parents[1] / ".venv-fuzz" / "bin" / "schemathesis"
+
+
+def runner(tool: Path | None) -> list[str]:
+    """The schemathesis command: the given executable, the project's fuzz venv, or this
+    interpreter's module as a last resort."""
+    chosen = tool or (FUZZ_VENV_TOOL if FUZZ_VENV_TOOL.exists() else None)
+    return [str(chosen)] if chosen else [sys.executable, "-m", "schemathesis.cli"]
 
 
 def summarize_caller(report_dir: Path, exit_code: int, wall: float) -> dict[str, Any]:
@@ -221,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         "--prepared",
         type=Path,
         help="a data folder whose regulation index and classifier are built already (copied)",
+    )
+    parser.add_argument(
+        "--schemathesis",
+        type=Path,
+        help="the schemathesis executable (default: .venv-fuzz/bin/schemathesis, made by make fuzz)",
     )
     parser.add_argument("--phases", help="schemathesis phases, e.g. examples,coverage,fuzzing")
     parser.add_argument("--include-path-regex", help="only the operations whose path matches")

@@ -6,9 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from evals import fuzz_api
 
 
+@pytest.mark.skipif(
+    not fuzz_api.FUZZ_VENV_TOOL.exists(),
+    reason="schemathesis's venv is missing: make test builds it (make .venv-fuzz/bin/schemathesis)",
+)
 def test_a_tiny_fuzz_pass_reports_no_server_error(prepared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "fuzz"
     argv = ["--store", "sqlite", "--out", str(out), "--prepared", str(prepared_data)]

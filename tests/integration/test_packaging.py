@@ -17,7 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 #: top-level entries never shipped and not needed to build the wheel
-_NOT_SOURCES = {".venv", ".git", "data", "build", "dist", "tests", "test-artifacts"}
+_NOT_SOURCES = {
+    ".venv",
+    ".venv-fuzz",
+    ".langgraph_api",
+    ".git",
+    "data",
+    "build",
+    "dist",
+    "tests",
+    "test-artifacts",
+}
 
 
 def package_dirs() -> list[Path]:
