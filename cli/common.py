@@ -43,11 +43,11 @@ def engine_choice(value: str, *allowed: str) -> str:
 
 
 @contextmanager
-def services(*, durable: bool = True, settings: Settings | None = None) -> Iterator[Services]:
+def services(*, durable: bool = True) -> Iterator[Services]:
     """Every part of Sanji, built from the settings and closed afterwards."""
     from agents.runtime import build_services
 
-    with build_services(settings or get_settings(), durable=durable) as built:
+    with build_services(get_settings(), durable=durable) as built:
         yield built
 
 

@@ -11,12 +11,12 @@ were fixed, and is the fairer figure."""
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.errors import DatasetError
+from evals.tables import numbered_rows
 from tools.pii import name_spans
 
 DATASETS = Path(__file__).parent / "datasets"
@@ -54,10 +54,7 @@ def gold_spans(text: str, names: list[str], where: str) -> set[tuple[int, int]]:
 
 def evaluate(path: Path = DATASET) -> NameScores:
     scores = NameScores()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for n, row in numbered_rows(path):
         gold = gold_spans(row["text"], row["names"], f"{path.name}:{n}")
         found = set(name_spans(row["text"]))
         scores.sentences += 1

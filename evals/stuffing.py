@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.drafts import row_event
+from evals.drafts import case_drafter
+from evals.tables import read_table
 
 #: the reason the intake agent gives when a text claims its own routing
 CLAIM_REASON = "文本自称"
@@ -65,11 +66,10 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    rows = [
-        json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line
-    ]
+    rows = read_table(args.dataset)
     with build_services(Settings(), durable=False) as built:
-        result = evaluate(rows, lambda text: built.dispatcher.draft(row_event({}, text), "offline"))
+        draft = case_drafter(built.dispatcher, "offline")
+        result = evaluate(rows, lambda text: draft({}, text))
     summary = {k: v for k, v in result.items() if k != "changed"}
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     if args.out:
