@@ -48,11 +48,11 @@ def resolve_place(k: Knowledge, principal: Principal, named: str | None) -> tupl
         return street.code, f"按{whose}{street.name}作答"
     own = k.ancestor_at(principal.jurisdiction, "street")
     if own is not None and k.within(own.code, node.code):
-        return own.code, f"{whose}为{node.name}，按您所在的{own.name}作答"
+        return own.code, f"{whose}{node.name}未指明街道（镇），按您所在的{own.name}作答"
     pick = _example_street(k, principal, node.code)
     district = k.jurisdiction(pick.parent or "")
     return pick.code, (
-        f"{whose}为{node.name}，未指明街道（镇），以下以{district.name}{pick.name}为一般街道示例作答；"
+        f"{whose}{node.name}未指明街道（镇），以下以{district.name}{pick.name}为一般街道示例作答；"
         "其他街道的主办单位类型相同，单位名称随街道而变"
     )
 
@@ -144,23 +144,24 @@ def for_event(
     """Ownership of a stored event: its waiting draft, else its last order, else computed.
     A draft is read as the asker may read it (no duplicate outside their scope is named)."""
     k = deps.knowledge
-    where = k.jurisdiction(event.street).name if event.street in k.jurisdictions else "事发地"
+
+    def where(street: str | None) -> str:
+        return k.jurisdiction(street).name if street in k.jurisdictions else "未能定位"
+
     view = pending(event.id)
     if view is not None:
         view = for_caller(view, deps.store, principal)
-    if view is not None:
-        decided = f"待审核的派单草稿（草稿编号 {view['approval']['id']}）"
         return from_view(
             k,
             view,
             subject=f"事件 E{event.id}",
-            place_note=f"事发地：{where}",
-            decided_by=decided,
+            place_note=f"事发地：{where(view['location'].get('street'))}",
+            decided_by=f"待审核的派单草稿（草稿编号 {view['approval']['id']}）",
             event_id=event.id,
         )
     orders = deps.store.orders(event.id)
     if orders and event.subtype in k.subtypes:
-        return from_order(k, event, orders[-1], where)
+        return from_order(k, event, orders[-1], where(event.street))
     fields = event.model_dump(mode="json", include=set(EventCreate.model_fields))
     view, state = draft_text(
         deps, {**fields, "street": event.street, "district": event.district}, own_id=event.id
@@ -171,7 +172,7 @@ def for_event(
         k,
         view,
         subject=f"事件 E{event.id}",
-        place_note=f"事发地：{where}",
+        place_note=f"事发地：{where(view['location'].get('street'))}",
         decided_by="尚无派单草稿，按智能分拨即时计算（未保存）",
         event_id=event.id,
         default_level=Level(state["routing"]["default_level"]),
