@@ -4,7 +4,8 @@ An independently written set cannot use Sanji's department codes: its writer nev
 Its gold names department *types* in the writer's own vocabulary (「街道综合行政执法大队」,
 「区生态环境局」) with the level, the urgency and at most one applicable article. A type map
 (YAML, ``{dataset: name, types: {their name: [our type codes]}}``), written after the set was
-frozen, says which of our types count as each of theirs. A draft is scored on the lead type,
+frozen, says which of our types count as each of theirs; an empty list says Sanji has no such
+type (a gold lead of that type is always missed). A draft is scored on the lead type,
 the level, the urgency, the assisting types, whether it cites the expected article, and whether
 every article it cites exists in the regulation index; a row that fails to draft is counted,
 not fatal."""
@@ -48,7 +49,7 @@ def load_type_map(path: Path, k: Knowledge) -> TypeMap:
         ) from exc
     out: dict[str, frozenset[str]] = {}
     for theirs, codes in table.items():
-        codes = [str(c) for c in (codes if isinstance(codes, list) else [codes])]
+        codes = [str(c) for c in (codes if isinstance(codes, list) else [codes] if codes else [])]
         unknown = [c for c in codes if c not in k.department_types]
         if unknown:
             raise DatasetError(
@@ -78,7 +79,7 @@ def check_typed(rows: Sequence[dict[str, Any]], name: str, tmap: TypeMap) -> Non
         if gold.get("level") not in LEVELS or gold.get("urgency") not in URGENCIES:
             raise DatasetError(f"{name} 第{n}行 gold 的 level / urgency 不合法")
         for t in [gold.get("lead"), *(gold.get("assisting") or [])]:
-            if not tmap.ours(str(t)):
+            if str(t) not in tmap.types:
                 raise DatasetError(f"{name} 第{n}行：部门类型「{t}」不在类型映射 {tmap.name} 中")
 
 
