@@ -143,6 +143,9 @@ class Subtype(Strict):
     keywords: list[str] = Field(min_length=3)
     examples: list[str] = Field(min_length=2)
     lead: DutyRef
+    #: who leads when the event is owned above its default level (the district bureau whose
+    #: stationed unit leads at the street); without it the lead type's ``escalates_to`` acts
+    lead_above: DutyRef | None = None
     assist: list[DutyRef] = []
     level: Level
     urgency: Urgency = Urgency.NORMAL
