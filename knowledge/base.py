@@ -232,6 +232,11 @@ def _departments(
                 ["department_types", i, "escalates_to"],
                 f"{t.code} escalates to unknown department type {t.escalates_to}",
             )
+        if t.unit_of and t.unit_of not in {x.code for x in spec.department_types}:
+            raise f.error(
+                ["department_types", i, "unit_of"],
+                f"{t.code} is a unit of unknown department type {t.unit_of}",
+            )
         for level in t.levels:
             if level is Level.ENTERPRISE:
                 holders = [city]

@@ -84,6 +84,9 @@ class DepartmentTypeSpec(Strict):
     name: dict[Literal["city", "district", "street", "town", "enterprise"], str]
     levels: list[Level] = Field(min_length=1)
     escalates_to: str | None = None
+    #: the district bureau this street-level type is a unit of (派出所 of 公安分局): the same
+    #: bureau for scoring and display, while the level stays street
+    unit_of: str | None = None
     boards: list[str] = []
     duties: list[DutySpec] = Field(min_length=1)
 

@@ -17,6 +17,7 @@ from agents.deps import AgentDeps
 from agents.routing import route_event
 from agents.state import TriageContext
 from domain.vocabulary import Level
+from evals.dispatch_eval import score
 from knowledge import Knowledge
 from store import EventStore
 from tools.escalation import spans
@@ -183,3 +184,22 @@ def test_every_street_default_subtype_has_a_street_level_lead(knowledge: Knowled
         )
         assert up.lead.level in (Level.DISTRICT, Level.ENTERPRISE), st.code
         assert set(up.lead.duty_ids) <= set(knowledge.departments[up.lead.code].duty_ids)
+
+
+def test_a_stationed_unit_scores_as_its_bureau(knowledge: Knowledge) -> None:
+    """A golden set that names the bureau (市场监管局, level street) and a draft that names its
+    market-supervision office agree on the bureau, not on the type."""
+    row = {"gold": {"subtype": "MK04", "lead_department": "500103.market", "level": "street",
+                    "urgency": "normal"}}  # fmt: skip
+    draft = {
+        "category": {"code": "MK04"},
+        "lead_department": {"code": f"{JIEFANGBEI}.market_office"},
+        "assisting_departments": [],
+        "legal_basis": [],
+        "level": "street",
+        "urgency": "normal",
+    }
+    s = score(row, draft, knowledge)
+    assert s["lead_bureau"] and not s["lead_type"] and not s["lead"] and s["level"]
+    draft["lead_department"] = {"code": f"{JIEFANGBEI}.police_station"}
+    assert not score(row, draft, knowledge)["lead_bureau"]
