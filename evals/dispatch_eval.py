@@ -31,7 +31,7 @@ from evals.typed_gold import (
 from knowledge import Knowledge
 from tools.pii import mask_text
 
-CHECKS = ("subtype", "category", "lead", "lead_type", "level", "urgency")
+CHECKS = ("subtype", "category", "lead", "lead_type", "lead_bureau", "level", "urgency")
 
 
 def load_golden(path: Path, k: Knowledge) -> list[dict[str, Any]]:
@@ -50,6 +50,11 @@ def load_golden(path: Path, k: Knowledge) -> list[dict[str, Any]]:
     return rows
 
 
+def _bureau(k: Knowledge, department: str) -> str:
+    kind = k.departments[department].type
+    return k.department_types[kind].unit_of or kind
+
+
 def score(row: dict[str, Any], draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
     gold = row["gold"]
     lead = draft["lead_department"]["code"]
@@ -63,6 +68,8 @@ def score(row: dict[str, Any], draft: dict[str, Any], k: Knowledge) -> dict[str,
         == k.subtypes[gold["subtype"]].category,
         "lead": lead == gold["lead_department"],
         "lead_type": k.departments[lead].type == k.departments[gold["lead_department"]].type,
+        # a stationed unit and its bureau (派出所 and 公安分局) are the same lead by bureau
+        "lead_bureau": _bureau(k, lead) == _bureau(k, gold["lead_department"]),
         "level": draft["level"] == gold["level"],
         "urgency": draft["urgency"] == gold["urgency"],
         "assist_recall": len(assist & assist_gold) / len(assist_gold) if assist_gold else None,
