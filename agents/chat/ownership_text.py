@@ -19,7 +19,7 @@ def _level_answer(o: Ownership) -> str:
     if o.level is Level.STREET:
         return f"不需要上报区里。{o.level_reason}。"
     where = "市里" if o.level is Level.CITY else "区里"
-    return f"需要上报{where}，由{o.level_zh}承办：{o.level_reason}。"
+    return f"需要上报{where}，由{o.level_zh}承办。{o.level_reason}。"
 
 
 def render(o: Ownership, asks_level: bool) -> str:

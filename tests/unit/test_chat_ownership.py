@@ -27,7 +27,7 @@ from knowledge import Knowledge
 from knowledge.retrieval import RegulationIndex, open_index
 from store import EventStore
 from tests.conftest import DEMO_NOW
-from tools.escalation import EscalationAnswer, EscalationQuery, escalate
+from tools.escalation import EscalationAnswer, EscalationQuery, escalate, spans
 from tools.routing import (
     DepartmentsAnswer,
     DepartmentsQuery,
@@ -83,6 +83,7 @@ def expected(
     st = k.subtype(subtype)
     urgency, _ = urgency_for(k, subtype, subject)
     first = departments_for(k, DepartmentsQuery(subtype=subtype, jurisdiction=street))
+    streets, districts = spans(k, subject)
     esc = escalate(
         k,
         EscalationQuery(
@@ -91,11 +92,15 @@ def expected(
             urgency=urgency,
             lead_type=st.lead.type,
             departments=1 + len(first.assisting),
+            streets=streets,
+            districts=districts,
         ),
     )
-    routed = departments_for(
-        k, DepartmentsQuery(subtype=subtype, jurisdiction=street, level=esc.level)
-    )
+    routed = first
+    if esc.level.rank > first.level.rank:
+        routed = departments_for(
+            k, DepartmentsQuery(subtype=subtype, jurisdiction=street, level=esc.level)
+        )
     return subtype, esc, routed
 
 
@@ -180,10 +185,10 @@ def test_the_answer_is_the_drafts_decision(
     assert k.department_types[k.departments[routed.lead.code].type].code  # a known type
     for a in routed.assisting:
         assert a.name in text
-    assert f"承办层级：{esc.level.zh}" in text
+    assert f"承办层级：{routed.level.zh}" in text
     for rule in esc.rules:
         assert rule.id in text
-    if not esc.rules and esc.level is Level.STREET:
+    if not esc.rules and routed.level is Level.STREET:
         assert "街道层级即可处置" in text
     for duty in routed.lead.duty_ids:
         assert duty in text and k.duties[duty].text in text
@@ -211,9 +216,11 @@ def test_a_level_question_answers_yes_or_no_first(
     who = officer(knowledge, "渝中区", Role.DISTRICT)
     for subject in ("燃气泄漏", "占道经营"):
         text = ask(chat, who, f"lv-{subject}", f"解放碑街道{subject}要不要上报区里")["content"]
-        _, esc, _ = expected(knowledge, deps.classifier, subject, code_of(knowledge, "解放碑街道"))
+        _, esc, routed = expected(
+            knowledge, deps.classifier, subject, code_of(knowledge, "解放碑街道")
+        )
         second = text.split("\n")[1]
-        if esc.level is Level.STREET:
+        if routed.level is Level.STREET:
             assert second.startswith("不需要上报区里")
         else:
             assert second.startswith("需要上报") and all(r.id in second for r in esc.rules)
