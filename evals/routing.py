@@ -27,10 +27,9 @@ import numpy as np
 import yaml
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
 from agents.classifier import knowledge_prior, training_pipeline
+from evals.baselines import StrongBaseline
 from evals.errors import DatasetError
 from evals.tables import read_table
 from knowledge import Knowledge
@@ -155,7 +154,18 @@ class LabelSpace:
     (``{dataset: name, map: {label: [our codes]}}``; codes may be subtypes, categories,
     departments or department types; many-to-one allowed)."""
 
-    def __init__(self, k: Knowledge, target: Target, labels: Iterable[str], label_map: Path | None):
+    def __init__(
+        self,
+        k: Knowledge,
+        target: Target,
+        labels: Iterable[str],
+        label_map: Path | None,
+        *,
+        trained: bool = False,
+    ):
+        """``trained``: a training mode (``--cv``, ``--train``), where labels that are not our
+        codes are taken as they are (granularity ``own``: train and test on them, without the
+        knowledge prior). Scoring the shipped model as configured needs our codes or a map."""
         self.k, self.target = k, target
         self.mapping: dict[str, str] = {}
         self.granularity = "own"
@@ -163,6 +173,8 @@ class LabelSpace:
         if label_map is not None:
             self._load_map(label_map)
             self.granularity = "mapped"
+            return
+        if trained and not self._ours(labels):
             return
         if target == "category":
             if labels <= set(k.subtypes):
@@ -172,7 +184,8 @@ class LabelSpace:
             else:
                 unknown = sorted(labels - set(k.subtypes) - set(k.categories))[:5]
                 raise DatasetError(
-                    f"标签不是本系统的小类或大类编码（如 {'、'.join(unknown)}），请用 --label-map 提供映射"
+                    f"标签不是本系统的小类或大类编码（如 {'、'.join(unknown)}）：按配置评测已发布的模型需用 "
+                    "--label-map 提供映射；或用 --cv K / --train 直接在数据集自己的标签上训练和测试"
                 )
         elif target == "department":
             if labels <= set(k.departments):
@@ -181,7 +194,8 @@ class LabelSpace:
                 self.granularity = "department_type"
             else:
                 raise DatasetError(
-                    "部门标签不是本系统的部门或部门类型编码，请用 --label-map 提供映射"
+                    "部门标签不是本系统的部门或部门类型编码：按配置评测需用 --label-map 提供映射；"
+                    "或用 --cv K / --train 直接在数据集自己的标签上训练和测试"
                 )
         else:
             allowed = {
@@ -193,6 +207,16 @@ class LabelSpace:
                 raise DatasetError(
                     f"{target} 标签只能是 {'/'.join(sorted(allowed[target]))}，发现 {'、'.join(sorted(bad)[:5])}；或用 --label-map"
                 )
+
+    def _ours(self, labels: set[str]) -> bool:
+        k = self.k
+        if self.target == "category":
+            return labels <= set(k.subtypes) or labels <= set(k.categories)
+        if self.target == "department":
+            return labels <= set(k.departments) or labels <= set(k.department_types)
+        if self.target == "level":
+            return labels <= {"street", "district", "city"}
+        return labels <= {"normal", "urgent", "critical"}
 
     def _load_map(self, path: Path) -> None:
         try:
@@ -298,19 +322,19 @@ def draft_cases(
     return out
 
 
-def pipeline(method: Method, n_min: int) -> Pipeline:
-    """The shipped training method (``agents.classifier.training_pipeline``) or the plain
-    baseline: the same features with an uncalibrated LinearSVC."""
-    shipped = training_pipeline(n_min)
+def pipeline(method: Method, n_min: int) -> Any:
+    """The shipped training method (``agents.classifier.training_pipeline``) or the strong
+    plain baseline (``evals.baselines.StrongBaseline``: char 1–3-gram TF-IDF + LinearSVC, C
+    and class weight chosen by inner CV on the training data)."""
     if method == "baseline":
-        return Pipeline([("tfidf", shipped.named_steps["tfidf"]), ("clf", LinearSVC())])
-    return shipped
+        return StrongBaseline()
+    return training_pipeline(n_min)
 
 
 def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:
     """Our method adds the knowledge (each subtype's phrasings, name, description and
     keywords) as training documents, labelled in the dataset's label space."""
-    if space.target != "category":
+    if space.target != "category" or space.granularity == "own":
         return [], []
     xs, ys = knowledge_prior(k)
     out_x, out_y = [], []
@@ -328,7 +352,10 @@ def fit_predict(
     space: LabelSpace,
     train: Sequence[Case],
     test: Sequence[Case],
+    notes: list[dict[str, Any]] | None = None,
 ) -> list[Prediction]:
+    """Fit ``method`` on ``train`` and predict ``test``; what the fit chose (the baseline's C,
+    our temperature) is appended to ``notes``."""
     xs, ys = [c.text for c in train], [c.label for c in train]
     if method == "sanji":
         px, py = prior_for(k, space)
@@ -344,6 +371,8 @@ def fit_predict(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes thinner than the calibration folds
         model.fit(xs, ys)
+    if notes is not None:
+        notes.append(fit_notes(model, len(xs), len(test)))
     out = []
     for case in test:
         started = time.perf_counter()
@@ -367,6 +396,17 @@ def fit_predict(
             )
         )
     return out
+
+
+def fit_notes(model: Any, n_train: int, n_test: int) -> dict[str, Any]:
+    note: dict[str, Any] = {"train": n_train, "test": n_test}
+    if isinstance(model, StrongBaseline):
+        note["chosen"] = {k: v for k, v in model.chosen_.items() if k != "grid"}
+        note["grid"] = model.chosen_["grid"]
+    else:
+        clf = model.named_steps["clf"]
+        note["temperature"] = round(float(getattr(clf, "temperature_", 1.0)), 4)
+    return note
 
 
 def folds(cases: Sequence[Case], k: int, seed: int = SEED) -> list[tuple[list[int], list[int]]]:
@@ -393,12 +433,14 @@ def cross_validate(
     cases: Sequence[Case],
     splits: list[tuple[list[int], list[int]]],
     progress: Callable[[int], None] = lambda n: None,
+    notes: list[dict[str, Any]] | None = None,
 ) -> tuple[list[Case], list[Prediction]]:
+    """Fit and predict fold by fold; the tested cases come back in fold order."""
     tested: list[Case] = []
     predictions: list[Prediction] = []
     for n, (train, test) in enumerate(splits, start=1):
         predictions += fit_predict(
-            method, k, space, [cases[i] for i in train], [cases[i] for i in test]
+            method, k, space, [cases[i] for i in train], [cases[i] for i in test], notes
         )
         tested += [cases[i] for i in test]
         progress(n)
