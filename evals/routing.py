@@ -28,7 +28,7 @@ import yaml
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from agents.classifier import knowledge_prior, training_pipeline
+from agents.classifier import _log_softmax, knowledge_prior, training_pipeline
 from evals.baselines import StrongBaseline
 from evals.errors import DatasetError
 from evals.tables import read_table
@@ -58,6 +58,7 @@ class Prediction:
     explanation: str = ""
     needs_human: list[str] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    raw_confidence: float | None = None  # before calibration (softmax of the raw scores)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -382,16 +383,19 @@ def fit_predict(
             classes = model.classes_
             top = [str(classes[i]) for i in order]
             confidence: float | None = round(float(proba[order[0]]), 4)
+            raw = model[-1].scores(model[:-1].transform([case.text]))
+            raw_confidence: float | None = round(float(np.exp(_log_softmax(raw)).max()), 4)
         else:
             scores = model.decision_function([case.text])[0]
             order = np.argsort(-scores)[:3]
             top = [str(model.classes_[i]) for i in order]
-            confidence = None
+            confidence = raw_confidence = None
         out.append(
             Prediction(
                 label=top[0],
                 top=top,
                 confidence=confidence,
+                raw_confidence=raw_confidence,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
             )
         )
@@ -503,6 +507,9 @@ def metrics(cases: Sequence[Case], predictions: Sequence[Prediction]) -> dict[st
         confidence = [p.confidence or 0.0 for p in predictions]
         out["ece"] = expected_calibration_error(confidence, correct)
         out["mean_confidence"] = round(float(np.mean(confidence)), 4)
+    if any(p.raw_confidence is not None for p in predictions):
+        raw = [p.raw_confidence or 0.0 for p in predictions]
+        out["ece_uncalibrated"] = expected_calibration_error(raw, correct)
     latencies = [p.latency_ms for p in predictions]
     out["latency_ms"] = {
         "p50": round(statistics.median(latencies), 2),
