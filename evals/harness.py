@@ -14,17 +14,15 @@ from typing import Any, Literal
 from evals import report
 from evals.baselines import paired
 from evals.errors import DatasetError
+from evals.methods import cross_validate, fit_predict, folds
 from evals.routing import (
     Case,
     LabelSpace,
     Method,
     Prediction,
     Target,
-    cross_validate,
     dataset_hash,
     draft_cases,
-    fit_predict,
-    folds,
     git_commit,
     load_cases,
     metrics,

@@ -17,7 +17,8 @@ from sklearn.svm import LinearSVC
 from evals.baselines import GRID_C, StrongBaseline, paired
 from evals.errors import DatasetError
 from evals.harness import RoutingArgs, run_routing
-from evals.routing import Case, LabelSpace, fit_predict, folds
+from evals.methods import fit_predict, folds
+from evals.routing import Case, LabelSpace
 from knowledge import Knowledge
 
 TOPICS = {
