@@ -132,7 +132,8 @@ def calibrate(
 
 def fit_isotonic(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Breakpoints of a non-decreasing map from raw confidence to the share of right cases."""
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    # never 0 or 1: a handful of cases at either end proves neither certainty
+    iso = IsotonicRegression(y_min=0.01, y_max=0.99, out_of_bounds="clip")
     iso.fit(confidence, correct.astype(float))
     return np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_)
 
