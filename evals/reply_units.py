@@ -6,10 +6,11 @@ the case was passed to, the unit that investigated and answered, and units the c
 to contact. THE handling unit is chosen in this order:
 
 1. the unit that signs the reply (named in its last characters, before the date);
-2. units the reply says acted (经/由/转交… before the name, 调查/核实/回复… after it): the most
+2. the reply speaking as a town or street (我镇, 我街道): the street office — units it names
+   only helped;
+3. units the reply says acted (经/由/转交… before the name, 调查/核实/回复… after it): the most
    specific of them (street before district before city), and among equals the last named —
    in a forwarding chain (市信访局 → 区住建局 → 街道) that is the end of the chain;
-3. the reply speaking as a town or street (我镇, 我街道): the street office;
 4. units merely named, when they are all of one type (most specific, then the last);
 5. a unit the citizen is only referred to (向…咨询, 与…联系), the last one.
 
@@ -48,9 +49,14 @@ _PREFIX = re.compile(
     r"(?:(?P<coded>[A-Z]\d*)(?P<kind>县市|区|县|市))$|(?P<prov>西地省|省)$|(?P<bare>区县|县|区|市)$"
 )
 #: a street or town named by itself: 「泉塘街道」 「北山镇」 「沙田乡」
-_PLACE = re.compile(r"(?:街道|镇|乡)(?![\u4e00-\u9fa5]{0,2}(?:局|委|政府|办|所))")
+_PLACE = re.compile(
+    r"(?:街道|镇|乡)(?![\u4e00-\u9fa5]{0,2}(?:局|委|政府|办|所))"
+    r"(?!中学|小学|中心|学校|卫生院|医院|村|社区|居委会|派出所|政府|党委|镇|干部)"
+)
 _NOT_A_NAME = re.compile(r"[城乡村集小重全各本我该所在等和及与或的一个是各级两区县市省]")
 _LEAD_IN = set("经由转至交到向与和及或的在已将请该所对于是为即并即把从各等我本县区市")
+#: a list of kinds of unit, not a named one: 「乡镇人民政府、街道办事处」 「各街道办事处」
+_GENERIC = re.compile(r"[和及与或的、各该本我所在]|[乡镇]$")
 _SELF_STREET = re.compile(r"[我本](?:镇|乡|街道)")
 _DATE_TAIL = re.compile(r"[\s\d年月日号，。！!、:：\-—（）()]*$")
 
@@ -137,8 +143,9 @@ def _signed(text: str, end: int) -> bool:
     return body_end - 2 <= end <= body_end
 
 
-def mentions(reply: str) -> list[Mention]:
-    """Every typed unit the reply names, in order."""
+def mentions(reply: str, subject: str = "") -> list[Mention]:
+    """Every typed unit the reply names, in order. The message's subject is read only to tell
+    whether a bare 「市…局」 belongs to a county-level city (「B9市」 named in it)."""
     p = patterns()
     text = re.sub(r"\s+", "", reply)
     found: list[Mention] = []
@@ -153,9 +160,9 @@ def mentions(reply: str) -> list[Mention]:
         start = m.start() - len(prefix)
         if ending in p.street_units:  # take the street's or town's name along
             name = _street_name(text[max(0, m.start() - 4) : m.start()])
-            if not name and ending != "派出所":
+            if (not name or _GENERIC.search(name)) and ending != "派出所":
                 continue  # 「由镇人民政府或街道办事处…」: a kind of unit, not a unit
-            start = m.start() - len(name)
+            start = m.start() - len(name) if name and not _GENERIC.search(name) else m.start()
         acted, referral = _context(text, start, m.end(), p)
         found.append(
             Mention(
@@ -169,11 +176,16 @@ def mentions(reply: str) -> list[Mention]:
                 signed=_signed(text, m.end()),
             )
         )
-        taken.append((m.start(), m.end()))
+        taken.append((start, m.end()))
     for m in _PLACE.finditer(text):
         name = _street_name(text[max(0, m.start() - 4) : m.start()])
         start = m.start() - len(name)
-        if not name or _NOT_A_NAME.search(name) or any(s < m.end() and start < e for s, e in taken):
+        if (
+            not name
+            or _NOT_A_NAME.search(name)
+            or _cited(text, start)
+            or any(s < m.end() and start < e for s, e in taken)
+        ):
             continue
         acted, referral = _context(text, start, m.end(), p)
         signed = _signed(text, m.end())
@@ -191,7 +203,7 @@ def mentions(reply: str) -> list[Mention]:
                 )
             )
     voice = _reply_level(text)
-    county_city = re.search(r"[A-Z]\d+市", text) is not None
+    county_city = re.search(r"[A-Z]\d+(?:县)?市", text + subject) is not None
     fixed = []
     for x in found:
         level = x.level or voice
@@ -232,21 +244,21 @@ def _most_specific(ms: list[Mention]) -> Mention:
     return min(reversed(ms), key=lambda x: SPECIFIC[x.level])
 
 
-def extract(reply: str) -> Extraction:
+def extract(reply: str, subject: str = "") -> Extraction:
     """THE handling unit of a reply (see the module's docstring for the order of the rules)."""
-    ms = mentions(reply)
+    ms = mentions(reply, subject)
     signed = [x for x in ms if x.signed and not x.referral]
     if signed:
         return Extraction(signed[-1], "signed", ms)
-    acted = [x for x in ms if x.acted]
-    if acted:
-        return Extraction(_most_specific(acted), "acted", ms)
     self_street = _SELF_STREET.search(re.sub(r"\s+", "", reply))
     if self_street:
         unit = Mention(
             self_street.group(0), "street_office", "street", self_street.start(), self_street.end()
         )
         return Extraction(unit, "self_street", ms)
+    acted = [x for x in ms if x.acted]
+    if acted:
+        return Extraction(_most_specific(acted), "acted", ms)
     named = [x for x in ms if not x.referral]
     if named and len({x.type for x in named}) == 1:  # named in passing: only when unambiguous
         return Extraction(_most_specific(named), "named", ms)
@@ -261,7 +273,7 @@ def label_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dict[s
     out: list[dict[str, str]] = []
     rules: Counter[str] = Counter()
     for r in rows:
-        ex = extract(str(r.get("答复意见") or ""))
+        ex = extract(str(r.get("答复意见") or ""), str(r.get("留言主题") or ""))
         rules[ex.rule] += 1
         if ex.handler is None:
             continue

@@ -82,3 +82,25 @@ def test_label_rows_count_coverage() -> None:
         ("1", "eco_env", "district")
     ]
     assert stats["labelled"] == 1 and stats["messages"] == 2 and stats["by_rule"]["none"] == 1
+
+
+def test_the_towns_own_voice_beats_the_bureaus_it_names() -> None:
+    reply = "您好！我镇接到留言后，会同县环保局对养殖场进行了现场检查，已责令整改。2019年6月3日"
+    assert _handler(reply) == ("street_office", "street")
+
+
+def test_a_schools_name_is_not_a_town() -> None:
+    reply = "您好！我局调查核实，红岩镇中学已退还多收的资料费。感谢您对县教育工作的关心。"
+    ex = extract(reply)
+    assert all(m.type != "street_office" for m in ex.mentions)
+
+
+def test_a_street_enforcement_squad_is_our_street_enforcement() -> None:
+    reply = "您好！经调查，南湖街道城管执法中队已对占道摊点进行了劝离和整治。"
+    assert _handler(reply) == ("street_enforcement", "street")
+
+
+def test_bare_city_bureau_of_a_county_level_city() -> None:
+    reply = "您好！您反映的问题，我们已要求市住建局调查处理。"
+    assert _handler(reply) == ("housing", "city")
+    assert extract(reply, subject="K3市某小区漏水").handler.level == "district"  # type: ignore[union-attr]
