@@ -83,7 +83,9 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> TemperatureScaledSVM:
         labels = np.asarray(y)
         cv = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=0)
-        scores = cross_val_predict(self._svm(), X, labels, cv=cv, method="decision_function")
+        scores = _two_columns(
+            cross_val_predict(self._svm(), X, labels, cv=cv, method="decision_function")
+        )
         self.base_ = self._svm().fit(X, labels)
         self.classes_ = self.base_.classes_
         index = {c: i for i, c in enumerate(self.classes_)}
@@ -99,13 +101,21 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
         return LinearSVC(C=self.C, class_weight=self.class_weight)
 
     def scores(self, X: Any) -> np.ndarray:
-        return np.asarray(self.base_.decision_function(X))
+        return _two_columns(np.asarray(self.base_.decision_function(X)))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.exp(_log_softmax(self.scores(X) / self.temperature_))
 
     def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[np.argmax(self.base_.decision_function(X), axis=1)])
+        return np.asarray(self.classes_[np.argmax(self.scores(X), axis=1)])
+
+
+def _two_columns(scores: np.ndarray) -> np.ndarray:
+    """A binary SVM gives one score per row (positive: the second class); make it one column
+    per class like the multi-class case, so the softmax and argmax hold for two classes."""
+    if scores.ndim == 1:
+        return np.stack([-scores / 2, scores / 2], axis=1)
+    return scores
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
