@@ -91,17 +91,20 @@ def _index(settings: Settings) -> Check:
 
 def _reranker(path: Path | None = None) -> Check:
     """The shipped re-ranker: without it hybrid search still answers, with weaker ranking."""
-    from knowledge.retrieval.rerank import RERANKER_FILE, Reranker
+    from knowledge.retrieval.rerank import RERANKER_FILE, Reranker, read_config
 
     problem = Reranker.problem(path or RERANKER_FILE)
     if problem:
         return Check("重排模型 reranker", "fail", problem)
     model = Reranker.load(path or RERANKER_FILE)
-    assert model is not None  # problem() said it loads
+    if model is None:  # problem() found nothing wrong: the file chose fusion alone
+        reason = read_config(path or RERANKER_FILE).get("reason", "")
+        return Check("重排模型 reranker", "ok", f"按配置仅用倒数排名融合（method: rrf）：{reason}")
     return Check(
         "重排模型 reranker",
         "ok",
-        f"{len(model.names)} 个特征，训练集 {model.trained_on or '未注明'}",
+        f"{len(model.names)} 个特征，与倒数排名融合按 {model.blend:.2f} 加权，"
+        f"训练集 {model.trained_on or '未注明'}",
     )
 
 

@@ -74,6 +74,19 @@ def eval_retrieval(
             str(r["latency_ms"]["p95"]),
         )
     console.print(table)
+    if len(runs[0]["by_style"]) > 1:
+        styles = Table(title="按提问风格")
+        for col in ("方式", "风格", "题数", "R@1", "R@5", "R@10", "MRR"):
+            styles.add_column(col, justify="right")
+        for r in runs:
+            for style, m in r["by_style"].items():
+                styles.add_row(
+                    r["mode"],
+                    style,
+                    str(m["questions"]),
+                    *(f"{m[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr")),
+                )
+        console.print(styles)
     console.print(f"报告已写入 {out}/metrics.json 和 {out}/report.md")
 
 

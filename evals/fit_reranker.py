@@ -1,60 +1,87 @@
-"""Fit the regulation re-ranker (``knowledge/data/reranker.json``) on a question set.
+"""Fit the regulation re-ranker (``knowledge/data/reranker.json``) on questions of several styles.
 
     python -m evals.fit_reranker --train evals/datasets/retrieval-dev.jsonl \
-        --check evals/datasets/retrieval-test.jsonl
+        --train evals/datasets/retrieval-styles-dev.jsonl \
+        --check evals/datasets/retrieval-test.jsonl --check evals/datasets/retrieval-test2.jsonl \
+        --check evals/datasets/retrieval-styles-test.jsonl
 
 Needs an index built over the corpus the questions are about (``sanji index build``). Prints
-the k-fold cross-validated figures on the training set and the figures on the held-out set,
-beside plain reciprocal-rank fusion, then writes the model fitted on the whole training set."""
+cross-style validation (fitted on all styles but one, measured on that one: lexical, dense,
+plain reciprocal-rank fusion, the model alone and the blend it ships with), then the figures on
+the held-out sets, and writes the model fitted on all training questions with the blend weight
+chosen by the worst style (``evals.cross_style``).
+
+The guard: when on any held-out style the blend ranks below plain fusion (recall@5 or MRR),
+no weights are written; the file then says ``method: rrf`` (the index ranks by fusion alone)
+and the command exits non-zero. It also ships fusion alone when the chosen weight is 0."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from evals.retrieval import Question, load_dataset, rank_metrics
+from evals import cross_style as cs
+from evals.retrieval import Question, load_dataset
 from knowledge.retrieval import RegulationIndex
-from knowledge.retrieval.fusion import Candidates
-from knowledge.retrieval.rerank import RERANKER_FILE, Reranker
+from knowledge.retrieval.rerank import RERANKER_FILE, Reranker, rrf_config
 
-Prepared = list[tuple[Question, Candidates, np.ndarray]]
+RANKERS = ("lexical", "dense", "rrf", "model", "blend")
 
 
-def prepare(index: RegulationIndex, questions: list[Question]) -> Prepared:
+def _first(ranking: dict[int, tuple[int, float]], gold: set[int]) -> int | None:
+    ranks = [ranking[i][0] + 1 for i in gold if i in ranking]
+    return min(ranks) if ranks else None
+
+
+def prepare(index: RegulationIndex, questions: list[Question]) -> list[cs.Item]:
+    """The candidates the index offers each question, which of them answer it, and where the
+    first answer stands in the lexical and dense rankings alone."""
+    where: dict[tuple[str, str], list[int]] = {}
+    for n, a in enumerate(index.units):
+        where.setdefault((a.title, a.article), []).append(n)
     out = []
     for q in questions:
         c = index.candidates(q.question)
-        labels = np.array(
-            [(index.units[i].title, index.units[i].article) in q.answers for i in c.ids]
-        )
-        out.append((q, c, labels))
+        gold = {n for key in q.answers for n in where.get(key, [])}
+        labels = np.array([int(i) in gold for i in c.ids], dtype=bool)
+        out.append(cs.Item(q, c, labels, _first(c.lexical, gold), _first(c.dense, gold)))
     return out
 
 
-def _rank(scores: np.ndarray, labels: np.ndarray) -> int | None:
-    hit = np.nonzero(labels[np.argsort(-scores, kind="stable")])[0]
-    return int(hit[0]) + 1 if len(hit) else None
-
-
-def recall(prepared: Prepared, model: Reranker | None) -> dict[str, float]:
-    """Figures of the model's order of the candidates (the fused order without a model)."""
-    score: Callable[[Candidates], np.ndarray] = (
-        (lambda c: model.score(c.rows)) if model is not None else (lambda c: c.fused)
+def _row(name: str, m: dict[str, float]) -> str:
+    return (
+        f"  {name:8s} R@1 {m['recall@1']:.3f}  R@5 {m['recall@5']:.3f}  "
+        f"R@10 {m['recall@10']:.3f}  MRR {m['mrr']:.3f}"
     )
-    return rank_metrics([_rank(score(c), labels) for _, c, labels in prepared])
 
 
-def cross_validate(prepared: Prepared, folds: int, c: float) -> dict[str, float]:
-    """Each question scored by a model fitted without its fold; figures over all questions."""
-    ranks = []
-    for f in range(folds):
-        train = [p for n, p in enumerate(prepared) if n % folds != f]
-        model = Reranker.fit([p[1].rows for p in train], [p[2] for p in train], c=c)
-        ranks += [_rank(model.score(p[1].rows), p[2]) for p in prepared[f::folds]]
-    return rank_metrics(ranks)
+def _print_figures(figures: dict[str, dict[str, float]]) -> None:
+    for name in RANKERS:
+        print(_row(name, figures[name]))
+
+
+def ship(out: Path, model: Reranker, rotations: list[cs.Rotation], report: dict) -> None:
+    """Write the configuration the index will use. The guard: when the blend ranked below
+    plain fusion on a held-out style, no weights are written, the file says ``method: rrf`` and
+    the command fails; a blend weight of 0 is fusion alone and is written as such."""
+    failures = [f"{r.held_out} 的 {m}" for r in rotations for m in r.below_rrf]
+    trained_on = model.trained_on
+    if failures:
+        reason = "交叉风格验证中重排在 " + "、".join(failures) + " 上低于倒数排名融合"
+        out.write_text(rrf_config(reason, trained_on, report) + "\n", encoding="utf-8")
+        raise SystemExit(
+            f"{reason}：拒绝写入重排权重，已在 {out} 写入 method: rrf（检索仅用倒数排名融合）"
+        )
+    if model.blend == 0:
+        reason = "交叉验证选出的重排权重为 0：没有一种风格能在不损其他风格的前提下得到提升"
+        out.write_text(rrf_config(reason, trained_on, report) + "\n", encoding="utf-8")
+        print(f"{reason}；已在 {out} 写入 method: rrf")
+        return
+    out.write_text(model.to_json(report) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--check", type=Path, action="append", default=[], help="held-out sets, never fitted on"
     )
-    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--folds", type=int, default=4, help="inner folds that choose the blend")
     ap.add_argument("--c", type=float, default=0.3, help="inverse regularisation strength")
     ap.add_argument("--out", type=Path, default=RERANKER_FILE)
     args = ap.parse_args(argv)
@@ -74,23 +101,44 @@ def main(argv: list[str] | None = None) -> None:
     index = open_configured_index(Settings(), build_if_empty=False)
     if not index.units:
         raise SystemExit("索引为空：先运行 sanji index build --source …")
-    train = [p for path in args.train for p in prepare(index, load_dataset(path))]
+    train = [it for path in args.train for it in prepare(index, load_dataset(path))]
     names = "+".join(path.name for path in args.train)
-    print(f"training set {names}: {len(train)} questions")
-    print("  fused (no re-ranker)      ", recall(train, None))
-    print(f"  re-ranked, {args.folds}-fold CV      ", cross_validate(train, args.folds, args.c))
-    model = Reranker.fit(
-        [p[1].rows for p in train], [p[2] for p in train], c=args.c, trained_on=names
-    )
+    styles = sorted({it.style for it in train})
+    counts = ", ".join(f"{s} {sum(it.style == s for it in train)}" for s in styles)
+    print(f"training set {names}: {len(train)} questions ({counts})")
+
+    report: dict[str, Any] = {"trained_on": names, "styles": styles, "rotations": []}
+    rotations = cs.cross_style(train, args.folds, args.c) if len(styles) > 1 else []
+    for rot in rotations:
+        print(
+            f"cross-style: fitted on {'+'.join(rot.trained_on)}, held out {rot.held_out} "
+            f"({rot.questions} questions), blend {rot.blend:.1f}"
+        )
+        _print_figures(rot.figures)
+        report["rotations"].append(vars(rot) | {"trained_on": list(rot.trained_on)})
+
+    scores = cs.out_of_fold(train, args.folds, args.c)
+    blend, tried = cs.choose_blend(train, scores)
+    oof = tried[str(blend)]
+    print(f"re-ranked, {args.folds}-fold CV, blend {blend:.1f} chosen by the worst style")
+    for s, m in oof.items():
+        print(_row(s, m) + f"   (fusion alone: MRR {tried['0.0'][s]['mrr']:.3f})")
+    model = cs.fit(train, args.c, trained_on=names).with_blend(blend)
+    report |= {"blend": blend, "cv": oof, "checks": {}}
     for path in args.check:
         check = prepare(index, load_dataset(path))
         print(f"held-out set {path.name}: {len(check)} questions")
-        print("  fused (no re-ranker)      ", recall(check, None))
-        print("  re-ranked                 ", recall(check, model))
-    args.out.write_text(model.to_json() + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+        for style in sorted({it.style for it in check}):
+            part = [it for it in check if it.style == style]
+            figures = cs.measure(part, model)
+            print(f" style {style} ({len(part)} questions)")
+            _print_figures(figures)
+            report["checks"][f"{path.name}:{style}"] = figures
+
+    print("coefficients:")
     for name, w in sorted(zip(model.names, model.coef, strict=True), key=lambda x: -abs(x[1])):
         print(f"  {name:18s} {w:+.3f}")
+    ship(args.out, model, rotations, report)
 
 
 if __name__ == "__main__":

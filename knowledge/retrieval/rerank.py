@@ -1,11 +1,16 @@
-"""Re-ranking of regulation candidates: a linear model over explainable signals.
+"""Re-ranking of regulation candidates: a linear model over explainable signals, blended with
+reciprocal-rank fusion.
 
-The lexical and dense rankings each see one side of an officer's question; which article
-answers it also depends on what the question asks (a fine, a deadline, who is in charge), on
-how strongly its law as a whole matches, and on whether one paragraph of a long article
-matches well. ``features`` turns those into numbers for each candidate; ``Reranker`` weighs
-them with coefficients fitted by ``python -m evals.fit_reranker`` on the development set and
-shipped in ``knowledge/data/reranker.json``. Every score is a sum of named contributions, so
+The lexical and dense rankings each see one side of a question; which article answers it also
+depends on what the question asks (a fine, a deadline, who is in charge), on how strongly its
+law as a whole matches, and on whether one paragraph of a long article matches well.
+``features`` turns those into numbers for each candidate; ``Reranker`` weighs them with
+coefficients fitted by ``python -m evals.fit_reranker`` and shipped in
+``knowledge/data/reranker.json``. Questions come in several styles (officers, residents,
+grid workers' field notes), and a model fitted on some can lose to plain fusion on another, so
+the final order blends the model's score with the fusion score (``blend``: 1 is the model
+alone, 0 is fusion alone), the weight chosen by cross-style validation. A file with
+``"method": "rrf"`` ships fusion alone. Every model score is a sum of named contributions, so
 a hit can say why it ranks where it does."""
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from knowledge.lawtext import Article
 
 RERANKER_FILE = Path(__file__).parents[1] / "data" / "reranker.json"
+#: how candidates are ordered: the fitted model blended with fusion, or fusion alone
+METHODS = ("blend", "rrf")
 
 #: what a question asks, recognised from the way officers ask it
 INTENTS: dict[str, re.Pattern[str]] = {
@@ -174,6 +182,31 @@ def features(
     ).astype(float)
 
 
+def standardise(values: np.ndarray) -> np.ndarray:
+    """Scores of one question's candidates on a common scale (mean 0, spread 1), so a model's
+    score and the fusion score can be blended whatever their units."""
+    spread = float(values.std()) if len(values) else 0.0
+    return (values - values.mean()) / spread if spread > 0 else np.zeros(len(values))
+
+
+def read_config(path: Path = RERANKER_FILE) -> dict[str, Any]:
+    """The re-ranking configuration as stored (``method`` is ``blend`` when absent: files
+    written before blending held a model alone)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    data.setdefault("method", "blend")
+    return data
+
+
+def rrf_config(reason: str, trained_on: str = "", report: dict[str, Any] | None = None) -> str:
+    """A configuration that ranks by reciprocal-rank fusion alone, saying why."""
+    body = {"method": "rrf", "reason": reason, "trained_on": trained_on}
+    return json.dumps(
+        body | ({"validation": report} if report else {}), ensure_ascii=False, indent=1
+    )
+
+
 @dataclass(frozen=True)
 class Reranker:
     names: tuple[str, ...]
@@ -182,39 +215,58 @@ class Reranker:
     coef: np.ndarray
     intercept: float
     trained_on: str = ""
+    #: weight of the model's standardised score beside the standardised fusion score
+    blend: float = 1.0
 
     def score(self, x: np.ndarray) -> np.ndarray:
+        """The model's score alone."""
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def rank_scores(self, x: np.ndarray, fused: np.ndarray) -> np.ndarray:
+        """What one question's candidates are ordered by: the model's score blended with the
+        fusion score, both standardised over these candidates."""
+        if not len(fused):
+            return np.zeros(0)
+        return self.blend * standardise(self.score(x)) + (1 - self.blend) * standardise(fused)
+
+    def with_blend(self, blend: float) -> Reranker:
+        return replace(self, blend=float(blend))
 
     def contributions(self, row: np.ndarray) -> dict[str, float]:
         parts = (row - self.mean) / self.scale * self.coef
         return {n: round(float(v), 3) for n, v in zip(self.names, parts, strict=True)}
 
-    def to_json(self) -> str:
+    def to_json(self, report: dict[str, Any] | None = None) -> str:
+        body: dict[str, Any] = {
+            "method": "blend",
+            "blend": round(self.blend, 4),
+            "features": list(self.names),
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": round(self.intercept, 6),
+            "trained_on": self.trained_on,
+        }
         return json.dumps(
-            {
-                "features": list(self.names),
-                "mean": [round(float(v), 6) for v in self.mean],
-                "scale": [round(float(v), 6) for v in self.scale],
-                "coef": [round(float(v), 6) for v in self.coef],
-                "intercept": round(self.intercept, 6),
-                "trained_on": self.trained_on,
-            },
-            ensure_ascii=False,
-            indent=1,
+            body | ({"validation": report} if report else {}), ensure_ascii=False, indent=1
         )
 
     @staticmethod
     def problem(path: Path = RERANKER_FILE) -> str | None:
-        """What keeps the model at ``path`` from being used, in words (None when it can be):
-        without it hybrid search silently falls back to reciprocal-rank fusion alone."""
+        """What keeps the configuration at ``path`` from being used, in words (None when it can
+        be, including a deliberate ``method: rrf``): without it hybrid search silently falls
+        back to reciprocal-rank fusion alone."""
         if not path.exists():
             return f"缺少重排模型文件 {path}，混合检索将退化为仅倒数排名融合（安装包不完整？）"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_config(path)
+            if data["method"] == "rrf":
+                return None
             Reranker.load(path)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             return f"重排模型文件 {path} 无法读取：{exc}"
+        if data["method"] not in METHODS:
+            return f"重排模型文件 {path} 的方法 {data['method']!r} 未知（应为 blend 或 rrf）"
         if tuple(data.get("features", ())) != FEATURES:
             return (
                 f"重排模型文件 {path} 的特征与当前代码不一致，"
@@ -224,12 +276,12 @@ class Reranker:
 
     @classmethod
     def load(cls, path: Path = RERANKER_FILE) -> Reranker | None:
-        """The shipped model, or None when it is missing or was fitted on other features
-        (the index then fuses by reciprocal rank alone)."""
+        """The shipped model, or None when the configuration says ``method: rrf``, is missing,
+        or was fitted on other features: the index then ranks by reciprocal-rank fusion alone."""
         if not path.exists():
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(data.get("features", ())) != FEATURES:
+        data = read_config(path)
+        if data["method"] != "blend" or tuple(data.get("features", ())) != FEATURES:
             return None
         return cls(
             names=FEATURES,
@@ -238,22 +290,34 @@ class Reranker:
             coef=np.asarray(data["coef"], dtype=float),
             intercept=float(data["intercept"]),
             trained_on=str(data.get("trained_on", "")),
+            blend=float(data.get("blend", 1.0)),
         )
 
     @classmethod
     def fit(
-        cls, rows: list[np.ndarray], labels: list[np.ndarray], c: float = 0.3, trained_on: str = ""
+        cls,
+        rows: list[np.ndarray],
+        labels: list[np.ndarray],
+        c: float = 0.3,
+        trained_on: str = "",
+        weights: list[float] | None = None,
     ) -> Reranker:
-        """Logistic regression on standardised features, positives up-weighted to balance."""
+        """Logistic regression on standardised features, positives up-weighted to balance;
+        ``weights`` (one per question) let each question style count alike."""
         from sklearn.linear_model import LogisticRegression
 
         x = np.vstack(rows)
         y = np.concatenate(labels).astype(int)
+        per_row = (
+            np.concatenate([np.full(len(r), w) for r, w in zip(rows, weights, strict=True)])
+            if weights is not None
+            else None
+        )
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale == 0] = 1.0
         model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-        model.fit((x - mean) / scale, y)
+        model.fit((x - mean) / scale, y, sample_weight=per_row)
         return cls(
             names=FEATURES,
             mean=mean,

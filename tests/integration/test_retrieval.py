@@ -94,16 +94,34 @@ def test_modes_rank_differently_but_all_answer(built: tuple[RegulationIndex, Pat
 
 
 def test_hybrid_reranks_the_fused_candidates(built: tuple[RegulationIndex, Path]) -> None:
+    from knowledge.retrieval.rerank import Reranker
+
     index, _ = built
-    assert index.reranker is not None
+    # a model that trusts the rankings and the best paragraph (the shipped file may say rrf)
+    coef = np.array(
+        [1.0 if n in ("lexical_rank", "dense_rank", "paragraph") else 0.1 for n in FEATURES]
+    )
+    model = Reranker(
+        FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, 0.0, blend=0.5
+    )
+    index.__dict__["reranker"] = model
+    try:
+        _check_hybrid(index, model)
+    finally:
+        del index.__dict__["reranker"]
+
+
+def _check_hybrid(index: RegulationIndex, model: object) -> None:
+    assert index.reranker is model
     question = "小区楼下烧烤油烟熏得很，罚得到不"
     c = index.candidates(question)
     assert len(c.ids) and c.rows.shape == (len(c.ids), len(FEATURES))
     assert np.isfinite(c.rows).all()
     hybrid = index.search(question, k=5)
     fused = index.search(question, k=5, mode="fused")
-    # the same candidates, ordered by the model's score instead of the fusion score
-    scores = dict(zip(c.ids.tolist(), index.reranker.score(c.rows).tolist(), strict=True))
+    # the same candidates, ordered by the model's score blended with the fusion score
+    blended = index.reranker.rank_scores(c.rows, c.fused)
+    scores = dict(zip(c.ids.tolist(), blended.tolist(), strict=True))
     positions = {a.uid: n for n, a in enumerate(index.units)}
     assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
     assert all(abs(h.score - scores[positions[h.unit.uid]]) < 1e-4 for h in hybrid)
@@ -294,5 +312,30 @@ def test_fitting_the_reranker_reports_and_writes_a_usable_model(
     main(["--train", str(dataset), "--check", str(dataset), "--folds", "2", "--out", str(out)])
     printed = capsys.readouterr().out
     assert "2-fold CV" in printed and "held-out set train.jsonl: 6 questions" in printed
+    # one style only: no cross-style rotation; the blend is fusion alone or a usable model
+    written = json.loads(out.read_text(encoding="utf-8"))
     model = Reranker.load(out)
-    assert model is not None and model.trained_on == "train.jsonl"
+    assert (written["method"] == "rrf" and model is None) or (
+        model is not None and model.trained_on == "train.jsonl" and 0 < model.blend <= 1
+    )
+    assert Reranker.problem(out) is None
+
+
+def test_a_configuration_of_fusion_alone_orders_hybrid_as_fused(
+    built: tuple[RegulationIndex, Path], tmp_path: Path
+) -> None:
+    from knowledge.retrieval.rerank import Reranker, rrf_config
+
+    index, _ = built
+    path = tmp_path / "reranker.json"
+    path.write_text(rrf_config("测试"), encoding="utf-8")
+    index.__dict__["reranker"] = Reranker.load(path)  # what the index reads from the file
+    try:
+        assert index.reranker is None
+        question = "小区楼下烧烤油烟熏得很，罚得到不"
+        hybrid = index.search(question, k=5)
+        fused = index.search(question, k=5, mode="fused")
+    finally:
+        del index.__dict__["reranker"]
+    assert [h.unit.uid for h in hybrid] == [h.unit.uid for h in fused]
+    assert all(not h.signals for h in hybrid)
