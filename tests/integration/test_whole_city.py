@@ -112,9 +112,28 @@ def test_unresolved_street_goes_to_the_district_centre(
         assert view["lead_department"]["name"] == f"{name}数字化城市运行和治理中心"
         assert view["level"] == "district"
         assert any("未能确定街道（镇）" in r and name in r for r in view["needs_human"])
-    # the district given with the event, no place in the text
-    view = dispatcher.draft(_event(STALLS.format(place="小区门口"), district="500101"), "offline")
-    assert view["lead_department"]["code"] == "500101.governance_center"
+
+
+def test_a_district_stored_with_the_event_settles_it(
+    routing_deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    """A stored event triaged again keeps its district: with no place in the text, the
+    district's centre owns it; with a same-named town, the district settles which one."""
+    ctx = TriageContext()
+
+    def route(text: str, district: str) -> dict[str, Any]:
+        event = {**_event(text).model_dump(mode="json"), "district": district}
+        state: dict[str, Any] = {"event": event}
+        state.update(classify_event(routing_deps, state, ctx, "t"))  # type: ignore[arg-type]
+        state.update(route_event(routing_deps, state, ctx, "t"))  # type: ignore[arg-type]
+        return state
+
+    out = route(STALLS.format(place="小区门口"), "500101")
+    assert out["routing"]["lead"]["code"] == "500101.governance_center"
+    out = route(STALLS.format(place="兴隆镇"), "500236")
+    town = next(s for s in knowledge.streets("500236") if s.name == "兴隆镇")
+    assert out["location"]["street"] == town.code
+    assert knowledge.departments[out["routing"]["lead"]["code"]].jurisdiction == town.code
 
 
 def test_event_with_no_district_keeps_the_city_path(deps: AgentDeps) -> None:
