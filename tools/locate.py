@@ -85,7 +85,8 @@ def _from_text(
         tail = any(_tail(text, taken, s) for s in spans)
         stem_ok = any(text[s + len(name) : s + len(name) + 1] not in STEM_AFTER_STOP for s in spans)
         for alias in group:
-            if alias.kind in ("city", "quiet") or (alias.kind != "district" and tail):
+            full_district = alias.kind == "district" and alias.anywhere
+            if alias.kind in ("city", "quiet") or (tail and not full_district):
                 continue
             if alias.kind == "stem" and not stem_ok:  # 陈家桥乡, 桃花源路: another place
                 continue

@@ -22,7 +22,7 @@ LABEL = {"street": "街道（镇）名", "stem": "街道（镇）简称", "landm
 
 #: district short forms that are ordinary words in a complaint (长寿老人, 大足球场…): only the
 #: full name (长寿区) is read as the district
-DISTRICT_SHORT_STOP = frozenset({"长寿", "大足", "江北", "南岸", "城口", "开州"})
+DISTRICT_SHORT_STOP = frozenset({"长寿"})
 
 #: road names found in most Chinese cities: they count only in a known district
 COMMON_ROADS = frozenset(
@@ -54,7 +54,9 @@ class Alias:
     text: str
     kind: str  # city | district | quiet | street | stem | landmark | road
     code: str  # city, district or street code
-    anywhere: bool = True  # False: counts only where the district is already known
+    # False: a street name that counts only where the district is already known; a district's
+    # short form that counts only where it is not the tail of a longer name
+    anywhere: bool = True
 
 
 def district_forms(name: str) -> list[str]:
@@ -82,7 +84,9 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
     district_texts: set[str] = set()
     for d in k.districts():
         for text in district_forms(d.name):
-            out.append(Alias(text, "district", d.code))
+            # a short form (江北) can be the tail of a longer name too (长江北路, 河南岸)
+            short = not text.endswith(("区", "县"))
+            out.append(Alias(text, "district", d.code, anywhere=not short))
             district_texts.add(text)
         short = re.sub(r"(?:区|县)$", "", d.name)
         if short in DISTRICT_SHORT_STOP:  # read, so that 江北观音桥 keeps its 观音桥
