@@ -85,11 +85,11 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
     for d in k.districts():
         for text in district_forms(d.name):
             # a short form (江北) can be the tail of a longer name too (长江北路, 河南岸)
-            short = not text.endswith(("区", "县"))
-            out.append(Alias(text, "district", d.code, anywhere=not short))
+            full = text.endswith(("区", "县"))
+            out.append(Alias(text, "district", d.code, anywhere=full))
             district_texts.add(text)
         short = re.sub(r"(?:区|县)$", "", d.name)
-        if short in DISTRICT_SHORT_STOP:  # read, so that 江北观音桥 keeps its 观音桥
+        if short in DISTRICT_SHORT_STOP:  # read, so that the word is not taken for a street
             out.append(Alias(short, "quiet", d.code))
     for s in k.streets():
         out.append(Alias(s.name, "street", s.code))
