@@ -13,7 +13,7 @@ from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
-from tools.escalation import EscalationQuery, escalate
+from tools.escalation import EscalationQuery, escalate, spans
 from tools.pii import mask_text
 from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for, unlocated_owner
 
@@ -26,13 +26,9 @@ def route_event(
     c, loc = state["classification"], state["location"]
     jurisdiction = loc.get("street") or loc.get("district") or k.city.code
     first = departments_for(k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction))
-    candidates = loc.get("candidates") or []
-    streets = len(set(candidates)) if loc.get("ambiguous") else 1
-    districts = (
-        len({k.jurisdiction(s).parent for s in candidates})
-        if loc.get("ambiguous") and candidates
-        else 1
-    )
+    # the places the event extends over, as its text says; an ambiguous place name is a
+    # question for a person (intake says so), not a sign that the event spans several places
+    streets, districts = spans(k, state["text"])
     esc = escalate(
         k,
         EscalationQuery(
@@ -47,7 +43,7 @@ def route_event(
         ),
     )
     answer = first
-    if esc.level is not first.level and esc.level is not Level.ENTERPRISE:
+    if esc.level.rank > first.level.rank and esc.level is not Level.ENTERPRISE:
         answer = departments_for(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )

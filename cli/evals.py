@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -78,16 +78,23 @@ def eval_retrieval(
 
 
 @contextmanager
-def _drafting(engine: str) -> Iterator[tuple[Drafter, Knowledge, str | None]]:
+def _drafting(
+    engine: str,
+) -> Iterator[tuple[Drafter, Knowledge, str | None, Callable[[str, str], bool]]]:
     """A function drafting one case with the shipped engine (nothing stored), the knowledge,
-    and the model name when the LLM engine is used."""
+    the model name when the LLM engine is used, and whether an article exists in the index."""
     from evals.drafts import case_drafter
 
     if engine == "llm" and not get_settings().llm_configured:
         fail("使用 llm 引擎需要配置 SANJI_LLM_BASE_URL")
     with services(durable=False) as built:
         model = built.deps.llm.model if built.deps.llm else None
-        yield case_drafter(built.dispatcher, engine), built.knowledge, model
+        index = built.index
+
+        def exists(title: str, article: str) -> bool:
+            return index.get_article(title, article) is not None
+
+        yield case_drafter(built.dispatcher, engine), built.knowledge, model, exists
 
 
 @eval_app.command("routing")
@@ -157,7 +164,7 @@ def eval_routing(
     drafter, model = None, None
     with ExitStack() as stack:
         if cv is None and train is None:
-            draft, k, model = stack.enter_context(_drafting(engine))
+            draft, k, model, _ = stack.enter_context(_drafting(engine))
             drafter = lambda case: draft(case.fields, case.text)  # noqa: E731
         else:
             k = default_knowledge()
@@ -214,6 +221,10 @@ def eval_dispatch(
     ],
     out: Annotated[Path, typer.Option(help="输出目录")],
     engine: Annotated[str, typer.Option(help="offline / llm")] = "offline",
+    type_map: Annotated[
+        Path | None,
+        typer.Option(help="YAML：独立金标准集自己的部门类型名 → 本系统部门类型编码"),
+    ] = None,
 ) -> None:
     """评测整张派单草稿：小类、主办部门、协办、层级、紧急程度、法规引用，并按疑难类型分组。"""
     from rich.progress import Progress
@@ -223,7 +234,10 @@ def eval_dispatch(
 
     engine = engine_choice(engine, "offline", "llm")
     try:
-        with _drafting(engine) as (draft, k, _), Progress(console=console, transient=True) as bar:
+        with (
+            _drafting(engine) as (draft, k, _, exists),
+            Progress(console=console, transient=True) as bar,
+        ):
             task = bar.add_task("起草", total=None)
             result = evaluate_dispatch(
                 dataset,
@@ -231,9 +245,14 @@ def eval_dispatch(
                 lambda row: draft(row, str(row["text"])),
                 out,
                 engine=engine,
+                type_map=type_map,
+                exists=exists,
                 progress=lambda n, total: bar.update(task, completed=n, total=total),
             )
     except DatasetError as exc:
         fail(str(exc))
-    show.dispatch_eval(dataset.name, result)
+    if result["typed"]:
+        show.typed_dispatch_eval(dataset.name, result)
+    else:
+        show.dispatch_eval(dataset.name, result)
     console.print(f"结果：{out}/metrics.json、{out}/predictions.jsonl")

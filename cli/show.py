@@ -82,6 +82,7 @@ def dispatch_eval(name: str, result: dict[str, Any]) -> None:
         "大类",
         "主办",
         "主办类型",
+        "主办机关",
         "层级",
         "紧急",
         "协办召回",
@@ -105,6 +106,7 @@ def dispatch_eval(name: str, result: dict[str, Any]) -> None:
                     "category",
                     "lead",
                     "lead_type",
+                    "lead_bureau",
                     "level",
                     "urgency",
                     "assist_recall",
@@ -114,3 +116,37 @@ def dispatch_eval(name: str, result: dict[str, Any]) -> None:
             ),
         )
     console.print(table)
+
+
+def typed_dispatch_eval(name: str, result: dict[str, Any]) -> None:
+    """A set in its own words: lead type, level, urgency, assisting, the expected article."""
+    o = result["overall"]
+    table = Table(
+        title=f"独立金标准集评测 · {name}（{o['cases']} 件，类型映射 {result['type_map']}）"
+    )
+    keys = {
+        "drafted": "成功起草",
+        "lead_type": "主办类型",
+        "level": "层级",
+        "urgency": "紧急",
+        "assist_recall": "协办召回",
+        "article_cited": "引用应引条文",
+        "cited_exist": "引用条文均存在",
+        "all_right": "全对",
+    }
+    for col in ("分组", "件数", *keys.values()):
+        table.add_column(col, justify="right")
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.0%}"
+
+    rows = [("全部", o)] + [
+        (g, s) for g, s in result["by_tag"].items() if not g.startswith("区县:")
+    ]
+    for group, s in rows:
+        table.add_row(group, str(s["cases"]), *(pct(s[key]) for key in keys))
+    console.print(table)
+    if result["failed"]:
+        console.print(
+            f"[red]起草失败 {len(result['failed'])} 件：{'、'.join(map(str, result['failed'][:20]))}[/red]"
+        )

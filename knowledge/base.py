@@ -236,6 +236,11 @@ def _departments(
                 ["department_types", i, "escalates_to"],
                 f"{t.code} escalates to unknown department type {t.escalates_to}",
             )
+        if t.unit_of and t.unit_of not in {x.code for x in spec.department_types}:
+            raise f.error(
+                ["department_types", i, "unit_of"],
+                f"{t.code} is a unit of unknown department type {t.unit_of}",
+            )
         for level in t.levels:
             if level is Level.ENTERPRISE:
                 holders = [city]
@@ -281,6 +286,8 @@ def _taxonomy(
         if s.category not in categories:
             raise f.error([*loc, "code"], f"subtype {s.code} has no category {s.category}")
         refs = [("lead", s.lead)] + [(f"assist.{k}", a) for k, a in enumerate(s.assist)]
+        if s.lead_above is not None:
+            refs.append(("lead_above", s.lead_above))
         for where, ref in refs:
             ref_loc: list[int | str] = [*loc, *where.split(".")]
             ref_loc = [int(p) if isinstance(p, str) and p.isdigit() else p for p in ref_loc]
@@ -300,6 +307,14 @@ def _taxonomy(
             raise f.error(
                 [*loc, "level"],
                 f"{s.code}: lead department {s.lead.type} does not exist at level {s.level.value}",
+            )
+        if s.lead_above is not None and not any(
+            lv is not Level.ENTERPRISE and lv.rank > s.level.rank
+            for lv in types[s.lead_above.type].levels
+        ):
+            raise f.error(
+                [*loc, "lead_above", "type"],
+                f"{s.code}: lead_above {s.lead_above.type} has no level above {s.level.value}",
             )
         subtypes[s.code] = s
     return categories, subtypes

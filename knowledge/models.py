@@ -85,6 +85,9 @@ class DepartmentTypeSpec(Strict):
     name: dict[Literal["city", "district", "street", "town", "enterprise"], str]
     levels: list[Level] = Field(min_length=1)
     escalates_to: str | None = None
+    #: the district bureau this street-level type is a unit of (派出所 of 公安分局): the same
+    #: bureau for scoring and display, while the level stays street
+    unit_of: str | None = None
     boards: list[str] = []
     duties: list[DutySpec] = Field(min_length=1)
 
@@ -144,6 +147,9 @@ class Subtype(Strict):
     keywords: list[str] = Field(min_length=3)
     examples: list[str] = Field(min_length=2)
     lead: DutyRef
+    #: who leads when the event is owned above its default level (the district bureau whose
+    #: stationed unit leads at the street); without it the lead type's ``escalates_to`` acts
+    lead_above: DutyRef | None = None
     assist: list[DutyRef] = []
     level: Level
     urgency: Urgency = Urgency.NORMAL

@@ -33,6 +33,21 @@ class EscalationAnswer(BaseModel):
     rules: list[RuleHit]
 
 
+#: words that say an event extends over the places it names (交界, 跨, 上下游, 两岸, 分属)
+EXTENT = (
+    "交界",
+    "跨",
+    "流经",
+    "上游",
+    "下游",
+    "沿线",
+    "两岸",
+    "之间",
+    "分属",
+    "涉及",
+    "延伸",
+    "波及",
+)
 #: words that deny what follows them (无人员受伤, 没有人被困, 未造成伤亡)
 NEGATIONS = ("无", "没有", "没", "未", "并非", "不是")
 #: what gathers without being a crowd of people (聚集流浪犬, 蚊虫聚集)
@@ -54,6 +69,42 @@ def mentions(text: str, keyword: str) -> bool:
     return False
 
 
+def _place_names(k: Knowledge) -> list[tuple[str, str, str]]:
+    """(name, street code or "", district code) for every district and street, full names and
+    short forms (渝中 for 渝中区, 大坪 for 大坪街道), longest first."""
+    names: list[tuple[str, str, str]] = []
+    for d in k.districts():
+        short = d.name.removesuffix("区").removesuffix("县")
+        names += [(n, "", d.code) for n in {d.name, short} if len(n) >= 2]
+        for s in k.streets(d.code):
+            short = s.name.removesuffix("街道").removesuffix("镇").removesuffix("乡")
+            names += [(n, s.code, d.code) for n in {s.name, short} if len(n) >= 2]
+    return sorted(names, key=lambda n: -len(n[0]))
+
+
+def spans(k: Knowledge, text: str) -> tuple[int, int]:
+    """How many streets and districts the event extends over, read from its text: the places
+    it names count only when a word of extent (交界, 跨, 上下游, 两岸…) says it covers them.
+    A single place, or places named without such a word, count as one of each."""
+    if not any(w in text for w in EXTENT):
+        return 1, 1
+    taken = [False] * len(text)
+    streets: set[str] = set()
+    districts: set[str] = set()
+    for name, street, district in _place_names(k):
+        start = text.find(name)
+        while start != -1:
+            span = range(start, start + len(name))
+            if not any(taken[i] for i in span):
+                for i in span:
+                    taken[i] = True
+                districts.add(district)
+                if street:
+                    streets.add(street)
+            start = text.find(name, start + 1)
+    return max(1, len(streets), len(districts)), max(1, len(districts))
+
+
 def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
     """按升级规则判断事件应由哪一级承办，并列出命中的规则及理由。"""
     st = k.subtype(q.subtype)
@@ -72,14 +123,17 @@ def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
                 continue
             reasons.append(f"紧急程度为{q.urgency.zh}")
         if w.needs_enforcement is not None:
+            # a street-level lead (the enforcement team, the police station, a stationed unit)
+            # holds its own enforcement duties, so the street keeps the event
             enforcement = [d for d in st.lead.duties if k.duties[d].enforcement]
-            held_at_street = Level.STREET in lead.levels
-            if (
-                not (enforcement and not held_at_street and st.level is Level.STREET)
-                and w.needs_enforcement
-            ):
+            needs = bool(enforcement) and Level.STREET not in lead.levels
+            if needs != w.needs_enforcement:
                 continue
-            reasons.append(f"处置需行使执法权（{'、'.join(enforcement)}），街道不具备")
+            reasons.append(
+                f"处置需行使执法权（{'、'.join(enforcement)}），街道及派驻机构不具备"
+                if needs
+                else "处置所需执法权由街道或派驻机构行使"
+            )
         if w.cross_jurisdiction is not None:
             crosses = q.districts > 1 if rule.target_level == "city" else q.streets > 1
             if crosses != w.cross_jurisdiction:

@@ -46,13 +46,23 @@ def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tup
     raise KeyError(f"no {type_code} department serves {jurisdiction} at {level.value} or above")
 
 
+def owning_level(k: Knowledge, jurisdiction: str, level: Level) -> Level:
+    """The level that can own an event at ``jurisdiction``: ``level``, or higher when the place
+    is known only above it (an event located only to its district is owned by the district)."""
+    ladder = [Level.STREET, Level.DISTRICT, Level.CITY]
+    for lv in ladder[ladder.index(level) :]:
+        if lv is Level.CITY or k.ancestor_at(jurisdiction, lv.value) is not None:
+            return lv
+    return Level.CITY
+
+
 def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
     """按事件小类和事发地，给出主办和协办部门（含层级与所依据的权责清单条目）。"""
     st = k.subtype(q.subtype)
     k.jurisdiction(q.jurisdiction)  # unknown code -> KeyError with a clear message
-    level = q.level or st.level
-    if level is Level.ENTERPRISE:
+    if q.level is Level.ENTERPRISE:
         raise ValueError("层级不能为企业 (level cannot be enterprise)")
+    level = owning_level(k, q.jurisdiction, q.level or st.level)
 
     def assigned(type_code: str, duty_ids: list[str], role: str) -> AssignedDepartment:
         # the lead acts at the event's level; an assisting unit is the nearest one that holds
@@ -68,7 +78,11 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
             duties=[k.duties[d].text for d in duty_ids],
         )
 
-    lead = assigned(st.lead.type, st.lead.duties, "lead")
+    # above its default level the subtype may name another lead: the district bureau whose
+    # street-stationed unit leads at the street (market for the market-supervision office)
+    above = st.lead_above is not None and level.rank > st.level.rank
+    lead_ref = st.lead_above if above and st.lead_above is not None else st.lead
+    lead = assigned(lead_ref.type, lead_ref.duties, "lead")
     assisting = [assigned(a.type, a.duties, "assist") for a in st.assist]
     assisting = [a for a in assisting if a.code != lead.code]
     return DepartmentsAnswer(subtype=st.code, level=level, lead=lead, assisting=assisting)

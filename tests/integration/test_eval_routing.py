@@ -288,7 +288,8 @@ def test_the_golden_set_is_valid_and_covers_the_hard_cases(knowledge: Knowledge)
 
 def test_whole_drafts_on_the_golden_set(tmp_path: Path, drafter: Any, knowledge: Knowledge) -> None:
     """The shipped offline engine on the golden set; floors a little under what it scored
-    when this test was written (subtype 0.76, lead 0.73, level 0.92, urgency 0.85)."""
+    when this test was written (subtype 0.76, lead 0.73, level 0.92, urgency 0.85) and, for
+    the level, after the set's levels were reviewed against the seed (level 0.88)."""
     from evals.dispatch_eval import evaluate_dispatch
 
     def draft(row: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +302,7 @@ def test_whole_drafts_on_the_golden_set(tmp_path: Path, drafter: Any, knowledge:
     o = result["overall"]
     assert o["cases"] >= 200
     assert (
-        o["subtype"] >= 0.70 and o["lead"] >= 0.68 and o["level"] >= 0.88 and o["urgency"] >= 0.80
+        o["subtype"] >= 0.70 and o["lead"] >= 0.68 and o["level"] >= 0.85 and o["urgency"] >= 0.80
     )
     assert o["articles_any"] is not None and o["articles_any"] >= 0.6
     assert o["assist_recall"] is not None and o["assist_recall"] >= 0.5  # was 0.38

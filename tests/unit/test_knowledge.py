@@ -160,8 +160,8 @@ def test_street_outside_its_district_is_rejected(kdir: Path) -> None:
 
 
 def test_escalation_rule_naming_unknown_subtype(kdir: Path) -> None:
-    line = _replace(kdir / "escalation.yaml", "subtypes: [EN05,", "subtypes: [ZZ99,")
-    with pytest.raises(KnowledgeError, match="ESC-R-04: unknown subtype ZZ99") as exc:
+    line = _replace(kdir / "escalation.yaml", "subtypes: [MK01,", "subtypes: [ZZ99,")
+    with pytest.raises(KnowledgeError, match="ESC-N-06: unknown subtype ZZ99") as exc:
         load_knowledge(kdir)
     assert exc.value.line == line
 
