@@ -49,7 +49,9 @@ def route_event(
         )
     needs_human = list(state.get("needs_human", []))
     district = loc.get("district")
-    unlocated = not loc.get("street") and bool(district) and answer.level is Level.STREET
+    # a street matter (its own level and the escalation rules say street) in a district whose
+    # street is unknown: the district's centre holds it until a person names the street
+    unlocated = not loc.get("street") and bool(district) and esc.level is Level.STREET
     if unlocated and district:
         answer = unlocated_owner(k, district, answer)
         needs_human.append(

@@ -89,12 +89,10 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
 
 
 def unlocated_owner(k: Knowledge, district: str, answer: DepartmentsAnswer) -> DepartmentsAnswer:
-    """Who owns a street-level event whose district is known but whose street is not: the
+    """Who owns an event of street level whose district is known but whose street is not: the
     district's governance centre, which receives and dispatches events (GC-01), takes it and
-    assigns the street; the departments that would have handled it assist. An answer above the
-    street needs no street and is returned as it is."""
-    if answer.level is not Level.STREET:
-        return answer
+    assigns the street; the departments of ``answer`` (found for the district) assist. An event
+    above the street needs no street: the caller keeps its answer."""
     centre = k.department("governance_center", district, Level.DISTRICT)
     duty_ids = ["GC-01"]
     lead = AssignedDepartment(
