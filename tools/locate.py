@@ -58,7 +58,7 @@ class LocateResult(BaseModel):
     explanation: str
 
 
-def _from_text(
+def names_in(
     k: Knowledge, text: str
 ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], set[str]]:
     """Names found in ``text``, longest first, each span read once: (name -> {street code:
@@ -197,7 +197,7 @@ def locate(k: Knowledge, q: LocateQuery) -> LocateResult:
     weak: dict[str, dict[str, str]] = {}
     named: set[str] = set()
     if q.address:
-        hits, weak, named = _from_text(k, "".join(q.address.split()))
+        hits, weak, named = names_in(k, "".join(q.address.split()))
     given = k.ancestor_at(q.district, "district") if q.district in k.jurisdictions else None
     hint = given.code if given else None
     geo: str | None = None

@@ -108,7 +108,7 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
 #: words (在解放碑, 住高桥镇); another Han character makes it part of a longer name (大江口镇,
 #: 热火朝天门前), unless that character ends a name read already (渝中区解放碑)
 BEFORE = frozenset(
-    "在到去从往于是我你他她它们的了和与及至向住近离经由自回来对把被让给为跟同靠临沿过"
+    "在到去从往于是我你他她它们的了和与及至向住近离经由自回来对把被让给为跟同靠临沿过跨属"
 )
 #: after a stem, a character that makes it another kind of place (陈家桥乡, 桃花源路)
 STEM_AFTER_STOP = frozenset("乡镇村路街巷道桥区县市组")
