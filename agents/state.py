@@ -4,7 +4,7 @@ clients, stores and settings arrive through ``AgentDeps`` when the graph is buil
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 # pydantic (and so the LangGraph server's input/output schemas) reads typing.TypedDict only
@@ -41,7 +41,14 @@ class TriageContext:
     engine: Literal["offline", "llm"] = "offline"
     model: str | None = None
     top_k: int = 5
-    min_confidence: float = 0.35  # below: an officer confirms the subtype
+    # below: an officer confirms the subtype (chosen on real messages: knowledge/data/confidence.yaml)
+    min_confidence: float = field(default_factory=lambda: _needs_human_below())
     zero_shot_below: float = 0.2  # below: the zero-shot path is consulted as a second opinion
     duplicate_score: float = 0.6
     actor: str = "sanji"
+
+
+def _needs_human_below() -> float:
+    from agents.classifier import confidence_calibration
+
+    return float(confidence_calibration()["needs_human_below"])

@@ -33,6 +33,15 @@ def routing_eval(run: dict[str, Any]) -> None:
     if run["baseline"]:
         rows.append(("基线宏平均 F1（同折）", f"{run['baseline']['macro_f1']:.4f}"))
         rows.append(("高出基线", f"{run['gain_macro_f1'] * 100:+.1f} 个百分点"))
+    if run.get("gain_paired"):
+        g = run["gain_paired"]
+        rows.append(
+            (
+                "逐折增益（均值 ± 标准差）",
+                f"{g['mean'] * 100:+.1f} ± {g['std'] * 100:.1f} 个百分点，"
+                f"{g['folds']} 折中胜 {g['wins']} 折",
+            )
+        )
     if run["usage"] and run["usage"]["llm_calls"]:
         u = run["usage"]
         rows.append(("大模型调用 / 回退", f"{u['llm_calls']} / {u['fallbacks']}"))

@@ -12,18 +12,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evals import report
+from evals.baselines import paired
 from evals.errors import DatasetError
+from evals.methods import cross_validate, fit_predict, folds
 from evals.routing import (
     Case,
     LabelSpace,
     Method,
     Prediction,
     Target,
-    cross_validate,
     dataset_hash,
     draft_cases,
-    fit_predict,
-    folds,
     git_commit,
     load_cases,
     metrics,
@@ -91,6 +90,18 @@ def names_for(k: Knowledge, target: Target) -> dict[str, str]:
     return {"normal": "一般", "urgent": "紧急", "critical": "特急"}
 
 
+def fold_f1(
+    tested: list[Case], predictions: list[Prediction], splits: list[tuple[list[int], list[int]]]
+) -> list[float]:
+    """Macro-F1 of each outer fold (``tested`` comes in fold order)."""
+    out, start = [], 0
+    for _, test in splits:
+        end = start + len(test)
+        out.append(metrics(tested[start:end], predictions[start:end])["macro_f1"])
+        start = end
+    return out
+
+
 def run_routing(
     args: RoutingArgs,
     k: Knowledge,
@@ -114,17 +125,44 @@ def run_routing(
     cases = load_cases(args.dataset, **read)  # type: ignore[arg-type]
     if args.limit:
         cases = cases[: args.limit]
-    space = LabelSpace(k, args.target, {c.label for c in cases}, args.label_map)
+    space = LabelSpace(
+        k,
+        args.target,
+        {c.label for c in cases},
+        args.label_map,
+        trained=bool(args.cv or args.train),
+    )
     baseline_metrics = None
+    fold_rows: list[dict[str, Any]] = []
+    paired_gain = None
     if args.cv:
         mode, mode_zh = f"cv{args.cv}", f"{args.cv} 折交叉验证（种子 0）"
         splits = folds(cases, args.cv)
+        our_notes: list[dict[str, Any]] = []
         tested, predictions = cross_validate(
-            args.method, k, space, cases, splits, lambda n: progress("交叉验证", n, args.cv or 0)
+            args.method,
+            k,
+            space,
+            cases,
+            splits,
+            lambda n: progress("交叉验证", n, args.cv or 0),
+            notes=our_notes,
         )
+        fold_rows = [
+            {"fold": n, "macro_f1": f1, args.method: note}
+            for n, (f1, note) in enumerate(
+                zip(fold_f1(tested, predictions, splits), our_notes, strict=True), start=1
+            )
+        ]
         if args.with_baseline and args.method != "baseline":
-            _, base = cross_validate("baseline", k, space, cases, splits)
+            base_notes: list[dict[str, Any]] = []
+            _, base = cross_validate("baseline", k, space, cases, splits, notes=base_notes)
             baseline_metrics = metrics(tested, base)
+            base_f1 = fold_f1(tested, base, splits)
+            for row, f1, note in zip(fold_rows, base_f1, base_notes, strict=True):
+                row.update(baseline_macro_f1=f1, gain=round(row["macro_f1"] - f1, 4))
+                row["baseline"] = note
+            paired_gain = paired([r["macro_f1"] for r in fold_rows], base_f1)
         cases = tested
     elif args.train:
         mode, mode_zh = "train", f"在 {args.train.name} 上训练"
@@ -166,6 +204,8 @@ def run_routing(
         "gain_macro_f1": round(m["macro_f1"] - baseline_metrics["macro_f1"], 4)
         if baseline_metrics
         else None,
+        "folds": fold_rows,
+        "gain_paired": paired_gain,
         "gate": None,
     }
     # the headline figures also at the top level, where the gate and compare read them

@@ -37,8 +37,20 @@ def confusion(
 
 
 def _cjk_font() -> str | None:
+    """A font with the labels' Chinese glyphs: Noto Sans SC (OFL) shipped in the
+    ``pylopdf-fonts-zh-cn`` package of the ``eval`` extra, registered with matplotlib here, so a
+    fresh machine without CJK system fonts draws Chinese too; else an installed CJK font."""
     from matplotlib import font_manager
 
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+    except ImportError:
+        pass
+    else:
+        path = sans_path()
+        if path.exists():
+            font_manager.fontManager.addfont(str(path))
+            return str(font_manager.FontProperties(fname=str(path)).get_name())
     for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "SimHei"):
         try:
             font_manager.findfont(name, fallback_to_default=False)

@@ -16,7 +16,6 @@ import re
 import statistics
 import subprocess
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
-from agents.classifier import knowledge_prior, training_pipeline
 from evals.errors import DatasetError
 from evals.tables import read_table
 from knowledge import Knowledge
@@ -59,6 +54,7 @@ class Prediction:
     explanation: str = ""
     needs_human: list[str] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    raw_confidence: float | None = None  # before calibration (softmax of the raw scores)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -155,7 +151,18 @@ class LabelSpace:
     (``{dataset: name, map: {label: [our codes]}}``; codes may be subtypes, categories,
     departments or department types; many-to-one allowed)."""
 
-    def __init__(self, k: Knowledge, target: Target, labels: Iterable[str], label_map: Path | None):
+    def __init__(
+        self,
+        k: Knowledge,
+        target: Target,
+        labels: Iterable[str],
+        label_map: Path | None,
+        *,
+        trained: bool = False,
+    ):
+        """``trained``: a training mode (``--cv``, ``--train``), where labels that are not our
+        codes are taken as they are (granularity ``own``: train and test on them, without the
+        knowledge prior). Scoring the shipped model as configured needs our codes or a map."""
         self.k, self.target = k, target
         self.mapping: dict[str, str] = {}
         self.granularity = "own"
@@ -163,6 +170,8 @@ class LabelSpace:
         if label_map is not None:
             self._load_map(label_map)
             self.granularity = "mapped"
+            return
+        if trained and not self._ours(labels):
             return
         if target == "category":
             if labels <= set(k.subtypes):
@@ -172,7 +181,8 @@ class LabelSpace:
             else:
                 unknown = sorted(labels - set(k.subtypes) - set(k.categories))[:5]
                 raise DatasetError(
-                    f"标签不是本系统的小类或大类编码（如 {'、'.join(unknown)}），请用 --label-map 提供映射"
+                    f"标签不是本系统的小类或大类编码（如 {'、'.join(unknown)}）：按配置评测已发布的模型需用 "
+                    "--label-map 提供映射；或用 --cv K / --train 直接在数据集自己的标签上训练和测试"
                 )
         elif target == "department":
             if labels <= set(k.departments):
@@ -181,7 +191,8 @@ class LabelSpace:
                 self.granularity = "department_type"
             else:
                 raise DatasetError(
-                    "部门标签不是本系统的部门或部门类型编码，请用 --label-map 提供映射"
+                    "部门标签不是本系统的部门或部门类型编码：按配置评测需用 --label-map 提供映射；"
+                    "或用 --cv K / --train 直接在数据集自己的标签上训练和测试"
                 )
         else:
             allowed = {
@@ -193,6 +204,16 @@ class LabelSpace:
                 raise DatasetError(
                     f"{target} 标签只能是 {'/'.join(sorted(allowed[target]))}，发现 {'、'.join(sorted(bad)[:5])}；或用 --label-map"
                 )
+
+    def _ours(self, labels: set[str]) -> bool:
+        k = self.k
+        if self.target == "category":
+            return labels <= set(k.subtypes) or labels <= set(k.categories)
+        if self.target == "department":
+            return labels <= set(k.departments) or labels <= set(k.department_types)
+        if self.target == "level":
+            return labels <= {"street", "district", "city"}
+        return labels <= {"normal", "urgent", "critical"}
 
     def _load_map(self, path: Path) -> None:
         try:
@@ -298,113 +319,6 @@ def draft_cases(
     return out
 
 
-def pipeline(method: Method, n_min: int) -> Pipeline:
-    """The shipped training method (``agents.classifier.training_pipeline``) or the plain
-    baseline: the same features with an uncalibrated LinearSVC."""
-    shipped = training_pipeline(n_min)
-    if method == "baseline":
-        return Pipeline([("tfidf", shipped.named_steps["tfidf"]), ("clf", LinearSVC())])
-    return shipped
-
-
-def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:
-    """Our method adds the knowledge (each subtype's phrasings, name, description and
-    keywords) as training documents, labelled in the dataset's label space."""
-    if space.target != "category":
-        return [], []
-    xs, ys = knowledge_prior(k)
-    out_x, out_y = [], []
-    for x, y in zip(xs, ys, strict=True):
-        label = space.of_subtype(y)
-        if label is not None:
-            out_x.append(x)
-            out_y.append(label)
-    return out_x, out_y
-
-
-def fit_predict(
-    method: Method,
-    k: Knowledge,
-    space: LabelSpace,
-    train: Sequence[Case],
-    test: Sequence[Case],
-) -> list[Prediction]:
-    xs, ys = [c.text for c in train], [c.label for c in train]
-    if method == "sanji":
-        px, py = prior_for(k, space)
-        known = set(ys)
-        xs, ys = (
-            xs + [x for x, y in zip(px, py, strict=True) if y in known],
-            ys + [y for y in py if y in known],
-        )
-    counts = Counter(ys)
-    if len(counts) < 2:
-        raise DatasetError("训练数据至少需要两个类别")
-    model = pipeline(method, min(counts.values()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # classes thinner than the calibration folds
-        model.fit(xs, ys)
-    out = []
-    for case in test:
-        started = time.perf_counter()
-        if method == "sanji":
-            proba = model.predict_proba([case.text])[0]
-            order = np.argsort(-proba)[:3]
-            classes = model.classes_
-            top = [str(classes[i]) for i in order]
-            confidence: float | None = round(float(proba[order[0]]), 4)
-        else:
-            scores = model.decision_function([case.text])[0]
-            order = np.argsort(-scores)[:3]
-            top = [str(model.classes_[i]) for i in order]
-            confidence = None
-        out.append(
-            Prediction(
-                label=top[0],
-                top=top,
-                confidence=confidence,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-        )
-    return out
-
-
-def folds(cases: Sequence[Case], k: int, seed: int = SEED) -> list[tuple[list[int], list[int]]]:
-    """Stratified folds with a fixed seed: the same folds for every method on the same data.
-    Classes with fewer members than folds are kept in the training side only."""
-    labels = [c.label for c in cases]
-    counts = Counter(labels)
-    usable = [i for i, y in enumerate(labels) if counts[y] >= k]
-    rare = [i for i, y in enumerate(labels) if counts[y] < k]
-    if len({labels[i] for i in usable}) < 2:
-        raise DatasetError(f"做 {k} 折交叉验证，至少两个类别需各有 {k} 条以上样本")
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    y = [labels[i] for i in usable]
-    return [
-        ([usable[i] for i in tr] + rare, [usable[i] for i in te])
-        for tr, te in splitter.split(np.zeros(len(usable)), y)
-    ]
-
-
-def cross_validate(
-    method: Method,
-    k: Knowledge,
-    space: LabelSpace,
-    cases: Sequence[Case],
-    splits: list[tuple[list[int], list[int]]],
-    progress: Callable[[int], None] = lambda n: None,
-) -> tuple[list[Case], list[Prediction]]:
-    tested: list[Case] = []
-    predictions: list[Prediction] = []
-    for n, (train, test) in enumerate(splits, start=1):
-        predictions += fit_predict(
-            method, k, space, [cases[i] for i in train], [cases[i] for i in test]
-        )
-        tested += [cases[i] for i in test]
-        progress(n)
-    return tested, predictions
-
-
 # -- metrics -----------------------------------------------------------------------------------
 
 
@@ -461,6 +375,9 @@ def metrics(cases: Sequence[Case], predictions: Sequence[Prediction]) -> dict[st
         confidence = [p.confidence or 0.0 for p in predictions]
         out["ece"] = expected_calibration_error(confidence, correct)
         out["mean_confidence"] = round(float(np.mean(confidence)), 4)
+    if any(p.raw_confidence is not None for p in predictions):
+        raw = [p.raw_confidence or 0.0 for p in predictions]
+        out["ece_uncalibrated"] = expected_calibration_error(raw, correct)
     latencies = [p.latency_ms for p in predictions]
     out["latency_ms"] = {
         "p50": round(statistics.median(latencies), 2),

@@ -17,6 +17,7 @@ from knowledge import Knowledge
 from knowledge.retrieval import RegulationIndex
 from store import EventStore
 from tools import duplicates, events, locate, regulations, routing, stats
+from tools.scope import jurisdiction_code
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class ToolDeps:
     clock: Callable[[], datetime]
     index: RegulationIndex | None = None
     actor: str | None = None  # who asks: sees unlocated events it filed itself
+    #: who owns a matter or an event, decided as the drafts decide (subject, jurisdiction
+    #: code, event id); supplied by the agent that owns that decision, bound to the caller
+    ownership: Callable[[str, str | None, int | None], Any] | None = None
 
 
 class EventIdArgs(BaseModel):
@@ -38,6 +42,20 @@ class DeadlineArgs(BaseModel):
         default=None, description="街道或区县编码；不填则为本人全部辖区"
     )
     limit: int = Field(default=20, ge=1, le=200)
+
+
+class OwnershipArgs(BaseModel):
+    """回答「归谁管、哪个部门负责、该派给谁、要不要上报区里、要不要提级」：按与派单草稿相同的分类、定责和升级规则，
+    给出主办和协办部门（具体单位及其类型）、承办层级及理由（命中的升级规则编号，或街道层级即可处置的原因）、
+    权责清单条目、法规条文和办理时限，并注明每一项的来源。问某件事件时填 event_id，问某类事项时填 subject。"""
+
+    subject: str = Field(
+        default="", description="事项的简短描述，如「占道经营」「小区噪音扰民」；问某件事件时可不填"
+    )
+    jurisdiction: str | None = Field(
+        default=None, description="街道或区县编码（或中文全称）；不填则为提问人的辖区"
+    )
+    event_id: int | None = Field(default=None, description="事件编号：问某件事件时填写")
 
 
 def _dump(value: Any) -> Any:
@@ -95,6 +113,13 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
         assert deps.index is not None
         return _dump(regulations.get_article(deps.index, regulations.ArticleQuery(**kw)))
 
+    def ownership(
+        subject: str = "", jurisdiction: str | None = None, event_id: int | None = None
+    ) -> Any:
+        assert deps.ownership is not None
+        code = jurisdiction_code(k, jurisdiction) if jurisdiction else None
+        return _dump(deps.ownership(subject, code, event_id))
+
     law_tools = []
     if deps.index is not None:
         law_tools = [
@@ -106,6 +131,8 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
             ),
             tool(article, "get_article", regulations.get_article.__doc__, regulations.ArticleQuery),
         ]
+    if deps.ownership is not None:
+        law_tools.append(tool(ownership, "ownership", OwnershipArgs.__doc__, OwnershipArgs))
     return [
         *law_tools,
         tool(search_events, "search_events", events.search_events.__doc__, events.EventQuery),

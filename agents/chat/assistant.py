@@ -133,7 +133,9 @@ class ChatAssistant:
         )
         fallbacks: list[str] = []
         try:
-            reply = run_tool_loop(self.deps, self.offline.pending_draft, turn, write, usage)
+            reply = run_tool_loop(
+                self.deps, self.offline.pending_draft, turn, write, usage, self.offline.ownership
+            )
         except LLMUnusable as exc:
             fallbacks.append(str(exc))
             reply = self.offline.answer(intent, state, ctx)

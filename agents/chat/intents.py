@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from agents.chat.owner_terms import asks_level, is_ownership, subject
 from domain.clock import CHINA_TZ, to_utc
 from knowledge import Knowledge
 from knowledge.retrieval.lexical import load_synonyms
 
 Kind = Literal[
     "overdue", "due_soon", "count", "list", "event", "basis", "regulation",
-    "draft", "similar", "confirm", "cancel", "help", "unknown",
+    "draft", "similar", "ownership", "confirm", "cancel", "help", "unknown",
 ]  # fmt: skip
 
 
@@ -44,6 +45,8 @@ class Intent:
     statuses: tuple[str, ...] = ()
     supervised: bool = False  # 督办件
     reason: str = ""
+    asks_level: bool = False  # 要不要上报区里, 要不要提级
+    refers: bool = False  # points at an event without its id (这事, 这起事件)
 
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -426,8 +429,19 @@ def parse(text: str, k: Knowledge, now: datetime) -> Intent:
         statuses=statuses,
         supervised=supervised,
     )
-    kind, why = _kind(t, slots, bool(_EVENT_REF.search(t)))
+    refers = bool(_EVENT_REF.search(t))
+    kind, why = _kind(t, slots, refers)
     query = question if kind in ("basis", "regulation") else ""
+    if kind == "ownership":
+        query = subject(_mask(masked, [m.span() for m in _EVENT_REF.finditer(masked)]))
+        return replace(
+            slots,
+            kind=kind,
+            query=query,
+            reason=why,
+            asks_level=asks_level(t),
+            refers=refers,
+        )
     return replace(slots, kind=kind, query=query, reason=why)
 
 
@@ -437,6 +451,8 @@ def _kind(t: str, s: Intent, event_ref: bool) -> tuple[Kind, str]:
     noun = bool(_NOUN.search(t))
     if _HELP.search(t):
         return "help", "询问助手能做什么"
+    if m := is_ownership(t):
+        return "ownership", f"含“{m.group()}”：按派单的定责和升级规则回答归属"
     if _DRAFT.search(t):
         return "draft", "要求起草派单"
     if m := _REGULATION.search(t):

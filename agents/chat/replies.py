@@ -8,7 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from agents.chat import ownership as owners
 from agents.chat.intents import Intent
+from agents.chat.ownership_model import Ownership
+from agents.chat.ownership_text import render as render_ownership
 from agents.chat.state import ChatContext, ChatState, Reply
 from agents.deps import AgentDeps
 from agents.dispatch import for_caller
@@ -26,6 +29,7 @@ LIST_MAX = 10
 HELP = (
     "我可以回答：某辖区今天/本周超时未办结或即将到期的事件；某街道某类事件的数量及与上期的比较；"
     "某类事件的清单；某件事件的情况、处理依据（法规条文）和相似事件；法规条文检索；"
+    "某类事项或某件事件归谁管、要不要上报区里（按派单的定责和升级规则）；"
     "为某件事件起草派单（需您确认后才派出）。例如：「渝中区今天有哪些超时未办结的事件」、"
     "「解放碑街道本周噪音投诉多少件，比上周多还是少」、「帮我给事件 E123 起草派单」。"
 )
@@ -358,6 +362,45 @@ class OfflineReplies:
             f"与事件 E{e.id} 相似的事件有 {len(found)} 件：\n" + "\n".join(lines),
             events=[e.id, *(c.event.id for c in found)],
             focus_event=e.id,
+        )
+
+    def ownership(
+        self, principal: Principal, subject: str, jurisdiction: str | None, event_id: int | None
+    ) -> Ownership:
+        """Who owns an event (by id, within the asker's scope) or a kind of matter at a place:
+        the drafts' decisions. The model's ``ownership`` tool answers with this too."""
+        if event_id is not None:
+            e = visible_event(self.deps.store, principal.scope, principal.actor, event_id)
+            return owners.for_event(self.deps, principal, e, self.dispatcher.pending)
+        if not subject.strip():
+            raise ValueError("请说明是哪类事项（subject），或给出事件编号（event_id）")
+        return owners.for_subject(self.deps, principal, subject.strip(), jurisdiction)
+
+    def _on_ownership(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        event_id = intent.event_id
+        if event_id is None and (intent.refers or not intent.query):
+            event_id = state.get("focus_event")
+        if event_id is None and not intent.query:
+            return Reply(
+                "请告诉我是哪一件事件（例如「事件 E123 该派给谁」「E123 要不要上报区里」），"
+                "或是哪类事项（例如「占道经营归谁管」）。"
+            )
+        k, p = self.deps.knowledge, ctx.principal
+        try:
+            o = self.ownership(p, intent.query, intent.jurisdiction, event_id)
+        except OutOfScope:
+            asked = k.jurisdiction(intent.jurisdiction or p.jurisdiction).name
+            return Reply(
+                f"抱歉，{asked}不在您的辖区（{k.jurisdiction(p.jurisdiction).name}）内，"
+                "不能按该地回答归属问题。可以问本辖区的，例如「占道经营归谁管」。"
+            )
+        articles = [a.model_dump() for a in o.articles]
+        events = [o.event_id] if o.event_id is not None else []
+        return Reply(
+            render_ownership(o, intent.asks_level),
+            events=events,
+            articles=articles,
+            focus_event=o.event_id,
         )
 
     def _on_help(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:

@@ -18,6 +18,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
 import prompts
+from agents.chat.ownership_check import ownership_problems
 from agents.chat.state import Reply, Write
 from agents.deps import AgentDeps
 from agents.errors import LLMUnavailable, LLMUnusable, NotTriageable
@@ -36,6 +37,9 @@ LAW_REF = re.compile(r"《([^》]{2,60})》")
 
 #: the dispatch draft waiting for approval, as this officer may read it (drafted if none)
 DraftFor = Callable[[Event, Principal], dict[str, Any]]
+#: who owns a matter or an event for this officer (subject, jurisdiction, event id): the
+#: drafts' decisions (``agents.chat.ownership``)
+OwnerFor = Callable[[Principal, str, str | None, int | None], Any]
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,16 @@ class ProposeArgs(BaseModel):
 
 
 def _tools(
-    deps: AgentDeps, principal: Principal, draft_for: DraftFor, proposals: list[dict[str, Any]]
+    deps: AgentDeps,
+    principal: Principal,
+    draft_for: DraftFor,
+    proposals: list[dict[str, Any]],
+    owner_for: OwnerFor | None = None,
 ) -> list[BaseTool]:
+    def ownership(subject: str, jurisdiction: str | None, event_id: int | None) -> Any:
+        assert owner_for is not None
+        return owner_for(principal, subject, jurisdiction, event_id)
+
     tools = build_tools(
         ToolDeps(
             deps.store,
@@ -64,6 +76,7 @@ def _tools(
             deps.clock,
             deps.index,
             actor=principal.actor,
+            ownership=ownership if owner_for is not None else None,
         )
     )
 
@@ -105,15 +118,22 @@ def _tools(
 
 
 def run_tool_loop(
-    deps: AgentDeps, draft_for: DraftFor, turn: Turn, write: Write, usage: Usage
+    deps: AgentDeps,
+    draft_for: DraftFor,
+    turn: Turn,
+    write: Write,
+    usage: Usage,
+    owner_for: OwnerFor | None = None,
 ) -> Reply:
     """Let the model call the tools (at most ``MAX_TOOL_ROUNDS`` rounds) until it answers;
     its text streams to ``write`` as ``delta`` chunks (``reset`` when it is withdrawn). Every
-    model call is counted in ``usage``."""
+    model call is counted in ``usage``. An answer after the ``ownership`` tool may name only
+    the departments and the level that tool returned."""
     llm = deps.llm
     assert llm is not None
     proposals: list[dict[str, Any]] = []
-    tools = {t.name: t for t in _tools(deps, turn.principal, draft_for, proposals)}
+    owned: list[dict[str, Any]] = []  # the ownership tool's answers in this turn
+    tools = {t.name: t for t in _tools(deps, turn.principal, draft_for, proposals, owner_for)}
     specs = [convert_to_openai_tool(t) for t in tools.values()]
     focus = f"E{turn.focus_event}" if turn.focus_event else "无"
     system, user = PROMPT.render(focus_event=focus, question=turn.question)
@@ -139,6 +159,7 @@ def run_tool_loop(
         content, calls = answer.text, answer.calls
         if not calls:
             unknown = _unsupported(content, seen_events, seen_laws, deps)
+            unknown += ownership_problems(content, owned)
             if unknown:
                 write({"type": "reset"})
                 raise LLMUnusable("回答中出现工具结果以外的" + "、".join(unknown))
@@ -171,6 +192,8 @@ def run_tool_loop(
         for c in calls:
             result = _call_tool(tools, c)
             _harvest(result, seen_events, seen_laws, articles)
+            if c.name == "ownership" and isinstance(result, dict) and "lead" in result:
+                owned.append(result)
             messages.append(
                 {"role": "tool", "tool_call_id": c.id, "content": _dumps(result)[:8000]}
             )

@@ -249,3 +249,20 @@ def test_confirming_dispatches_exactly_the_draft_that_was_shown(live: Live) -> N
         stale = done(ask(district, "t-stale", "确认派单"))
         assert "未派单" in stale["content"] and "取代" in stale["content"]
         assert district.get(f"/api/v1/events/{other}").json()["event"]["status"] == "received"
+
+
+def test_who_owns_it_is_answered_with_the_drafts_decision(live: Live, knowledge: Knowledge) -> None:
+    with live.client("jiefangbei") as c:
+        answer = done(ask(c, "t-owner", "占道经营归谁管，依据哪条法规？"))
+        text = answer["content"]
+        assert answer["intent"] == "ownership"
+        assert "主办：解放碑街道综合行政执法大队" in text and "承办层级" in text
+        assert answer["sources"]["articles"]
+        for a in answer["sources"]["articles"]:
+            assert a["citation"] in text
+            hit = c.get(
+                "/api/v1/regulations/article", params={"title": a["title"], "article": a["article"]}
+            )
+            assert hit.status_code == 200
+        refused = done(ask(c, "t-owner", "观音桥街道的占道经营归谁管"))
+        assert "不在您的辖区" in refused["content"] and "主办" not in refused["content"]

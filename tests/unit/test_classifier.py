@@ -98,3 +98,19 @@ def test_zero_shot_answers_without_training_data(knowledge: Knowledge) -> None:
     p = zero_shot(knowledge, "楼道里有很浓的天然气味道，燃气报警器一直在响")
     assert p.engine == "zero-shot" and p.subtype == "WU03"
     assert p.subtype in knowledge.subtypes and len(p.alternatives) == 3
+
+
+def test_the_temperature_scaled_svm_handles_two_classes() -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from agents.classifier import TemperatureScaledSVM
+
+    texts = ["路灯坏了", "路灯不亮", "路灯闪烁", "噪音扰民", "噪音很大", "夜里噪音"] * 3
+    labels = ["light", "light", "light", "noise", "noise", "noise"] * 3
+    X = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(texts)
+    model = TemperatureScaledSVM(folds=3).fit(X, labels)
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(texts), 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert list(model.predict(X)) == labels
