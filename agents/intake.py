@@ -91,14 +91,20 @@ def classify_event(
         }
     elif event.address or (event.lat is not None and event.lon is not None):
         found = locate(
-            k, LocateQuery(address=event.address or raw[:300], lat=event.lat, lon=event.lon)
+            k,
+            LocateQuery(
+                address=event.address or raw[:300],
+                lat=event.lat,
+                lon=event.lon,
+                district=event.district,
+            ),
         )
         loc = found.model_dump(
             include={"street", "district", "confidence", "ambiguous", "explanation"}
         )
         loc["candidates"] = [c.street for c in found.candidates if c.street]
     else:
-        found = locate(k, LocateQuery(address=raw[:300]))
+        found = locate(k, LocateQuery(address=raw[:300], district=event.district))
         loc = found.model_dump(
             include={"street", "district", "confidence", "ambiguous", "explanation"}
         )

@@ -18,6 +18,12 @@ from prompts import Prompt, load
 from tools.drafting import draft_order
 
 
+def _routing_chose(routing: dict[str, Any]) -> bool:
+    return bool(
+        routing.get("engine") == "llm" or routing.get("reroute") or routing.get("unlocated")
+    )
+
+
 def plan_disposal(
     deps: AgentDeps, state: TriageState, ctx: TriageContext, run_id: str
 ) -> dict[str, Any]:
@@ -33,18 +39,20 @@ def plan_disposal(
         level=Level(routing["level"]),
         confidence=c["confidence"],
         escalation_rules=[r["id"] for r in routing["escalation"]],
-        lead_override=routing["lead"]["code"]
-        if routing.get("engine") == "llm" or routing.get("reroute")
-        else None,
+        lead_override=routing["lead"]["code"] if _routing_chose(routing) else None,
     )
-    if routing.get("engine") == "llm" or routing.get("reroute"):
-        # the routing model chose the lead among the candidates, or a return moved it
+    if _routing_chose(routing):
+        # the routing model chose the lead among the candidates, a return moved it, or the
+        # street is unknown and the district's centre holds the event
         order.assisting_departments = [a["code"] for a in routing["assisting"]]
         duties = [
             *routing["lead"]["duty_ids"],
             *(d for a in routing["assisting"] for d in a["duty_ids"]),
         ]
         order.duty_basis = list(dict.fromkeys(duties))
+    if routing.get("unlocated") and len(order.steps) > 1:
+        duty = k.duties[routing["lead"]["duty_ids"][0]].text
+        order.steps[1] = f"依据职责「{duty}」核实事发街道（镇），改派该街道（镇）处置"
     order.legal_basis = [
         Citation(
             title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]

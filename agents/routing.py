@@ -15,7 +15,7 @@ from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate, spans
 from tools.pii import mask_text
-from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for
+from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for, unlocated_owner
 
 
 def route_event(
@@ -47,12 +47,22 @@ def route_event(
         answer = departments_for(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )
+    needs_human = list(state.get("needs_human", []))
+    district = loc.get("district")
+    # a street matter (its own level and the escalation rules say street) in a district whose
+    # street is unknown: the district's centre holds it until a person names the street
+    unlocated = not loc.get("street") and bool(district) and esc.level is Level.STREET
+    if unlocated and district:
+        answer = unlocated_owner(k, district, answer)
+        needs_human.append(
+            f"事发地只确定到{k.jurisdiction(district).name}，未能确定街道（镇），"
+            f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派"
+        )
     lead = answer.lead.model_dump(mode="json")
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
     engine, prompt, usage = "offline", None, Usage()
     fallbacks: list[str] = []
     returns = deps.store.returns_of(state["event_id"]) if state.get("event_id") else []
-    needs_human = list(state.get("needs_human", []))
     reroute: list[str] = []
     if returns:
         answer, lead, assisting, notes = _after_returns(
@@ -85,6 +95,7 @@ def route_event(
         "engine": engine,
         "returns": returns,
         "reroute": reroute,
+        "unlocated": unlocated,  # the district's centre owns it until a person names the street
     }
     trace = audit(
         deps,

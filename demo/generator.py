@@ -102,7 +102,7 @@ class Generator:
 
     def street(self) -> tuple[Jurisdiction, Jurisdiction]:
         district = self.k.jurisdiction(_pick_weighted(self.rng, DISTRICT_WEIGHT))
-        street = self.rng.choice(self.k.streets(district.code))
+        street = self.rng.choice(self.k.sample_streets(district.code))
         return district, street
 
     def place(self, district: Jurisdiction, street: Jurisdiction) -> tuple[str, str]:
@@ -119,6 +119,7 @@ class Generator:
         return spot, f"重庆市{district.name}{street.name}{spot}"
 
     def coords(self, street: Jurisdiction) -> tuple[float, float]:
+        assert street.lat is not None and street.lon is not None  # a demo street
         return (
             round(street.lat + self.rng.gauss(0, 0.003), 6),
             round(street.lon + self.rng.gauss(0, 0.003), 6),

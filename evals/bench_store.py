@@ -68,7 +68,7 @@ def rows(
     rng = random.Random(seed)
     db = store.db
     pool = text_pool(k)
-    streets = k.streets()
+    streets = k.sample_streets()  # the streets with a centroid to scatter coordinates around
     for i in range(count):
         street = rng.choice(streets)
         subtype, text = rng.choice(pool)
@@ -99,8 +99,8 @@ def rows(
                 status = "closed" if resolved + timedelta(days=3) < NOW else "resolved"
                 closed = resolved + timedelta(days=3) if status == "closed" else None
                 satisfaction = rng.choices([5, 4, 3, 2, 1], weights=[50, 30, 10, 6, 4])[0]
-        lat = street.lat + rng.gauss(0, 0.004)
-        lon = street.lon + rng.gauss(0, 0.004)
+        lat = (street.lat or 0.0) + rng.gauss(0, 0.004)
+        lon = (street.lon or 0.0) + rng.gauss(0, 0.004)
         yield (
             "hotline",
             f"B{seed}-{i:08d}",
@@ -205,7 +205,7 @@ def run(
 
     rng = random.Random(seed)
     districts = [d.code for d in k.districts()]
-    streets = [s.code for s in k.streets()]
+    streets = [s.code for s in k.sample_streets()]
 
     def search() -> None:
         scope = scope_for(k, [rng.choice(streets if rng.random() < 0.5 else districts)])
@@ -243,8 +243,8 @@ def run(
             DuplicateQuery(
                 text=text,
                 reported_at=NOW - timedelta(days=rng.uniform(0, 300)),
-                lat=street.lat + rng.gauss(0, 0.003),
-                lon=street.lon + rng.gauss(0, 0.003),
+                lat=(street.lat or 0.0) + rng.gauss(0, 0.003),
+                lon=(street.lon or 0.0) + rng.gauss(0, 0.003),
             ),
         )
 

@@ -89,6 +89,10 @@ class Knowledge:
         parents = [district] if district else [d.code for d in self.districts()]
         return [s for p in parents for s in self.children(p)]
 
+    def sample_streets(self, district: str | None = None) -> list[Jurisdiction]:
+        """The demo streets: those with Sanji's sample centroid, roads and landmarks."""
+        return [s for s in self.streets(district) if s.lat is not None and s.lon is not None]
+
     def within(self, code: str, scope: str) -> bool:
         """Whether jurisdiction ``code`` lies inside ``scope`` (or is it)."""
         return any(j.code == scope for j in self.ancestors(code))
@@ -243,7 +247,8 @@ def _departments(
             else:
                 holders = [n for n in nodes.values() if n.level == level.value]
             for node in holders:
-                key = "town" if node.kind == "town" else level.value
+                # a 乡 (township) has a people's government like a 镇: X乡人民政府
+                key = "town" if node.kind in ("town", "township") else level.value
                 template = t.name.get(key) or t.name.get(level.value)  # type: ignore[call-overload]
                 if template is None:
                     raise f.error(

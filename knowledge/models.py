@@ -20,9 +20,10 @@ class Strict(BaseModel):
 class StreetSpec(Strict):
     code: str = Field(pattern=r"^\d{9}$")
     name: str
-    kind: Literal["street", "town"] = "street"
-    lat: float = Field(ge=28.0, le=32.5)
-    lon: float = Field(ge=105.0, le=110.5)
+    kind: Literal["street", "town", "township"] = "street"
+    # a centroid only for the demo streets, which also carry sample roads and landmarks
+    lat: float | None = Field(default=None, ge=28.0, le=32.5)
+    lon: float | None = Field(default=None, ge=105.0, le=110.5)
     roads: list[str] = []
     landmarks: list[str] = []
 
@@ -62,9 +63,9 @@ class Jurisdiction(Strict):
     name: str
     level: Literal["city", "district", "street", "community", "grid"]
     parent: str | None
-    lat: float
-    lon: float
-    kind: str | None = None  # street | town for level street
+    lat: float | None  # None for a street/town without a sample centroid
+    lon: float | None
+    kind: str | None = None  # street | town | township for level street
     roads: tuple[str, ...] = ()
     landmarks: tuple[str, ...] = ()
 

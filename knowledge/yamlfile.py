@@ -13,6 +13,9 @@ from knowledge.errors import KnowledgeError
 
 M = TypeVar("M", bound=BaseModel)
 
+#: libyaml's loader where PyYAML was built with it (about ten times faster), else pure Python
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class YamlFile:
     """A parsed YAML document that remembers where each value came from."""
@@ -24,8 +27,8 @@ class YamlFile:
         except (OSError, UnicodeDecodeError) as exc:
             raise KnowledgeError(path, None, f"cannot read file: {exc}") from exc
         try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data: Any = yaml.safe_load(text)
+            self.node = yaml.compose(text, Loader=LOADER)
+            self.data: Any = LOADER("").construct_document(self.node) if self.node else None
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else None
             raise KnowledgeError(path, line, f"YAML syntax error: {exc.problem}") from exc

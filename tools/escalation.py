@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from domain.vocabulary import Level, Urgency
 from knowledge import Knowledge
+from tools.locate import names_in
 
 
 class EscalationQuery(BaseModel):
@@ -69,40 +70,27 @@ def mentions(text: str, keyword: str) -> bool:
     return False
 
 
-def _place_names(k: Knowledge) -> list[tuple[str, str, str]]:
-    """(name, street code or "", district code) for every district and street, full names and
-    short forms (渝中 for 渝中区, 大坪 for 大坪街道), longest first."""
-    names: list[tuple[str, str, str]] = []
-    for d in k.districts():
-        short = d.name.removesuffix("区").removesuffix("县")
-        names += [(n, "", d.code) for n in {d.name, short} if len(n) >= 2]
-        for s in k.streets(d.code):
-            short = s.name.removesuffix("街道").removesuffix("镇").removesuffix("乡")
-            names += [(n, s.code, d.code) for n in {s.name, short} if len(n) >= 2]
-    return sorted(names, key=lambda n: -len(n[0]))
-
-
 def spans(k: Knowledge, text: str) -> tuple[int, int]:
     """How many streets and districts the event extends over, read from its text: the places
     it names count only when a word of extent (交界, 跨, 上下游, 两岸…) says it covers them.
-    A single place, or places named without such a word, count as one of each."""
+    A single place, or places named without such a word, count as one of each. Places are read
+    as ``locate`` reads them (two-character stems only within a named district); a name that
+    several streets share counts as one street and no district of its own."""
     if not any(w in text for w in EXTENT):
         return 1, 1
-    taken = [False] * len(text)
+    hits, weak, districts = names_in(k, text)
     streets: set[str] = set()
-    districts: set[str] = set()
-    for name, street, district in _place_names(k):
-        start = text.find(name)
-        while start != -1:
-            span = range(start, start + len(name))
-            if not any(taken[i] for i in span):
-                for i in span:
-                    taken[i] = True
-                districts.add(district)
-                if street:
-                    streets.add(street)
-            start = text.find(name, start + 1)
-    return max(1, len(streets), len(districts)), max(1, len(districts))
+    shared = 0
+    for name, kinds in {**weak, **hits}.items():
+        codes = {c for c in kinds if name in hits or k.jurisdiction(c).parent in districts}
+        if districts and len(codes) > 1:
+            codes = {c for c in codes if k.jurisdiction(c).parent in districts} or codes
+        if len(codes) == 1:
+            streets |= codes
+        elif codes:
+            shared += 1
+    districts |= {k.jurisdiction(c).parent or "" for c in streets}
+    return max(1, len(streets) + shared, len(districts)), max(1, len(districts))
 
 
 def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:

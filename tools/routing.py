@@ -88,6 +88,30 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
     return DepartmentsAnswer(subtype=st.code, level=level, lead=lead, assisting=assisting)
 
 
+def unlocated_owner(k: Knowledge, district: str, answer: DepartmentsAnswer) -> DepartmentsAnswer:
+    """Who owns an event of street level whose district is known but whose street is not: the
+    district's governance centre, which receives and dispatches events (GC-01), takes it and
+    assigns the street; the departments of ``answer`` (found for the district) assist. An event
+    above the street needs no street: the caller keeps its answer."""
+    centre = k.department("governance_center", district, Level.DISTRICT)
+    duty_ids = ["GC-01"]
+    lead = AssignedDepartment(
+        code=centre.code,
+        name=centre.name,
+        role="lead",
+        level=Level.DISTRICT,
+        duty_ids=duty_ids,
+        duties=[k.duties[d].text for d in duty_ids],
+    )
+    assisting: list[AssignedDepartment] = []
+    for a in [answer.lead, *answer.assisting]:
+        if a.code != lead.code and a.code not in {x.code for x in assisting}:
+            assisting.append(a.model_copy(update={"role": "assist"}))
+    return DepartmentsAnswer(
+        subtype=answer.subtype, level=Level.DISTRICT, lead=lead, assisting=assisting
+    )
+
+
 class SlaQuery(BaseModel):
     subtype: str = Field(description="事件小类编码")
     urgency: Urgency = Field(description="紧急程度 normal/urgent/critical")

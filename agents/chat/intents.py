@@ -177,7 +177,9 @@ def _places(k: Knowledge) -> dict[str, str]:
     out: dict[str, str] = {"全市": k.city.code, "重庆": k.city.code}
     shorts: dict[str, str] = {}
     landmarks: dict[str, set[str]] = {}
-    for j in k.jurisdictions.values():
+    # districts first: a district keeps its short form when a street elsewhere shares it
+    # (江北区 and 涪陵区江北街道)
+    for j in sorted(k.jurisdictions.values(), key=lambda j: _LEVEL_RANK[j.level]):
         out[j.name] = j.code
         if j.level in ("district", "street"):
             short = re.sub(r"(?:区|县|街道|镇|乡)$", "", j.name)

@@ -86,7 +86,7 @@ def test_a_gas_leak_is_drafted_with_duties_rules_and_articles(world: World) -> N
     c, draft = out["classification"], out["draft"]
     assert c["subtype"] == "WU03" and c["urgency"] == "critical" and len(c["alternatives"]) == 3
     assert "13812345678" not in out["text"] and "138****5678" in out["text"]
-    assert out["location"]["street"] == "500103002"
+    assert out["location"]["street"] == "500103003"
     assert draft["lead_department"] == "500000.gas_company" and "UG-01" in draft["duty_basis"]
     assert "ESC-N-03" in draft["escalation_rules"] and draft["level"] == "district"
     assert (draft["response_hours"], draft["disposal_hours"]) == (0.5, 4.0)
@@ -123,7 +123,7 @@ def test_an_officer_edits_the_department(world: World, knowledge: Knowledge) -> 
     out = run(graph, event_id, "stall-1")
     assert out["classification"]["subtype"] == "CA01"
     assert (
-        out["draft"]["lead_department"] == "500105001.street_enforcement"
+        out["draft"]["lead_department"] == "500105006.street_enforcement"
         and out["draft"]["level"] == "street"
     )
     bad = resume(
@@ -152,7 +152,7 @@ def test_an_officer_edits_the_department(world: World, knowledge: Knowledge) -> 
     [fb] = world.store.feedback(event_id)
     assert (
         fb["kind"] == "draft_edited"
-        and fb["payload"]["before"]["lead"] == "500105001.street_enforcement"
+        and fb["payload"]["before"]["lead"] == "500105006.street_enforcement"
     )
     assert knowledge.departments[order.lead_department].name == "江北区城市管理局"
 
@@ -190,7 +190,7 @@ def test_a_repeat_report_is_flagged_as_a_duplicate(world: World) -> None:
     )
     world.store.set_classification(
         first,
-        street="500103002",
+        street="500103003",
         district="500103",
         subtype="CA10",
         category="CA",
@@ -286,7 +286,7 @@ def test_bad_decisions_are_asked_again_not_applied(world: World) -> None:
             {
                 "action": "edit",
                 "officer": "甲",
-                "edits": {"lead_department": "500105001.street_office"},
+                "edits": {"lead_department": "500105006.street_office"},
             },
             "不管辖事发地",
         ),

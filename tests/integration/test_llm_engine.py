@@ -28,7 +28,7 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 TEXT = (
     "市民来电反映：江北区观音桥街道建新北路88号门口人行道上一排流动摊贩卖水果，行人只能走到马路上。"
 )
-STALLS = {"lead": "500105001.street_enforcement", "reason": "占道经营归街道综合执法"}
+STALLS = {"lead": "500105006.street_enforcement", "reason": "占道经营归街道综合执法"}
 
 
 def elsewhere(street: str, road: str) -> str:
@@ -109,7 +109,7 @@ def test_valid_answers_are_used_and_counted(parts: tuple, knowledge: Knowledge) 
     first = server.requests[0]["messages"]
     assert "<诉求>" in first[1]["content"] and "只是需要分类的数据" in first[0]["content"]
     assert "CA01" in first[1]["content"]  # the offline candidates are offered to the model
-    assert "500105001.street_enforcement" in server.requests[1]["messages"][1]["content"]
+    assert "500105006.street_enforcement" in server.requests[1]["messages"][1]["content"]
 
 
 def test_invented_code_gets_one_repair_then_falls_back(parts: tuple, knowledge: Knowledge) -> None:
@@ -139,7 +139,7 @@ def test_garbage_and_truncated_answers_fall_back(parts: tuple, knowledge: Knowle
     script = [
         "我觉得是占道经营",
         '```json\n{"subtype": "CA01"}\n```',
-        {"lead": "500105005.street_enforcement"},
+        {"lead": "500105003.street_enforcement"},
         '{"explanation": "观音桥街道流动摊贩',
         '{"explanation": "太短"}',
     ]
@@ -186,7 +186,7 @@ def test_injection_cannot_change_urgency_or_routing(parts: tuple, knowledge: Kno
     )
     assert out["classification"]["urgency"] == "normal"
     assert (
-        out["draft"]["lead_department"] == "500105002.street_enforcement"
+        out["draft"]["lead_department"] == "500105001.street_enforcement"
         and out["draft"]["level"] == "street"
     )
     assert any("注入" in r for r in out["needs_human"])
@@ -204,7 +204,7 @@ def test_a_plan_naming_another_department_is_refused(parts: tuple, knowledge: Kn
     out, _ = triage(
         parts,
         knowledge,
-        [{"subtype": "CA01"}, {"lead": "500105007.street_enforcement"}, bad, bad],
+        [{"subtype": "CA01"}, {"lead": "500105005.street_enforcement"}, bad, bad],
         text=elsewhere("寸滩街道", "寸滩路4号"),
         external_id="other-dept",
     )
@@ -229,7 +229,7 @@ def test_the_routing_model_may_pick_another_candidate_but_nothing_else(
         external_id="route-bad",
     )
     assert engines(out)["routing"] == "offline"  # two answers outside the candidates: rules decide
-    assert out["draft"]["lead_department"] == "500105003.street_enforcement"
+    assert out["draft"]["lead_department"] == "500105007.street_enforcement"
     options = server.requests[1]["messages"][1]["content"]
     chosen_other = next(
         line.split("：")[0]
@@ -267,7 +267,7 @@ def test_the_planner_keeps_only_the_articles_that_apply(parts: tuple, knowledge:
         knowledge,
         [
             {"subtype": "CA01"},
-            {"lead": "500105010.street_enforcement"},
+            {"lead": "500105100.street_enforcement"},
             {**GOOD_PLAN, "keep": [9]},
             {**GOOD_PLAN, "keep": []},
         ],

@@ -32,7 +32,7 @@ def dispatched_event(store: EventStore, knowledge: Knowledge) -> int:
             knowledge,
             event_id=e.id,
             subtype="CA10",
-            jurisdiction="500103002",
+            jurisdiction="500103003",
             urgency=Urgency.URGENT,
         ),
         now=T0,

@@ -68,10 +68,10 @@ def test_every_subtype_routes_in_every_street(knowledge: Knowledge) -> None:
 
 
 def test_routing_climbs_to_the_district_counterpart(knowledge: Knowledge) -> None:
-    q = DepartmentsQuery(subtype="EN01", jurisdiction="500103002", level=Level.DISTRICT)
+    q = DepartmentsQuery(subtype="EN01", jurisdiction="500103003", level=Level.DISTRICT)
     answer = departments_for(knowledge, q)
     assert answer.lead.name == "重庆市公安局渝中区分局"
-    street = departments_for(knowledge, DepartmentsQuery(subtype="EN01", jurisdiction="500103002"))
+    street = departments_for(knowledge, DepartmentsQuery(subtype="EN01", jurisdiction="500103003"))
     assert street.lead.name == "解放碑街道派出所"
 
 
@@ -154,7 +154,7 @@ def test_duplicate_duty_id_is_rejected(kdir: Path) -> None:
 
 
 def test_street_outside_its_district_is_rejected(kdir: Path) -> None:
-    _replace(kdir / "jurisdictions.yaml", 'code: "500103002"', 'code: "500105099"')
+    _replace(kdir / "jurisdictions.yaml", 'code: "500103003"', 'code: "500105099"')
     with pytest.raises(KnowledgeError, match="does not start with its district code 500103"):
         load_knowledge(kdir)
 

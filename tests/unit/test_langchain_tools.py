@@ -33,7 +33,7 @@ def test_tools_describe_themselves_in_chinese(demo_store: EventStore, knowledge:
 
 
 def test_tools_run_under_the_officers_scope(demo_store: EventStore, knowledge: Knowledge) -> None:
-    street = "500103002"
+    street = "500103003"
     tools = {
         t.name: t
         for t in build_tools(
@@ -70,7 +70,7 @@ def test_get_event_applies_the_same_rule_as_the_api(
         actor="api:hotline-bridge",
     )
     assert event.district is None and event.street is None
-    scope = scope_for(knowledge, ["500103002"])
+    scope = scope_for(knowledge, ["500103003"])
 
     def get(actor: str | None) -> dict:
         tools = {

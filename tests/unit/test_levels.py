@@ -24,7 +24,7 @@ from tools.escalation import spans
 from tools.routing import DepartmentsQuery, departments_for, urgency_for
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-JIEFANGBEI, GUANYINQIAO, NANPING = "500103002", "500105001", "500108001"
+JIEFANGBEI, GUANYINQIAO, NANPING = "500103003", "500105006", "500108003"
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +116,10 @@ def test_setting_off_fireworks_stays_but_selling_them_goes_up(route: Any) -> Non
 
 
 def test_a_crack_on_a_yangtze_bridge_is_the_citys(route: Any) -> None:
-    bridge = route("TR02", "菜园坝长江大桥桥面人行道出现一条长裂缝。", "500103005")
+    bridge = route("TR02", "菜园坝长江大桥桥面人行道出现一条长裂缝。", "500103007")
     assert bridge["level"] == "city" and "ESC-A-04" in rules(bridge)
     assert bridge["lead"]["code"] == "500000.urban_mgmt"
-    street = route("TR02", "菜袁路人行道板松动，下雨踩上去溅一身水。", "500103005")
+    street = route("TR02", "菜袁路人行道板松动，下雨踩上去溅一身水。", "500103007")
     assert street["level"] == "district" and "ESC-A-04" not in rules(street)
 
 
@@ -127,18 +127,18 @@ def test_a_rail_station_nearby_is_not_city_infrastructure(route: Any) -> None:
     """Rail words locate many events; only the rail structure itself is the city's."""
     stall = route("CA01", "轻轨站出口人行道上一排流动摊贩卖水果。", GUANYINQIAO)
     assert stall["level"] == "street" and "ESC-A-04" not in rules(stall)
-    pothole = route("TR02", "两路口轻轨站门口的人行道有个大坑。", "500103003")
+    pothole = route("TR02", "两路口轻轨站门口的人行道有个大坑。", "500103004")
     assert pothole["level"] == "district" and "ESC-A-04" not in rules(pothole)
-    viaduct = route("CO03", "李子坝那段轻轨桥的桥墩有一条明显裂缝。", "500103010")
+    viaduct = route("CO03", "李子坝那段轻轨桥的桥墩有一条明显裂缝。", "500103013")
     assert viaduct["level"] == "city" and "ESC-A-04" in rules(viaduct)
 
 
 def test_a_chemical_smell_along_a_river_across_two_districts_is_the_citys(route: Any) -> None:
     text = "长江寸滩段到广阳岛上游一带江面有刺鼻的化工味，分属江北区、南岸区，两岸都有人反映。"
-    r = route("EN05", text, "500105007")
+    r = route("EN05", text, "500105005")
     assert r["level"] == "city" and "ESC-R-04" in rules(r)
     assert r["lead"]["code"] == "500000.eco_env"
-    one = route("EN05", "五宝码头下游那条小溪沟水变成了乳白色。", "500105007")
+    one = route("EN05", "五宝码头下游那条小溪沟水变成了乳白色。", "500105005")
     assert one["level"] == "district" and "ESC-R-04" not in rules(one)
 
 
@@ -149,9 +149,9 @@ def test_a_street_matter_over_two_streets_goes_to_the_district(route: Any) -> No
 
 
 def test_a_utility_fault_is_the_local_crews_unless_it_is_dangerous(route: Any) -> None:
-    water = route("WU01", "上清寺这边从早上停水到下午，没有通知。", "500103004")
+    water = route("WU01", "上清寺这边从早上停水到下午，没有通知。", "500103005")
     assert (water["level"], water["lead"]["code"]) == ("street", "500000.water_company")
-    wire = route("WU04", "电线杆被货车刮倒，电线垂落离地两米。", "500103004")
+    wire = route("WU04", "电线杆被货车刮倒，电线垂落离地两米。", "500103005")
     assert wire["level"] == "district" and "ESC-N-06" in rules(wire)
 
 

@@ -118,7 +118,7 @@ def test_the_chats_get_event_does_not_name_duplicates_outside_the_scope(
     """A draft's explanation names the suspected duplicate; a street officer asking the model
     about its own event must not learn the number of one in another street."""
     ids = []
-    for street in ("500103007", "500103002"):  # 朝天门, 解放碑
+    for street in ("500103010", "500103003"):  # 朝天门, 解放碑
         event = filed(store, "共享单车堵住盲道")
         store.set_classification(
             event.id,
@@ -152,7 +152,7 @@ def test_the_chats_get_event_does_not_name_duplicates_outside_the_scope(
         ),
         now=DEMO_NOW,
     )
-    street_scope = Scope(streets=("500103002",))
+    street_scope = Scope(streets=("500103003",))
     for scope, named in ((street_scope, False), (Scope(everything=True), True)):
         seen = json.dumps(
             tools_for(store, knowledge, scope)["get_event"].invoke({"event_id": mine}),

@@ -54,7 +54,7 @@ def test_full_lifecycle_with_order_deadline_from_signing(
     e, _ = store.add_event(make(), now=T0)
     store.transition(e.id, Action.TRIAGE, actor="指挥中心", at=T0 + timedelta(minutes=5))
     order = draft_order(
-        knowledge, event_id=e.id, subtype="CA01", jurisdiction="500103002", urgency=Urgency.NORMAL
+        knowledge, event_id=e.id, subtype="CA01", jurisdiction="500103003", urgency=Urgency.NORMAL
     )
     store.add_order(order, now=T0 + timedelta(minutes=5))
     store.transition(e.id, Action.DISPATCH, actor="指挥中心", at=T0 + timedelta(minutes=10))
@@ -115,7 +115,7 @@ def test_return_with_reason_code_is_recorded(store: EventStore, knowledge: Knowl
             knowledge,
             event_id=e.id,
             subtype="CA01",
-            jurisdiction="500103002",
+            jurisdiction="500103003",
             urgency=Urgency.NORMAL,
         ),
         now=T0,
@@ -154,7 +154,7 @@ def test_ai_decisions_and_feedback_are_kept(store: EventStore) -> None:
         event_id=e.id,
         officer="张三",
         kind="corrected_department",
-        payload={"from": "500103.urban_mgmt", "to": "500103002.street_enforcement"},
+        payload={"from": "500103.urban_mgmt", "to": "500103003.street_enforcement"},
         now=T0,
     )
     [d] = store.decisions(e.id)
@@ -165,7 +165,7 @@ def test_ai_decisions_and_feedback_are_kept(store: EventStore) -> None:
         0.91,
     )
     [f] = store.feedback(e.id)
-    assert f["payload"]["to"] == "500103002.street_enforcement" and f["created_at"] == T0
+    assert f["payload"]["to"] == "500103003.street_enforcement" and f["created_at"] == T0
 
 
 def test_migrations_are_recorded_and_not_reapplied(store_url: str, store: EventStore) -> None:

@@ -32,10 +32,10 @@ def everything(store: EventStore) -> list[dict]:
 
 
 def test_scope_of_a_street_officer_is_their_street(knowledge: Knowledge) -> None:
-    s = scope_for(knowledge, ["500103002"])
-    assert s == Scope(streets=("500103002",))
-    assert scope_for(knowledge, ["500103", "500103002"]) == Scope(districts=("500103",))
-    assert scope_for(knowledge, ["500103002001"]).streets == ("500103002",)  # a community
+    s = scope_for(knowledge, ["500103003"])
+    assert s == Scope(streets=("500103003",))
+    assert scope_for(knowledge, ["500103", "500103003"]) == Scope(districts=("500103",))
+    assert scope_for(knowledge, ["500103003001"]).streets == ("500103003",)  # a community
     assert scope_for(knowledge, ["500000"]).everything
     with pytest.raises(OutOfScope):
         narrow(knowledge, s, "500105")

@@ -17,13 +17,13 @@ CITY = Scope(everything=True)
 @pytest.mark.parametrize(
     ("address", "street"),
     [
-        ("重庆市渝中区解放碑街道民权路28号", "500103002"),
-        ("解放碑", "500103002"),
-        ("渝中区大坪正街附近", "500103009"),
+        ("重庆市渝中区解放碑街道民权路28号", "500103003"),
+        ("解放碑", "500103003"),
+        ("渝中区大坪正街附近", "500103012"),
         ("九龙坡区杨家坪步行街", "500107001"),  # 九龙坡 must not be read as 九龙街道
-        ("江北区观音桥步行街", "500105001"),
+        ("江北区观音桥步行街", "500105006"),
         ("梁平区双桂堂旁边", "500155002"),
-        ("重庆市綦江区东溪古镇", "500110005"),
+        ("重庆市綦江区东溪古镇", "500110109"),
     ],
 )
 def test_locate_reads_addresses(knowledge: Knowledge, address: str, street: str) -> None:
@@ -44,7 +44,7 @@ def test_ambiguous_names_give_candidates_not_a_guess(knowledge: Knowledge, addre
 def test_coordinates_pick_the_nearest_street_and_resolve_a_shared_road(
     knowledge: Knowledge,
 ) -> None:
-    jfb = knowledge.jurisdiction("500103002")
+    jfb = knowledge.jurisdiction("500103003")
     r = locate(knowledge, LocateQuery(lat=jfb.lat + 0.001, lon=jfb.lon))
     assert r.street == jfb.code and not r.ambiguous
     dzs = knowledge.jurisdiction("500108006")

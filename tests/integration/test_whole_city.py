@@ -1,0 +1,144 @@
+"""No event of any Chongqing district fails to draft: a full offline draft for one event in
+each of the 38 districts and counties, intake and routing for an event in every one of the
+1,031 streets, towns and townships, and the unresolved-street path to the district's
+governance centre. Reads only the committed knowledge, never the shared CSV."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.classifier import ensure_classifier
+from agents.deps import AgentDeps
+from agents.dispatch import Dispatcher
+from agents.intake import classify_event
+from agents.routing import route_event
+from agents.state import TriageContext
+from domain.models import EventCreate, Source
+from knowledge import Knowledge
+from knowledge.retrieval import open_index
+from store import EventStore
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+#: a complaint every street handles: stalls on the pavement (street enforcement team)
+STALLS = "{place}路口每天晚上都有人占道摆摊卖烧烤，人行道完全堵死，行人只能走机动车道。"
+
+
+@pytest.fixture(scope="module")
+def routing_deps(
+    tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
+) -> Iterator[AgentDeps]:
+    """Intake and routing only: no regulation index needed."""
+    root = tmp_path_factory.mktemp("city-routing")
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
+    classifier = ensure_classifier(knowledge, root / "models")
+    yield AgentDeps(store, knowledge, None, classifier, lambda: NOW)  # type: ignore[arg-type]
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def deps(
+    tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge, prepared_data: Path
+) -> Iterator[AgentDeps]:
+    root = tmp_path_factory.mktemp("city")
+    shutil.copytree(prepared_data, root / "data")
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
+    index = open_index(root / "data", root / "data" / "chroma")
+    classifier = ensure_classifier(knowledge, root / "data" / "models")
+    yield AgentDeps(store, knowledge, index, classifier, lambda: NOW)
+    store.close()
+
+
+def _event(text: str, **kw: Any) -> EventCreate:
+    return EventCreate(source=Source.HOTLINE, text=text, reported_at=NOW, **kw)
+
+
+def _owner_ok(k: Knowledge, code: str, place: str) -> bool:
+    """A lead department that can act at ``place``: its own jurisdiction holds the place, or
+    it works city-wide."""
+    return k.serves(k.departments[code], place)
+
+
+def test_every_district_drafts_an_event(deps: AgentDeps, knowledge: Knowledge) -> None:
+    dispatcher = Dispatcher(deps, None)
+    rng = random.Random(15)
+    for district in knowledge.districts():
+        street = rng.choice(knowledge.streets(district.code))
+        text = STALLS.format(place=f"{district.name}{street.name}")
+        view = dispatcher.draft(_event(text), "offline")
+        assert view["location"]["street"] == street.code, (street.name, view["location"])
+        lead = view["lead_department"]["code"]
+        assert _owner_ok(knowledge, lead, street.code), (street.name, lead)
+        assert knowledge.departments[lead].jurisdiction in (street.code, district.code)
+        assert view["duty_basis"] and view["steps"], "a real draft: duties cited, steps planned"
+
+
+def test_every_street_routes_to_a_department_there(
+    routing_deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    deps = routing_deps
+    ctx = TriageContext()
+    failures = []
+    for street in knowledge.streets():
+        district = knowledge.jurisdiction(street.parent or "")
+        text = STALLS.format(place=f"{district.name}{street.name}")
+        state: dict[str, Any] = {"event": _event(text).model_dump(mode="json")}
+        state.update(classify_event(deps, state, ctx, "t"))  # type: ignore[arg-type]
+        state.update(route_event(deps, state, ctx, "t"))  # type: ignore[arg-type]
+        lead = state["routing"]["lead"]["code"]
+        if state["location"]["street"] != street.code or not _owner_ok(
+            knowledge, lead, street.code
+        ):
+            failures.append((district.name, street.name, state["location"]["street"], lead))
+        elif state["routing"]["level"] == "street":
+            assert knowledge.departments[lead].jurisdiction == street.code
+    assert not failures, failures[:10]
+
+
+def test_unresolved_street_goes_to_the_district_centre(
+    deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    dispatcher = Dispatcher(deps, None)
+    for name, code in (("奉节县", "500236"), ("涪陵区", "500102"), ("渝中区", "500103")):
+        view = dispatcher.draft(_event(STALLS.format(place=f"{name}某小区门口")), "offline")
+        assert view["location"]["street"] is None and view["location"]["district"] == code
+        assert view["lead_department"]["code"] == f"{code}.governance_center"
+        assert view["lead_department"]["name"] == f"{name}数字化城市运行和治理中心"
+        assert view["level"] == "district"
+        assert any("核实事发街道（镇）" in step for step in view["steps"])
+        assert any("未能确定街道（镇）" in r and name in r for r in view["needs_human"])
+
+
+def test_a_district_stored_with_the_event_settles_it(
+    routing_deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    """A stored event triaged again keeps its district: with no place in the text, the
+    district's centre owns it; with a same-named town, the district settles which one."""
+    ctx = TriageContext()
+
+    def route(text: str, district: str) -> dict[str, Any]:
+        event = {**_event(text).model_dump(mode="json"), "district": district}
+        state: dict[str, Any] = {"event": event}
+        state.update(classify_event(routing_deps, state, ctx, "t"))  # type: ignore[arg-type]
+        state.update(route_event(routing_deps, state, ctx, "t"))  # type: ignore[arg-type]
+        return state
+
+    out = route(STALLS.format(place="小区门口"), "500101")
+    assert out["routing"]["lead"]["code"] == "500101.governance_center"
+    out = route(STALLS.format(place="兴隆镇"), "500236")
+    town = next(s for s in knowledge.streets("500236") if s.name == "兴隆镇")
+    assert out["location"]["street"] == town.code
+    assert knowledge.departments[out["routing"]["lead"]["code"]].jurisdiction == town.code
+
+
+def test_event_with_no_district_keeps_the_city_path(deps: AgentDeps) -> None:
+    view = Dispatcher(deps, None).draft(_event(STALLS.format(place="某小区门口")), "offline")
+    assert view["location"]["district"] is None
+    assert view["lead_department"]["code"].startswith("500000.")  # the city counterpart, as before
+    assert any("未能确定所属街道（镇）" in r for r in view["needs_human"])

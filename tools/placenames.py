@@ -1,0 +1,127 @@
+"""The names a text may use for a place: districts, streets/towns/townships, demo roads and
+landmarks, each with the short forms people use (渝北区 → 渝北; 石柱土家族自治县 → 石柱县,
+石柱; 解放碑街道 → 解放碑).
+
+A two-character stem (新田镇 → 新田, 太平镇 → 太平) is an ordinary word more often than a
+place, so it counts only where the district is already known (named in the text, given with
+the event, or found from coordinates); three characters and more count anywhere, and so do
+demo roads and landmarks, except road names every city has (人民路). A district's short form
+that is also an ordinary word (长寿) counts only with its suffix. A name right after another
+place's 省/市/区/县 (A市高桥镇) belongs to that place, not to this city."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from knowledge import Knowledge
+
+WEIGHT = {"street": 1.0, "stem": 0.9, "landmark": 0.7, "road": 0.6}
+LABEL = {"street": "街道（镇）名", "stem": "街道（镇）简称", "landmark": "地标", "road": "道路"}
+
+#: district short forms that are ordinary words in a complaint (长寿老人, 大足球场…): only the
+#: full name (长寿区) is read as the district
+DISTRICT_SHORT_STOP = frozenset({"长寿"})
+
+#: road names found in most Chinese cities: they count only in a known district
+COMMON_ROADS = frozenset(
+    {
+        "人民路",
+        "八一路",
+        "五四路",
+        "中山路",
+        "公园路",
+        "新华路",
+        "滨江路",
+        "和平路",
+        "民族路",
+        "民权路",
+        "解放东路",
+        "南山路",
+        "人和街",
+        "石油路",
+        "花园路",
+    }
+)
+
+_AUTONOMOUS = re.compile(r"(?:土家族|苗族)+自治县$")
+_STREET_SUFFIX = re.compile(r"(?:街道|镇|乡)$")
+
+
+@dataclass(frozen=True)
+class Alias:
+    text: str
+    kind: str  # city | district | quiet | street | stem | landmark | road
+    code: str  # city, district or street code
+    # False: a street name that counts only where the district is already known; a district's
+    # short form that counts only where it is not the tail of a longer name
+    anywhere: bool = True
+
+
+def district_forms(name: str) -> list[str]:
+    """The ways a district may be written: 石柱土家族自治县, 石柱县, 石柱."""
+    forms = [name]
+    stem = _AUTONOMOUS.sub("", name)
+    if stem != name:
+        forms.append(stem + "县")
+    else:
+        stem = re.sub(r"(?:区|县)$", "", name)
+    if len(stem) >= 2 and stem not in DISTRICT_SHORT_STOP:
+        forms.append(stem)
+    return list(dict.fromkeys(forms))
+
+
+def street_stem(name: str) -> str:
+    return _STREET_SUFFIX.sub("", name)
+
+
+@cache
+def aliases(k: Knowledge) -> tuple[Alias, ...]:
+    """Every alias, longest text first (九龙坡区 before 九龙)."""
+    city_stem = k.city.name.removesuffix("市")
+    out = [Alias(k.city.name, "city", k.city.code), Alias(city_stem, "city", k.city.code)]
+    district_texts: set[str] = set()
+    for d in k.districts():
+        for text in district_forms(d.name):
+            # a short form (江北) can be the tail of a longer name too (长江北路, 河南岸)
+            full = text.endswith(("区", "县"))
+            out.append(Alias(text, "district", d.code, anywhere=full))
+            district_texts.add(text)
+        short = re.sub(r"(?:区|县)$", "", d.name)
+        if short in DISTRICT_SHORT_STOP:  # read, so that the word is not taken for a street
+            out.append(Alias(short, "quiet", d.code))
+    for s in k.streets():
+        out.append(Alias(s.name, "street", s.code))
+        stem = street_stem(s.name)
+        # a stem that is also a district's name (沙坪坝, 巫山) means the district; a stem of
+        # two characters (新田, 太平) or that reads as a road (中山路) needs its district
+        if stem != s.name and len(stem) >= 2 and stem not in district_texts:
+            anywhere = len(stem) >= 3 and stem not in COMMON_ROADS
+            out.append(Alias(stem, "stem", s.code, anywhere))
+        out += [Alias(r, "road", s.code, r not in COMMON_ROADS) for r in s.roads]
+        out += [Alias(lm, "landmark", s.code, len(lm) >= 3) for lm in s.landmarks]
+    return tuple(sorted(out, key=lambda a: -len(a.text)))
+
+
+#: what may stand right before a place name: punctuation, digits, letters, or one of these
+#: words (在解放碑, 住高桥镇); another Han character makes it part of a longer name (大江口镇,
+#: 热火朝天门前), unless that character ends a name read already (渝中区解放碑)
+BEFORE = frozenset(
+    "在到去从往于是我你他她它们的了和与及至向住近离经由自回来对把被让给为跟同靠临沿过跨属"
+)
+#: after a stem, a character that makes it another kind of place (陈家桥乡, 桃花源路)
+STEM_AFTER_STOP = frozenset("乡镇村路街巷道桥区县市组")
+
+
+def han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+@cache
+def grouped(k: Knowledge) -> tuple[tuple[str, tuple[Alias, ...]], ...]:
+    """Aliases grouped by their text, longest text first: one name may mean several places."""
+    groups: dict[str, list[Alias]] = {}
+    for alias in aliases(k):
+        groups.setdefault(alias.text, []).append(alias)
+    return tuple((text, tuple(items)) for text, items in groups.items())
