@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from knowledge import Knowledge, default_knowledge
 from store import EventStore
+
+if TYPE_CHECKING:
+    from agents.deps import AgentDeps
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -118,3 +123,23 @@ def prepared_data(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
     assert index.units
     ensure_classifier(knowledge, data / "models")
     return data
+
+
+@contextmanager
+def offline_deps(
+    root: Path, prepared: Path, k: Knowledge, clock: Callable[[], datetime]
+) -> Iterator[AgentDeps]:
+    """The agents' dependencies for offline drafting: a copy of the prepared data folder
+    (regulation index, classifier) under ``root`` and a fresh SQLite store, closed after."""
+    from agents.classifier import ensure_classifier
+    from agents.deps import AgentDeps
+    from knowledge.retrieval import open_index
+
+    shutil.copytree(prepared, root / "data")
+    store = EventStore.open(f"sqlite:///{root / 's.db'}", k.store_rules)
+    try:
+        index = open_index(root / "data", root / "data" / "chroma")
+        classifier = ensure_classifier(k, root / "data" / "models")
+        yield AgentDeps(store, k, index, classifier, clock)
+    finally:
+        store.close()

@@ -25,6 +25,7 @@ from evals.routing import Case, LabelSpace, regressions
 from knowledge import Knowledge
 from knowledge.retrieval import open_index
 from store import EventStore
+from tests.conftest import offline_deps
 from tests.integration.test_cli import sanji
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,26 +45,22 @@ CASES = [
 def drafter(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[Any]:
-    root = tmp_path_factory.mktemp("eval")
-    shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
-    index = open_index(root / "data", root / "data" / "chroma")
-    classifier = ensure_classifier(knowledge, root / "data" / "models")
-    deps = AgentDeps(store, knowledge, index, classifier, lambda: datetime.now(UTC))
-    dispatcher = Dispatcher(deps, None)
+    with offline_deps(
+        tmp_path_factory.mktemp("eval"), prepared_data, knowledge, lambda: datetime.now(UTC)
+    ) as deps:
+        dispatcher = Dispatcher(deps, None)
 
-    def draft(case: Case) -> dict[str, Any]:
-        event = EventCreate(
-            source=Source(case.source or "hotline"),
-            text=case.text,
-            address=case.fields.get("address"),
-            reported_at=datetime.now(UTC),
-        )
-        view: dict[str, Any] = dispatcher.draft(event, "offline")
-        return view
+        def draft(case: Case) -> dict[str, Any]:
+            event = EventCreate(
+                source=Source(case.source or "hotline"),
+                text=case.text,
+                address=case.fields.get("address"),
+                reported_at=datetime.now(UTC),
+            )
+            view: dict[str, Any] = dispatcher.draft(event, "offline")
+            return view
 
-    yield draft
-    store.close()
+        yield draft
 
 
 def write_csv(path: Path, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> Path:

@@ -4,7 +4,6 @@ level; a row that fails to draft is counted, an unmapped type or a missing map i
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,15 +11,12 @@ from typing import Any
 
 import pytest
 
-from agents.classifier import ensure_classifier
-from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from evals.dispatch_eval import evaluate_dispatch
 from evals.drafts import case_drafter
 from evals.errors import DatasetError
 from knowledge import Knowledge
-from knowledge.retrieval import open_index
-from store import EventStore
+from tests.conftest import offline_deps
 
 ROWS = [
     {
@@ -53,19 +49,16 @@ TYPES = {"dataset": "t", "types": {"执法队": ["street_enforcement"], "市容�
 def drafter(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[tuple[Any, Any]]:
-    root = tmp_path_factory.mktemp("typed")
-    shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
-    index = open_index(root / "data", root / "data" / "chroma")
-    classifier = ensure_classifier(knowledge, root / "data" / "models")
-    deps = AgentDeps(store, knowledge, index, classifier, lambda: datetime.now(UTC))
-    draft = case_drafter(Dispatcher(deps, None), "offline")
+    with offline_deps(
+        tmp_path_factory.mktemp("typed"), prepared_data, knowledge, lambda: datetime.now(UTC)
+    ) as deps:
+        draft = case_drafter(Dispatcher(deps, None), "offline")
+        index = deps.index
 
-    def exists(title: str, article: str) -> bool:
-        return index.get_article(title, article) is not None
+        def exists(title: str, article: str) -> bool:
+            return index.get_article(title, article) is not None
 
-    yield (lambda row: draft(row, str(row["text"]))), exists
-    store.close()
+        yield (lambda row: draft(row, str(row["text"]))), exists
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -6,7 +6,6 @@ governance centre. Reads only the committed knowledge, never the shared CSV."""
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,8 @@ from agents.routing import route_event
 from agents.state import TriageContext
 from domain.models import EventCreate, Source
 from knowledge import Knowledge
-from knowledge.retrieval import open_index
 from store import EventStore
+from tests.conftest import offline_deps
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 #: a complaint every street handles: stalls on the pavement (street enforcement team)
@@ -46,13 +45,8 @@ def routing_deps(
 def deps(
     tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge, prepared_data: Path
 ) -> Iterator[AgentDeps]:
-    root = tmp_path_factory.mktemp("city")
-    shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
-    index = open_index(root / "data", root / "data" / "chroma")
-    classifier = ensure_classifier(knowledge, root / "data" / "models")
-    yield AgentDeps(store, knowledge, index, classifier, lambda: NOW)
-    store.close()
+    with offline_deps(tmp_path_factory.mktemp("city"), prepared_data, knowledge, lambda: NOW) as d:
+        yield d
 
 
 def _event(text: str, **kw: Any) -> EventCreate:

@@ -5,7 +5,6 @@ whatever the knowledge files say; a few literal facts are right by any rule."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agents.chat import ChatAssistant
 from agents.chat.intents import parse
 from agents.chat.ownership_model import LOW_CONFIDENCE
-from agents.classifier import SubtypeClassifier, ensure_classifier
+from agents.classifier import SubtypeClassifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from demo.load import load_demo
@@ -24,9 +23,8 @@ from domain.access import Principal, Role
 from domain.models import EventCreate, Source
 from domain.vocabulary import Level
 from knowledge import Knowledge
-from knowledge.retrieval import RegulationIndex, open_index
-from store import EventStore
-from tests.conftest import DEMO_NOW
+from knowledge.retrieval import RegulationIndex
+from tests.conftest import DEMO_NOW, offline_deps
 from tools.escalation import EscalationAnswer, EscalationQuery, escalate, spans
 from tools.routing import (
     DepartmentsAnswer,
@@ -44,13 +42,9 @@ def deps(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[AgentDeps]:
     root = tmp_path_factory.mktemp("chat-owner")
-    shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
-    load_demo(store, knowledge, seed=11, now=DEMO_NOW, count=150)
-    index = open_index(root / "data", root / "data" / "chroma")
-    classifier = ensure_classifier(knowledge, root / "data" / "models")
-    yield AgentDeps(store, knowledge, index, classifier, lambda: DEMO_NOW)
-    store.close()
+    with offline_deps(root, prepared_data, knowledge, lambda: DEMO_NOW) as d:
+        load_demo(d.store, knowledge, seed=11, now=DEMO_NOW, count=150)
+        yield d
 
 
 @pytest.fixture(scope="module")
