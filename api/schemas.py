@@ -78,8 +78,8 @@ class StreetPublic(BaseModel):
     code: str
     name: str
     kind: str | None
-    lat: float
-    lon: float
+    lat: float | None = Field(description="街道中心纬度；仅示范区县的街道有")
+    lon: float | None = Field(description="街道中心经度；仅示范区县的街道有")
 
 
 class DistrictPublic(BaseModel):
