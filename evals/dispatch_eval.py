@@ -23,10 +23,10 @@ from evals.tables import read_table
 from evals.typed_gold import (
     TYPED_CHECKS,
     check_typed,
+    draft_view,
     is_typed,
     load_type_map,
     score_typed,
-    typed_view,
 )
 from knowledge import Knowledge
 from tools.pii import mask_text
@@ -104,15 +104,14 @@ def summarize_typed(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _draft_or_none(
+def _draft_or_error(
     drafter: Callable[[dict[str, Any]], dict[str, Any]], row: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, str]:
     """A typed set counts a row that fails to draft instead of stopping the run."""
     try:
-        return drafter(row)
+        return drafter(row), ""
     except Exception as exc:  # any failure to draft is what this counts
-        row["_error"] = f"{type(exc).__name__}: {exc}"[:300]
-        return None
+        return None, f"{type(exc).__name__}: {exc}"[:300]
 
 
 def evaluate_dispatch(
@@ -140,10 +139,10 @@ def evaluate_dispatch(
     for n, row in enumerate(rows, start=1):
         started = time.perf_counter()
         if typed:
-            got = _draft_or_none(drafter, row)
+            got, error = _draft_or_error(drafter, row)
             latencies.append((time.perf_counter() - started) * 1000)
             s = score_typed(row, got, k, tmap, exists)
-            view = typed_view(row, got, k)
+            view = draft_view(got, k) if got is not None else {"error": error}
             keys = [
                 f"渠道:{row.get('source')}",
                 f"层级:{row['gold']['level']}",
@@ -153,16 +152,7 @@ def evaluate_dispatch(
             draft = drafter(row)
             latencies.append((time.perf_counter() - started) * 1000)
             s = score(row, draft, k)
-            view = {
-                "subtype": draft["category"]["code"],
-                "confidence": draft["category"]["confidence"],
-                "lead": draft["lead_department"]["code"],
-                "assisting": [a["code"] for a in draft["assisting_departments"]],
-                "level": draft["level"],
-                "urgency": draft["urgency"],
-                "articles": [f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]],
-                "needs_human": draft["needs_human"],
-            }
+            view = draft_view(draft, k)
             keys = list(row.get("tags") or [])
         scores.append(s)
         for key in keys:

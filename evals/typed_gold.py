@@ -135,10 +135,8 @@ def score_typed(
     }
 
 
-def typed_view(row: dict[str, Any], draft: dict[str, Any] | None, k: Knowledge) -> dict[str, Any]:
-    """What the draft decided, in the words of the predictions file."""
-    if draft is None:
-        return {"error": row.get("_error", "起草失败")}
+def draft_view(draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
+    """What a draft decided, in the words of the predictions file (both kinds of golden set)."""
     return {
         "subtype": draft["category"]["code"],
         "confidence": draft["category"]["confidence"],

@@ -6,7 +6,6 @@ answer."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,17 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.chat import ChatAssistant
-from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import LLM
 from demo.load import load_demo
 from domain.access import Principal, Role
 from knowledge import Knowledge
-from knowledge.retrieval import open_index
 from store import EventStore
-from tests.conftest import DEMO_NOW
+from tests.conftest import DEMO_NOW, offline_deps
 from tests.fakes.openai_server import Say, ScriptedServer, ToolCalls
+from tests.integration.test_chat_llm import officer
 from tools.routing import DepartmentsQuery, departments_for
-from tools.scope import scope_for
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +33,13 @@ def parts(
     tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
 ) -> Iterator[tuple[EventStore, Any, Any]]:
     root = tmp_path_factory.mktemp("chat-owner-llm")
-    shutil.copytree(prepared_data, root / "data")
-    store = EventStore.open(f"sqlite:///{root / 's.db'}", knowledge.store_rules)
-    load_demo(store, knowledge, seed=11, now=DEMO_NOW, count=100)
-    index = open_index(root / "data", root / "data" / "chroma")
-    yield store, index, ensure_classifier(knowledge, root / "data" / "models")
-    store.close()
+    with offline_deps(root, prepared_data, knowledge, lambda: DEMO_NOW) as d:
+        load_demo(d.store, knowledge, seed=11, now=DEMO_NOW, count=100)
+        yield d.store, d.index, d.classifier
 
 
 def street_officer(k: Knowledge) -> Principal:
-    code = next(j.code for j in k.jurisdictions.values() if j.name == "解放碑街道")
-    return Principal(1, "duty", "值班员", Role.STREET, code, scope_for(k, [code]))
+    return officer(k, "解放碑街道", Role.STREET)
 
 
 def assistant(
