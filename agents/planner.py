@@ -40,6 +40,8 @@ def plan_disposal(
         confidence=c["confidence"],
         escalation_rules=[r["id"] for r in routing["escalation"]],
         lead_override=routing["lead"]["code"] if _routing_chose(routing) else None,
+        lead_duties=routing["lead"]["duty_ids"] if _routing_chose(routing) else None,
+        street_unknown=bool(routing.get("unlocated")),
     )
     if _routing_chose(routing):
         # the routing model chose the lead among the candidates, a return moved it, or the
@@ -50,9 +52,6 @@ def plan_disposal(
             *(d for a in routing["assisting"] for d in a["duty_ids"]),
         ]
         order.duty_basis = list(dict.fromkeys(duties))
-    if routing.get("unlocated") and len(order.steps) > 1:
-        duty = k.duties[routing["lead"]["duty_ids"][0]].text
-        order.steps[1] = f"依据职责「{duty}」核实事发街道（镇），改派该街道（镇）处置"
     order.legal_basis = [
         Citation(
             title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]

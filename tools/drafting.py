@@ -19,10 +19,16 @@ def draft_order(
     urgency: Urgency,
     level: Level | None = None,
     lead_override: str | None = None,
+    lead_duties: list[str] | None = None,
+    street_unknown: bool = False,
     confidence: float = 1.0,
     escalation_rules: list[str] | None = None,
 ) -> DispatchOrder:
-    """起草派单：主办、协办、层级、时限、法律依据、职责依据、处置步骤和说明。"""
+    """起草派单：主办、协办、层级、时限、法律依据、职责依据、处置步骤和说明。
+
+    ``lead_override`` with ``lead_duties``: a lead chosen elsewhere (the routing model, a
+    return, the district centre for an event whose street is unknown) and the duties it acts
+    on; ``street_unknown``: the lead first finds the street and passes the event on."""
     st = k.subtype(subtype)
     routing = departments_for(
         k, DepartmentsQuery(subtype=subtype, jurisdiction=jurisdiction, level=level)
@@ -35,9 +41,12 @@ def draft_order(
     duty_basis = [*routing.lead.duty_ids, *(d for a in assisting for d in a.duty_ids)]
     citations = [Citation(title=r.title, article=r.article) for r in st.regulations]
 
+    duty = k.duties[(lead_duties or routing.lead.duty_ids)[0]].text
     steps = [
         f"{lead_name}签收后{sla.response_hours:g}小时内响应，核实现场情况并联系诉求人",
-        f"依据职责「{k.duties[routing.lead.duty_ids[0]].text}」开展处置",
+        f"依据职责「{duty}」核实事发街道（镇），改派该街道（镇）处置"
+        if street_unknown
+        else f"依据职责「{duty}」开展处置",
     ]
     if assisting:
         steps.append(
