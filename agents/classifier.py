@@ -31,13 +31,12 @@ from agents.errors import TrainingError
 from knowledge import Knowledge
 
 log = logging.getLogger(__name__)
-BUILTIN_DATA = (
-    Path(__file__).resolve().parents[1]
-    / "knowledge"
-    / "data"
-    / "labelled"
-    / "synthetic-train.jsonl"
-)
+LABELLED = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "labelled"
+#: the templated set the demo generator makes from each subtype's example phrasings
+BUILTIN_DATA = LABELLED / "synthetic-train.jsonl"
+#: texts written by hand in every channel's style (citizens, grid workers, referrals, machine
+#: alarms), none of them built from the taxonomy's examples
+HANDWRITTEN_DATA = LABELLED / "handwritten-train.jsonl"
 
 #: the confidence calibrated on real labelled messages and the needs_human threshold chosen on
 #: them (written by ``python -m evals.calibration --write``, with the figures behind them)
@@ -286,8 +285,12 @@ def _label_vectors(k: Knowledge, labels: tuple[str, ...]) -> np.ndarray:
 
 
 def load_builtin() -> tuple[list[str], list[str]]:
+    """The shipped labelled set: the templated texts and the hand-written ones."""
     rows = [
-        json.loads(line) for line in BUILTIN_DATA.read_text(encoding="utf-8").splitlines() if line
+        json.loads(line)
+        for path in (BUILTIN_DATA, HANDWRITTEN_DATA)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
     ]
     return [r["text"] for r in rows], [r["subtype"] for r in rows]
 

@@ -347,7 +347,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         if rule.id in seen:
             raise files["escalation"].error(["rules", i, "id"], f"duplicate rule id {rule.id}")
         seen.add(rule.id)
-        for code in rule.when.subtypes or []:
+        for code in [*(rule.when.subtypes or []), *(rule.when.except_subtypes or [])]:
             if code not in subtypes:
                 raise files["escalation"].error(
                     ["rules", i, "when", "subtypes"], f"{rule.id}: unknown subtype {code}"

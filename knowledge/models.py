@@ -197,6 +197,8 @@ class EscalationCondition(Strict):
     cross_jurisdiction: bool | None = None
     min_departments: int | None = Field(default=None, ge=2)
     subtypes: list[str] | None = None
+    # the rule does not apply to these subtypes (their first responders work at the street)
+    except_subtypes: list[str] | None = None
     min_reports: int | None = Field(default=None, ge=2)
 
 

@@ -139,6 +139,8 @@ def escalate(k: Knowledge, q: EscalationQuery) -> EscalationAnswer:
             if q.subtype not in w.subtypes:
                 continue
             reasons.append(f"事件类型为{st.name}")
+        if w.except_subtypes is not None and q.subtype in w.except_subtypes:
+            continue
         if w.min_reports is not None:
             if q.reports < w.min_reports:
                 continue

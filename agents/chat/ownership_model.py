@@ -136,6 +136,8 @@ def _could_escalate(k: Knowledge, subtype: str, level: Level, fired: set[str]) -
             continue
         if w.subtypes is not None and subtype not in w.subtypes:
             continue
+        if w.except_subtypes is not None and subtype in w.except_subtypes:
+            continue
         # what the kind of matter fixes (enforcement power, departments) has been decided
         # already; only what a single event brings can still raise it
         facts = (w.any_keywords, w.urgency_at_least, w.cross_jurisdiction, w.min_reports)

@@ -110,8 +110,8 @@ def _replace(path: Path, old: str, new: str) -> int:
 def test_dangling_department_type_names_file_and_line(kdir: Path) -> None:
     line = _replace(
         kdir / "taxonomy.yaml",
-        "lead: {type: traffic_police, duties: [TP-01]}",
-        "lead: {type: traffic_polise, duties: [TP-01]}",
+        "lead: {type: traffic_police, duties: [TP-02]}",
+        "lead: {type: traffic_polise, duties: [TP-02]}",
     )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(kdir)
@@ -123,7 +123,7 @@ def test_dangling_department_type_names_file_and_line(kdir: Path) -> None:
 def test_duty_of_another_department_is_rejected(kdir: Path) -> None:
     line = _replace(
         kdir / "taxonomy.yaml",
-        "lead: {type: traffic_police, duties: [TP-01]}",
+        "lead: {type: traffic_police, duties: [TP-02]}",
         "lead: {type: traffic_police, duties: [UM-01]}",
     )
     with pytest.raises(KnowledgeError, match="duty UM-01 belongs to urban_mgmt") as exc:

@@ -76,7 +76,38 @@ def test_unlabelled_food_stays_at_the_street_but_suspected_poisoning_goes_up(rou
 def test_wage_arrears_for_many_workers_go_to_district_labour_inspection(route: Any) -> None:
     r = route("LB01", "工地拖欠三十多个农民工半年工资，包工头联系不上。", GUANYINQIAO)
     assert r["level"] == "district" and r["lead"]["code"] == "500105.hrss"
-    assert "ESC-A-01" in rules(r)  # labour inspection is the bureau's own authority
+    assert "ESC-A-05" in rules(r)  # labour inspection of a building project: the bureau's own
+
+
+def test_one_workers_unpaid_wages_are_mediated_at_the_street(route: Any) -> None:
+    r = route("LB01", "我在观音桥一家火锅店打工三个月，老板欠我两个月工资一直拖着不给。", GUANYINQIAO)
+    assert r["level"] == "street"
+    assert r["lead"]["code"] == f"{GUANYINQIAO}.social_security_office"
+    assert r["lead"]["duty_ids"] == ["SS-03"] and not rules(r)
+
+
+def test_an_ordinary_fire_stays_with_the_fire_station_but_casualties_go_up(route: Any) -> None:
+    bin_fire = route("ES01", "小区垃圾桶着火了，冒黑烟，火不大。", NANPING)
+    assert bin_fire["level"] == "street"
+    assert bin_fire["lead"]["code"] == f"{NANPING}.fire_station"
+    assert "ESC-N-03" not in rules(bin_fire)  # critical, but the station owns it
+    hurt = route("ES01", "居民楼三楼起火，有人被困在阳台，已有人受伤。", NANPING)
+    assert hurt["level"] == "district" and "ESC-N-01" in rules(hurt)
+    assert hurt["lead"]["code"] == "500108.fire" and hurt["lead"]["duty_ids"] == ["FR-01"]
+
+
+def test_a_gas_smell_is_the_gas_crews_but_an_explosion_goes_up(route: Any) -> None:
+    leak = route("WU03", "楼道里燃气味很重，怀疑燃气泄漏。", NANPING)
+    assert leak["level"] == "street" and leak["lead"]["code"].endswith("gas_company")
+    boom = route("WU03", "餐馆燃气泄漏后发生爆燃，门窗都震碎了。", NANPING)
+    assert boom["level"] == "district" and "ESC-N-05" in rules(boom)
+
+
+def test_shop_loudspeakers_are_the_street_enforcement_teams(route: Any) -> None:
+    r = route("EN10", "服装店门口两个大音箱循环放促销广告，从早放到晚。", JIEFANGBEI)
+    assert r["level"] == "street"
+    assert r["lead"]["code"] == f"{JIEFANGBEI}.street_enforcement"
+    assert r["lead"]["duty_ids"] == ["SE-07"]
 
 
 def test_job_training_is_the_social_security_office(route: Any) -> None:
@@ -96,7 +127,7 @@ def test_noise_goes_to_the_police_station_and_a_fight_with_injuries_goes_up(rout
     assert fight["lead"]["duty_ids"] == ["PS-01"]
 
 
-def test_a_blocked_fire_lane_is_the_police_stations_and_a_fire_is_the_districts(
+def test_a_blocked_fire_lane_is_the_police_stations_and_a_fire_the_fire_stations(
     route: Any,
 ) -> None:
     lane = route("ES02", "小区消防通道被两辆私家车堵了一下午。", GUANYINQIAO)
@@ -104,7 +135,7 @@ def test_a_blocked_fire_lane_is_the_police_stations_and_a_fire_is_the_districts(
     assert lane["lead"]["code"] == f"{GUANYINQIAO}.police_station"
     assert lane["lead"]["duty_ids"] == ["PP-03"]
     fire = route("ES01", "垃圾收集点着火，明火一米多高，旁边是老房子。", GUANYINQIAO)
-    assert fire["level"] == "district" and fire["lead"]["code"] == "500105.fire"
+    assert fire["level"] == "street" and fire["lead"]["code"] == f"{GUANYINQIAO}.fire_station"
 
 
 def test_setting_off_fireworks_stays_but_selling_them_goes_up(route: Any) -> None:
