@@ -99,6 +99,18 @@ def classify_event(
                 district=event.district,
             ),
         )
+        if event.address and found.district is None and not found.ambiguous:
+            # the address names no place Sanji knows (a bridge, a rail section, a landmark):
+            # the text may name one (「转办件（回兴街道）」), read with the same coordinates
+            found = locate(
+                k,
+                LocateQuery(
+                    address=f"{event.address} {raw[:300]}",
+                    lat=event.lat,
+                    lon=event.lon,
+                    district=event.district,
+                ),
+            )
         loc = found.model_dump(
             include={"street", "district", "confidence", "ambiguous", "explanation"}
         )

@@ -49,14 +49,24 @@ def route_event(
         )
     needs_human = list(state.get("needs_human", []))
     district = loc.get("district")
-    # a street matter (its own level and the escalation rules say street) in a district whose
-    # street is unknown: the district's centre holds it until a person names the street
-    unlocated = not loc.get("street") and bool(district) and esc.level is Level.STREET
+    # the place is known less precisely than the event's level needs: a street matter (its own
+    # level and the escalation rules say street) in a district whose street is unknown, or a
+    # street or district matter with no place at all. The centre of what is known holds it
+    # until a person names the place; the event's level stays what its nature says.
+    unlocated = not loc.get("street") and (
+        esc.level is Level.STREET if district else esc.level is not Level.CITY
+    )
     if unlocated and district:
         answer = unlocated_owner(k, district, answer)
         needs_human.append(
             f"事发地只确定到{k.jurisdiction(district).name}，未能确定街道（镇），"
             f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派"
+        )
+    elif unlocated:
+        answer = unlocated_owner(k, k.city.code, answer)
+        needs_human.append(
+            f"未能确定事发地（区县和街道），暂由{answer.lead.name}受理，"
+            f"请人工确认事发地后改派{esc.level.zh}处置"
         )
     lead = answer.lead.model_dump(mode="json")
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
@@ -86,8 +96,8 @@ def route_event(
                 engine = "llm"
     routing = {
         "jurisdiction": jurisdiction,
-        "level": answer.level.value,
-        "level_zh": answer.level.zh,
+        "level": (esc.level if unlocated else answer.level).value,
+        "level_zh": (esc.level if unlocated else answer.level).zh,
         "default_level": esc.default_level.value,
         "lead": lead,
         "assisting": assisting,
@@ -95,7 +105,7 @@ def route_event(
         "engine": engine,
         "returns": returns,
         "reroute": reroute,
-        "unlocated": unlocated,  # the district's centre owns it until a person names the street
+        "unlocated": unlocated,  # a centre above holds it until a person names the place
     }
     trace = audit(
         deps,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from agents.classifier import _log_softmax, knowledge_prior, training_pipeline
+from agents.classifier import _log_softmax, knowledge_prior, load_builtin, training_pipeline
 from evals.baselines import StrongBaseline
 from evals.errors import DatasetError
 from evals.routing import SEED, Case, LabelSpace, Method, Prediction
@@ -36,6 +36,8 @@ def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:
     if space.target != "category" or space.granularity == "own":
         return [], []
     xs, ys = knowledge_prior(k)
+    shipped_x, shipped_y = load_builtin()
+    xs, ys = [*xs, *shipped_x], [*ys, *shipped_y]
     out_x, out_y = [], []
     for x, y in zip(xs, ys, strict=True):
         label = space.of_subtype(y)

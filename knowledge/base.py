@@ -21,6 +21,8 @@ from knowledge.models import (
     EscalationRule,
     Jurisdiction,
     JurisdictionsFile,
+    Landmark,
+    LandmarksFile,
     Level,
     ReturnReason,
     ReturnReasonsFile,
@@ -33,7 +35,15 @@ from knowledge.models import (
 from knowledge.yamlfile import YamlFile
 
 DATA_DIR = Path(__file__).parent / "data"
-FILES = ("jurisdictions", "departments", "taxonomy", "sla", "escalation", "return_reasons")
+FILES = (
+    "jurisdictions",
+    "departments",
+    "taxonomy",
+    "sla",
+    "escalation",
+    "return_reasons",
+    "landmarks",
+)
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: a loaded Knowledge can key caches
@@ -52,6 +62,8 @@ class Knowledge:
     sla: SlaFile
     escalation_rules: tuple[EscalationRule, ...]
     return_reasons: dict[str, ReturnReason]
+    #: well-known places a text may name instead of a street (landmarks.yaml)
+    landmarks: tuple[Landmark, ...] = ()
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
@@ -320,6 +332,25 @@ def _taxonomy(
     return categories, subtypes
 
 
+def _landmarks(f: YamlFile, nodes: dict[str, Jurisdiction]) -> tuple[Landmark, ...]:
+    spec = f.parse(LandmarksFile)
+    names = {n.name for n in nodes.values()}
+    seen: set[str] = set()
+    for i, lm in enumerate(spec.landmarks):
+        if lm.name in seen:
+            raise f.error(["landmarks", i, "name"], f"duplicate landmark {lm.name}")
+        if lm.name in names:
+            raise f.error(["landmarks", i, "name"], f"{lm.name} is a jurisdiction's own name")
+        seen.add(lm.name)
+        wanted = [(lm.street, "street")] if lm.street else []
+        wanted += [(d, "district") for d in [lm.district, *(lm.districts or [])] if d]
+        for code, level in wanted:
+            node = nodes.get(code)
+            if node is None or node.level != level:
+                raise f.error(["landmarks", i], f"{lm.name}: unknown {level} {code}")
+    return tuple(spec.landmarks)
+
+
 def load_knowledge(directory: Path | None = None) -> Knowledge:
     """Load every knowledge file from ``directory`` (default: the shipped ``knowledge/data``)."""
     root = Path(directory) if directory else DATA_DIR
@@ -354,6 +385,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
                 )
 
     reasons = files["return_reasons"].parse(ReturnReasonsFile)
+    landmarks = _landmarks(files["landmarks"], nodes)
     children: dict[str, list[str]] = {}
     for node in nodes.values():
         if node.parent:
@@ -372,6 +404,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         sla=sla,
         escalation_rules=tuple(esc.rules),
         return_reasons={r.code: r for r in reasons.reasons},
+        landmarks=landmarks,
         _children=children,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.vocabulary import Level, Urgency
 
@@ -223,3 +223,23 @@ class ReturnReason(Strict):
 
 class ReturnReasonsFile(Strict):
     reasons: list[ReturnReason]
+
+
+class Landmark(Strict):
+    """A well-known place a text may name instead of a street: in one street, somewhere in one
+    district, or across several districts (a river bridge), which then locates nothing."""
+
+    name: str = Field(min_length=3)
+    street: str | None = None
+    district: str | None = None
+    districts: list[str] | None = Field(default=None, min_length=2)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Landmark:
+        if sum(x is not None for x in (self.street, self.district, self.districts)) != 1:
+            raise ValueError("a landmark has exactly one of street, district, districts")
+        return self
+
+
+class LandmarksFile(Strict):
+    landmarks: list[Landmark]

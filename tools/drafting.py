@@ -28,7 +28,8 @@ def draft_order(
 
     ``lead_override`` with ``lead_duties``: a lead chosen elsewhere (the routing model, a
     return, the district centre for an event whose street is unknown) and the duties it acts
-    on; ``street_unknown``: the lead first finds the street and passes the event on."""
+    on; ``street_unknown``: the lead (a governance centre holding the event) first finds the
+    place and passes the event on; the order keeps the event's own ``level``."""
     st = k.subtype(subtype)
     routing = departments_for(
         k, DepartmentsQuery(subtype=subtype, jurisdiction=jurisdiction, level=level)
@@ -44,7 +45,7 @@ def draft_order(
     duty = k.duties[(lead_duties or routing.lead.duty_ids)[0]].text
     steps = [
         f"{lead_name}签收后{sla.response_hours:g}小时内响应，核实现场情况并联系诉求人",
-        f"依据职责「{duty}」核实事发街道（镇），改派该街道（镇）处置"
+        f"依据职责「{duty}」{_find_place((level or st.level) is Level.STREET)}"
         if street_unknown
         else f"依据职责「{duty}」开展处置",
     ]
@@ -56,8 +57,11 @@ def draft_order(
     steps.append(f"签收后{sla.disposal_hours:g}小时内办结，上传处置结果并回复诉求人")
 
     basis = "、".join(f"《{c.title}》{c.article}" for c in citations) or "相关部门权责清单"
+    # an event whose place is not known yet keeps its own level; a centre above holds it
+    order_level = level if street_unknown and level is not None else routing.level
+    held = f"（事发地待核实，暂由{lead_name}受理）" if street_unknown else ""
     explanation = (
-        f"该事件属于「{k.categories[st.category].name}·{st.name}」，{urgency.zh}件，由{routing.level.zh}承办。"
+        f"该事件属于「{k.categories[st.category].name}·{st.name}」，{urgency.zh}件，由{order_level.zh}承办{held}。"
         f"主办{lead_name}，依据其权责清单{'、'.join(routing.lead.duty_ids)}；"
         f"{'协办' + '、'.join(a.name for a in assisting) + '；' if assisting else ''}"
         f"法律依据：{basis}。时限自签收起算：响应{sla.response_hours:g}小时，办结{sla.disposal_hours:g}小时。"
@@ -66,7 +70,7 @@ def draft_order(
         event_id=event_id,
         lead_department=lead_code,
         assisting_departments=[a.code for a in assisting],
-        level=routing.level,
+        level=order_level,
         urgency=urgency,
         response_hours=sla.response_hours,
         disposal_hours=sla.disposal_hours,
@@ -78,3 +82,10 @@ def draft_order(
         engine="offline",
         confidence=confidence,
     )
+
+
+def _find_place(street_matter: bool) -> str:
+    """The holding centre's step: find the street, or the place, and pass the event on."""
+    if street_matter:
+        return "核实事发街道（镇），改派该街道（镇）处置"
+    return "核实事发区县，改派该区县有关部门处置"

@@ -90,7 +90,7 @@ def names_in(
                 continue
             if alias.kind == "stem" and not stem_ok:  # 陈家桥乡, 桃花源路: another place
                 continue
-            if alias.kind == "district":
+            if alias.kind in ("district", "place"):
                 districts.add(alias.code)
                 continue
             kinds = (hits if alias.anywhere else weak).setdefault(name, {})

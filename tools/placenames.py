@@ -52,7 +52,7 @@ _STREET_SUFFIX = re.compile(r"(?:街道|镇|乡)$")
 @dataclass(frozen=True)
 class Alias:
     text: str
-    kind: str  # city | district | quiet | street | stem | landmark | road
+    kind: str  # city | district | place | quiet | street | stem | landmark | road
     code: str  # city, district or street code
     # False: a street name that counts only where the district is already known; a district's
     # short form that counts only where it is not the tail of a longer name
@@ -101,6 +101,16 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
             out.append(Alias(stem, "stem", s.code, anywhere))
         out += [Alias(r, "road", s.code, r not in COMMON_ROADS) for r in s.roads]
         out += [Alias(lm, "landmark", s.code, len(lm) >= 3) for lm in s.landmarks]
+    # the gazetteer (landmarks.yaml): a place in one street is a landmark of that street; one
+    # known only to its district names the district ("place"); one across districts (a river
+    # bridge) is read so that its parts are not taken for other places, and locates nothing
+    for lm in k.landmarks:
+        if lm.street:
+            out.append(Alias(lm.name, "landmark", lm.street))
+        elif lm.district:
+            out.append(Alias(lm.name, "place", lm.district))
+        else:
+            out.append(Alias(lm.name, "quiet", (lm.districts or [k.city.code])[0]))
     return tuple(sorted(out, key=lambda a: -len(a.text)))
 
 

@@ -88,18 +88,21 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
     return DepartmentsAnswer(subtype=st.code, level=level, lead=lead, assisting=assisting)
 
 
-def unlocated_owner(k: Knowledge, district: str, answer: DepartmentsAnswer) -> DepartmentsAnswer:
-    """Who owns an event of street level whose district is known but whose street is not: the
-    district's governance centre, which receives and dispatches events (GC-01), takes it and
-    assigns the street; the departments of ``answer`` (found for the district) assist. An event
-    above the street needs no street: the caller keeps its answer."""
-    centre = k.department("governance_center", district, Level.DISTRICT)
+def unlocated_owner(k: Knowledge, place: str, answer: DepartmentsAnswer) -> DepartmentsAnswer:
+    """Who holds an event whose place is known less precisely than its level needs: a street
+    matter whose district is known but whose street is not (``place`` the district), or a
+    street or district matter with no place at all (``place`` the city). The governance centre
+    of ``place``, which receives and dispatches events (GC-01), takes it and assigns the place;
+    the departments of ``answer`` (found for ``place``) assist. The event's own level does not
+    change: the caller keeps it."""
+    level = Level.CITY if place == k.city.code else Level.DISTRICT
+    centre = k.department("governance_center", place, level)
     duty_ids = ["GC-01"]
     lead = AssignedDepartment(
         code=centre.code,
         name=centre.name,
         role="lead",
-        level=Level.DISTRICT,
+        level=level,
         duty_ids=duty_ids,
         duties=[k.duties[d].text for d in duty_ids],
     )
@@ -107,9 +110,7 @@ def unlocated_owner(k: Knowledge, district: str, answer: DepartmentsAnswer) -> D
     for a in [answer.lead, *answer.assisting]:
         if a.code != lead.code and a.code not in {x.code for x in assisting}:
             assisting.append(a.model_copy(update={"role": "assist"}))
-    return DepartmentsAnswer(
-        subtype=answer.subtype, level=Level.DISTRICT, lead=lead, assisting=assisting
-    )
+    return DepartmentsAnswer(subtype=answer.subtype, level=level, lead=lead, assisting=assisting)
 
 
 class SlaQuery(BaseModel):

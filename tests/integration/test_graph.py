@@ -88,7 +88,9 @@ def test_a_gas_leak_is_drafted_with_duties_rules_and_articles(world: World) -> N
     assert "13812345678" not in out["text"] and "138****5678" in out["text"]
     assert out["location"]["street"] == "500103003"
     assert draft["lead_department"] == "500000.gas_company" and "UG-01" in draft["duty_basis"]
-    assert "ESC-N-03" in draft["escalation_rules"] and draft["level"] == "district"
+    # the gas company's crew answers a leak where it is: critical, but a street event
+    assert draft["escalation_rules"] == [] and draft["level"] == "street"
+    assert "500103003.fire_station" in draft["assisting_departments"]
     assert (draft["response_hours"], draft["disposal_hours"]) == (0.5, 4.0)
     assert any(b["title"] == "城镇燃气管理条例" for b in draft["legal_basis"])
     assert "重庆燃气集团" in draft["explanation"] and "特急" in draft["explanation"]

@@ -104,7 +104,8 @@ def test_unresolved_street_goes_to_the_district_centre(
         assert view["location"]["street"] is None and view["location"]["district"] == code
         assert view["lead_department"]["code"] == f"{code}.governance_center"
         assert view["lead_department"]["name"] == f"{name}数字化城市运行和治理中心"
-        assert view["level"] == "district"
+        # a street matter keeps its level; the district's centre holds it until the street is named
+        assert view["level"] == "street"
         assert any("核实事发街道（镇）" in step for step in view["steps"])
         assert any("未能确定街道（镇）" in r and name in r for r in view["needs_human"])
 

@@ -234,3 +234,15 @@ def test_a_stationed_unit_scores_as_its_bureau(knowledge: Knowledge) -> None:
     assert s["lead_bureau"] and not s["lead_type"] and not s["lead"] and s["level"]
     draft["lead_department"] = {"code": f"{JIEFANGBEI}.police_station"}
     assert not score(row, draft, knowledge)["lead_bureau"]
+
+
+def test_an_event_with_no_place_keeps_its_level_and_the_city_centre_holds_it(route: Any) -> None:
+    r = route("EN10", "店门口的喇叭从早喊到晚，吵死人了。", None)
+    assert r["level"] == "street" and r["unlocated"]
+    assert r["lead"]["code"] == "500000.governance_center" and r["lead"]["duty_ids"] == ["GC-01"]
+    assert any(a["code"].endswith("urban_mgmt") for a in r["assisting"])
+    up = route("EN03", "化工厂晚上偷排废气，刺鼻得很。", None)
+    assert up["level"] == "district" and up["lead"]["code"] == "500000.governance_center"
+    city = route("TR07", "轨道列车在区间停了二十分钟，广播没有说明原因。", None)
+    assert city["level"] == "city" and not city["unlocated"]
+    assert city["lead"]["code"].endswith("rail_transit")
