@@ -14,10 +14,11 @@ import json
 import math
 import re
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -96,8 +97,38 @@ def background_idf(k: Knowledge) -> np.ndarray:
 
 def similarities(k: Knowledge, text: str, others: list[str]) -> np.ndarray:
     """IDF-weighted bigram cosine of ``text`` against each of ``others``."""
+    return _cosines(k, _VECTORIZER.transform([text, *others]))
+
+
+@lru_cache(maxsize=8192)
+def _stored_bigrams(raw: str) -> tuple[np.ndarray, np.ndarray]:
+    """The hashed bigram counts (columns, counts) of a stored report's text with its names
+    masked. Memoised: the same reports are candidates for many new events (a batch from one
+    street, or a day of hotline calls), and masking and hashing them is most of the work."""
+    row = _VECTORIZER.transform([mask_names(raw)])
+    return row.indices, row.data
+
+
+def _stacked(first: sp.csr_matrix, raws: list[str]) -> sp.csr_matrix:
+    """``first`` (one row) over the rows of ``raws``: the matrix ``_VECTORIZER`` gives for the
+    new text and the masked stored texts, with each stored row taken from the memo."""
+    parts = [(first.indices, first.data), *(_stored_bigrams(r) for r in raws)]
+    indptr = np.zeros(len(parts) + 1, dtype=first.indptr.dtype)
+    np.cumsum([len(ix) for ix, _ in parts], out=indptr[1:])
+    return sp.csr_matrix(
+        (
+            np.concatenate([d for _, d in parts]),
+            np.concatenate([ix for ix, _ in parts]).astype(first.indices.dtype, copy=False),
+            indptr,
+        ),
+        shape=(len(parts), first.shape[1]),
+    )
+
+
+def _cosines(k: Knowledge, counts: sp.csr_matrix) -> np.ndarray:
+    """Cosine of the first row of ``counts`` against each other row, bigrams IDF-weighted."""
     idf = background_idf(k)
-    matrix = _VECTORIZER.transform([text, *others]).multiply(idf).tocsr()
+    matrix = counts.multiply(idf).tocsr()
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     dots = np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel()
@@ -148,8 +179,8 @@ def find_duplicates(
         return []
     # names are compared masked: a report is not the same incident because a name recurs, and
     # a caller who may not see names must not find them by similarity
-    others = [mask_names((r["title"] or "") + r["text"]) for r in rows]
-    sims = similarities(k, mask_names(q.text), others)
+    query = _VECTORIZER.transform([mask_names(q.text)])
+    sims = _cosines(k, _stacked(query, [(r["title"] or "") + r["text"] for r in rows]))
 
     scored = []
     for row, sim, km in zip(rows, sims, distances, strict=True):
