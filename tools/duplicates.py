@@ -109,20 +109,36 @@ def _stored_bigrams(raw: str) -> tuple[np.ndarray, np.ndarray]:
     return row.indices, row.data
 
 
-def _stacked(first: sp.csr_matrix, raws: list[str]) -> sp.csr_matrix:
-    """``first`` (one row) over the rows of ``raws``: the matrix ``_VECTORIZER`` gives for the
-    new text and the masked stored texts, with each stored row taken from the memo."""
+def _memo_cosines(k: Knowledge, text: str, raws: list[str]) -> np.ndarray:
+    """``similarities`` of a (masked) new text against stored texts, with the stored rows
+    from the memo and the arithmetic done directly on their arrays: the same operations in
+    the same order as the sparse-matrix route (elementwise weights, each row's squares
+    summed by ``np.add.reduceat``, each dot product accumulated match by match in column
+    order), without building half a dozen sparse matrices per event."""
+    first = _VECTORIZER.transform([text])
     parts = [(first.indices, first.data), *(_stored_bigrams(r) for r in raws)]
-    indptr = np.zeros(len(parts) + 1, dtype=first.indptr.dtype)
-    np.cumsum([len(ix) for ix, _ in parts], out=indptr[1:])
-    return sp.csr_matrix(
-        (
-            np.concatenate([d for _, d in parts]),
-            np.concatenate([ix for ix, _ in parts]).astype(first.indices.dtype, copy=False),
-            indptr,
-        ),
-        shape=(len(parts), first.shape[1]),
-    )
+    lengths = np.array([len(ix) for ix, _ in parts])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    columns = np.concatenate([ix for ix, _ in parts])
+    idf = background_idf(k)
+    weights = np.concatenate([d for _, d in parts]) * idf[columns]
+    filled = np.flatnonzero(lengths)
+    norms = np.zeros(len(parts))
+    if len(filled):
+        squares = weights * weights
+        norms[filled] = np.add.reduceat(squares, starts[filled])
+    norms = np.sqrt(norms)
+    norms[norms == 0] = 1.0
+    n = lengths[0]
+    query_columns, query_weights = columns[:n], weights[:n]
+    rest_columns, rest_weights = columns[n:], weights[n:]
+    at = np.searchsorted(query_columns, rest_columns).clip(max=max(n - 1, 0))
+    matched = np.flatnonzero(query_columns[at] == rest_columns) if n else np.zeros(0, dtype=np.intp)
+    products = rest_weights[matched] * query_weights[at[matched]]
+    rows = np.searchsorted(starts[1:] - n, matched, side="right") - 1
+    dots = np.zeros(len(parts) - 1)
+    np.add.at(dots, rows, products)  # in order, one product at a time
+    return dots / (norms[1:] * norms[0])
 
 
 def _cosines(k: Knowledge, counts: sp.csr_matrix) -> np.ndarray:
@@ -179,8 +195,7 @@ def find_duplicates(
         return []
     # names are compared masked: a report is not the same incident because a name recurs, and
     # a caller who may not see names must not find them by similarity
-    query = _VECTORIZER.transform([mask_names(q.text)])
-    sims = _cosines(k, _stacked(query, [(r["title"] or "") + r["text"] for r in rows]))
+    sims = _memo_cosines(k, mask_names(q.text), [(r["title"] or "") + r["text"] for r in rows])
 
     scored = []
     for row, sim, km in zip(rows, sims, distances, strict=True):

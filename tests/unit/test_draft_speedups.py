@@ -93,6 +93,7 @@ def test_memoised_duplicate_rows_give_the_same_similarities(
         others = [texts[int(i)] for i in rng.choice(len(texts), size=int(rng.integers(1, 60)))]
         query = mask_names(texts[n])
         plain = duplicates.similarities(knowledge, query, [mask_names(o) for o in others])
-        first = duplicates._VECTORIZER.transform([query])
-        memo = duplicates._cosines(knowledge, duplicates._stacked(first, others))
-        assert np.array_equal(plain, memo)
+        assert np.array_equal(plain, duplicates._memo_cosines(knowledge, query, others))
+    # nothing in common, and an empty text
+    assert duplicates._memo_cosines(knowledge, "甲乙丙", ["丁戊己"]).tolist() == [0.0]
+    assert duplicates._memo_cosines(knowledge, "。", ["丁戊己", "。"]).tolist() == [0.0, 0.0]
