@@ -17,6 +17,7 @@ from langgraph.types import Command
 from agents.deps import AgentDeps
 from agents.errors import DecisionInvalid, NothingPending, NotTriageable
 from agents.graph import build_triage_graph
+from agents.intake import CANDIDATES, classified_text
 from agents.state import TriageContext
 from domain.access import Principal
 from domain.decisions import Decision
@@ -124,12 +125,16 @@ class Dispatcher:
     def draft_many(
         self, events: Sequence[EventCreate], engine: Engine = "auto"
     ) -> list[dict[str, Any]]:
+        """Drafts for a batch of events that are not stored, each through the draft graph
+        as ``draft`` runs it; the classifier first scores the whole batch at once."""
         results: list[dict[str, Any]] = []
-        for event in events:
-            try:
-                results.append({"ok": True, "draft": self.draft(event, engine)})
-            except Exception as exc:  # one bad text does not sink the batch
-                results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        texts = [classified_text(e.title, e.text) for e in events]
+        with self.deps.classifier.primed(texts, top=CANDIDATES):
+            for event in events:
+                try:
+                    results.append({"ok": True, "draft": self.draft(event, engine)})
+                except Exception as exc:  # one bad text does not sink the batch
+                    results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         return results
 
     # -- triage of stored events, approval -------------------------------------------------

@@ -37,8 +37,23 @@ INJECTION = re.compile(
 )
 
 
+#: how many subtypes the classifier ranks for an event (the LLM engine chooses among them)
+CANDIDATES = 5
+
+
 def clean(text: str) -> str:
     return re.sub(r"\s+", " ", without_invisible(text)).strip()
+
+
+def reported_text(title: str | None, text: str) -> str:
+    """An event's title and text as one cleaned string (before masking)."""
+    return clean(f"{title}。{text}" if title else text)
+
+
+def classified_text(title: str | None, text: str) -> str:
+    """What the classifier reads first: the reported text with personal information masked
+    (batch drafting classifies these ahead, as one batch)."""
+    return mask_text(reported_text(title, text))
 
 
 def classify_event(
@@ -54,7 +69,7 @@ def classify_event(
         event = Event.model_validate(
             {**state["event"], "id": 0, "created_at": now, "updated_at": now}
         )
-    raw = clean(f"{event.title}。{event.text}" if event.title else event.text)
+    raw = reported_text(event.title, event.text)
     text = mask_text(raw)
     injection = [m.group(0) for m in INJECTION.finditer(raw)]
     fallbacks: list[str] = []
@@ -221,12 +236,12 @@ def _weigh_claims(deps: AgentDeps, text: str) -> tuple[str, Prediction, list[str
     citizens list their troubles in earnest too."""
     k = deps.knowledge
     found = find_claims(k, text)
-    pred = deps.classifier.predict(text, top=5)
+    pred = deps.classifier.predict(text, top=CANDIDATES)
     if not found.claims:
         return text, pred, []
     if not found.body:  # nothing but claims: weigh them, and let a person check
         return text, pred, found.claims
-    body = deps.classifier.predict(found.body, top=5)
+    body = deps.classifier.predict(found.body, top=CANDIDATES)
     same = (body.subtype, urgency_for(k, body.subtype, found.body)[0]) == (
         pred.subtype,
         urgency_for(k, pred.subtype, text)[0],

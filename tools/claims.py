@@ -66,8 +66,19 @@ def _known(word: str, vocab: frozenset[str]) -> bool:
         return True
     if word in vocab:
         return True
-    covered = max((len(v) for v in vocab if len(v) >= 2 and v in word), default=0)
-    return len(word) <= 8 and covered * 2 >= len(word)  # 人员被困, not 电梯也经常坏
+    if len(word) > 8:
+        return False
+    # the longest known word inside it (its substrings looked up, not the vocabulary scanned)
+    covered = max(
+        (
+            n
+            for n in range(len(word), 1, -1)
+            for i in range(len(word) - n + 1)
+            if word[i : i + n] in vocab
+        ),
+        default=0,
+    )
+    return covered * 2 >= len(word)  # 人员被困, not 电梯也经常坏
 
 
 def _claims_routing(bracket: str, inner: str, vocab: frozenset[str]) -> bool:

@@ -14,10 +14,11 @@ import json
 import math
 import re
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -96,8 +97,54 @@ def background_idf(k: Knowledge) -> np.ndarray:
 
 def similarities(k: Knowledge, text: str, others: list[str]) -> np.ndarray:
     """IDF-weighted bigram cosine of ``text`` against each of ``others``."""
+    return _cosines(k, _VECTORIZER.transform([text, *others]))
+
+
+@lru_cache(maxsize=8192)
+def _stored_bigrams(raw: str) -> tuple[np.ndarray, np.ndarray]:
+    """The hashed bigram counts (columns, counts) of a stored report's text with its names
+    masked. Memoised: the same reports are candidates for many new events (a batch from one
+    street, or a day of hotline calls), and masking and hashing them is most of the work."""
+    row = _VECTORIZER.transform([mask_names(raw)])
+    return row.indices, row.data
+
+
+def _memo_cosines(k: Knowledge, text: str, raws: list[str]) -> np.ndarray:
+    """``similarities`` of a (masked) new text against stored texts, with the stored rows
+    from the memo and the arithmetic done directly on their arrays: the same operations in
+    the same order as the sparse-matrix route (elementwise weights, each row's squares
+    summed by ``np.add.reduceat``, each dot product accumulated match by match in column
+    order), without building half a dozen sparse matrices per event."""
+    first = _VECTORIZER.transform([text])
+    parts = [(first.indices, first.data), *(_stored_bigrams(r) for r in raws)]
+    lengths = np.array([len(ix) for ix, _ in parts])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    columns = np.concatenate([ix for ix, _ in parts])
     idf = background_idf(k)
-    matrix = _VECTORIZER.transform([text, *others]).multiply(idf).tocsr()
+    weights = np.concatenate([d for _, d in parts]) * idf[columns]
+    filled = np.flatnonzero(lengths)
+    norms = np.zeros(len(parts))
+    if len(filled):
+        squares = weights * weights
+        norms[filled] = np.add.reduceat(squares, starts[filled])
+    norms = np.sqrt(norms)
+    norms[norms == 0] = 1.0
+    n = lengths[0]
+    query_columns, query_weights = columns[:n], weights[:n]
+    rest_columns, rest_weights = columns[n:], weights[n:]
+    at = np.searchsorted(query_columns, rest_columns).clip(max=max(n - 1, 0))
+    matched = np.flatnonzero(query_columns[at] == rest_columns) if n else np.zeros(0, dtype=np.intp)
+    products = rest_weights[matched] * query_weights[at[matched]]
+    rows = np.searchsorted(starts[1:] - n, matched, side="right") - 1
+    dots = np.zeros(len(parts) - 1)
+    np.add.at(dots, rows, products)  # in order, one product at a time
+    return dots / (norms[1:] * norms[0])
+
+
+def _cosines(k: Knowledge, counts: sp.csr_matrix) -> np.ndarray:
+    """Cosine of the first row of ``counts`` against each other row, bigrams IDF-weighted."""
+    idf = background_idf(k)
+    matrix = counts.multiply(idf).tocsr()
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     dots = np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel()
@@ -148,8 +195,7 @@ def find_duplicates(
         return []
     # names are compared masked: a report is not the same incident because a name recurs, and
     # a caller who may not see names must not find them by similarity
-    others = [mask_names((r["title"] or "") + r["text"]) for r in rows]
-    sims = similarities(k, mask_names(q.text), others)
+    sims = _memo_cosines(k, mask_names(q.text), [(r["title"] or "") + r["text"] for r in rows])
 
     scored = []
     for row, sim, km in zip(rows, sims, distances, strict=True):

@@ -11,6 +11,7 @@ that district). A point outside the city is answered as out of area, not as an e
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -69,7 +70,7 @@ def names_in(
     hits: dict[str, dict[str, str]] = {}
     weak: dict[str, dict[str, str]] = {}
     found: list[tuple[str, tuple[Alias, ...], list[int]]] = []
-    for name, group in grouped(k):
+    for name, group in _candidates(k, text):
         spans = []
         start = text.find(name)
         while start != -1:
@@ -97,6 +98,25 @@ def names_in(
             if WEIGHT[alias.kind] > WEIGHT.get(kinds.get(alias.code, ""), 0.0):
                 kinds[alias.code] = alias.kind
     return hits, weak, districts
+
+
+@cache
+def _by_opening(k: Knowledge) -> dict[str, tuple[int, ...]]:
+    """Positions in ``grouped(k)`` of the names, by their first two characters ("" for a
+    name of one character, which is always searched for)."""
+    positions: dict[str, list[int]] = {}
+    for n, (name, _) in enumerate(grouped(k)):
+        positions.setdefault(name[:2] if len(name) >= 2 else "", []).append(n)
+    return {opening: tuple(ns) for opening, ns in positions.items()}
+
+
+def _candidates(k: Knowledge, text: str) -> list[tuple[str, tuple[Alias, ...]]]:
+    """The names of ``grouped(k)`` that may occur in ``text`` (their first two characters do),
+    in the same order: the rest cannot be found, so they are not searched for."""
+    names, by_opening = grouped(k), _by_opening(k)
+    openings = {text[i : i + 2] for i in range(len(text) - 1)} | {""}
+    positions = sorted(n for o in openings & by_opening.keys() for n in by_opening[o])
+    return [names[n] for n in positions]
 
 
 def _tail(text: str, taken: list[bool], start: int) -> bool:

@@ -274,6 +274,32 @@ def test_draft_only_graph_stops_before_approval(world: World) -> None:
     assert world.store.get_event(event_id).status is Status.RECEIVED
 
 
+def test_a_batch_drafts_each_event_as_a_single_draft_would(world: World) -> None:
+    from agents.dispatch import Dispatcher
+
+    def untimed(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: untimed(v) for k, v in value.items() if k != "latency_ms"}
+        if isinstance(value, list):
+            return [untimed(v) for v in value]
+        return value
+
+    texts = [
+        "九龙坡区杨家坪街道杨家坪正街有人在人行道上摆摊卖水果",
+        "【分类：噪音】渝中区解放碑街道某工地凌晨两点还在施工，吵得睡不着",
+        "小区门口垃圾桶已经三天没人清运，臭气熏天",
+        "江北区观音桥街道建新北路一家烧烤店油烟直排进居民窗户",
+        "九龙坡区杨家坪街道杨家坪正街有人在人行道上摆摊卖水果",  # the same text twice
+    ]
+    events = [EventCreate(source=Source.HOTLINE, text=t, reported_at=NOW) for t in texts]
+    dispatcher = Dispatcher(world.deps, None)
+    batch = dispatcher.draft_many(events, "offline")
+    assert all(r["ok"] for r in batch)
+    one_by_one = [dispatcher.draft(e, "offline") for e in events]
+    assert [untimed(r["draft"]) for r in batch] == [untimed(x) for x in one_by_one]
+    assert world.deps.classifier._primed == {}  # nothing kept after the batch
+
+
 def test_bad_decisions_are_asked_again_not_applied(world: World) -> None:
     event_id = world.event("渝中区两路口街道中山三路的人行道上有人摆摊卖衣服", "bad-1")
     graph = world.graph()
