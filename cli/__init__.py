@@ -1,33 +1,114 @@
 """The ``sanji`` command: thin, it calls into the rooms below and prints for officers (zh-CN).
-One module per command group; each imports what it needs only when it runs."""
+One module per command group; each imports what it needs only when it runs.
+
+``sanji --help`` and ``sanji version`` are answered here, before Typer (which imports pydantic
+to build every command's parameters) is loaded: they cost about as much as starting Python.
+Every other command goes through the Typer app in ``cli.commands``, built from the same table
+(``COMMANDS``), so the fast help and Typer's help list the same commands with the same words."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cli import cases, data, evals, regulations, system, users
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    help="三级 Sanji：城市运行和治理中心智能体 (city governance command-center agents)",
-    no_args_is_help=True,
-    add_completion=False,
+HELP = "三级 Sanji：城市运行和治理中心智能体 (city governance command-center agents)"
+
+
+class Entry(NamedTuple):
+    """One command (``target`` is a function) or command group (a ``typer.Typer``)."""
+
+    name: str
+    target: str  # "module:attribute"
+    help: str
+    group: bool = False
+
+
+COMMANDS: tuple[Entry, ...] = (
+    Entry("version", "cli.system:version", "显示版本 (show the version)."),
+    Entry(
+        "doctor",
+        "cli.system:doctor",
+        "检查各部分是否可用：配置、知识库、数据库、向量索引、嵌入模型、大模型 (check every part).",
+    ),
+    Entry("serve", "cli.system:serve", "启动服务（默认：SQLite 嵌入式数据库 + 演示数据）。"),
+    Entry(
+        "train",
+        "cli.data:train",
+        "训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。",
+    ),
+    Entry("search", "cli.regulations:search", "检索法规条文，给出可引用的法规名称和条号。"),
+    Entry(
+        "triage",
+        "cli.cases:triage",
+        "受理事件并起草派单（事件会登记入库，派单等待审核）；--file 逐行批量受理 JSONL。",
+    ),
+    Entry("review", "cli.cases:review", "打印一件事件的复盘。"),
+    Entry("chat", "cli.cases:chat", "在终端里向值班助手提问（输入 exit 退出）。"),
+    Entry("demo", "cli.data:demo_app", "演示数据 (demo data)", group=True),
+    Entry("knowledge", "cli.system:knowledge_app", "知识库文件 (knowledge files)", group=True),
+    Entry("import", "cli.data:import_app", "导入数据 (import data)", group=True),
+    Entry("index", "cli.regulations:index_app", "法规索引 (regulation index)", group=True),
+    Entry("eval", "cli.evals:eval_app", "评测 (evaluation)", group=True),
+    Entry("users", "cli.users:users_app", "账号与密钥 (officers and API keys)", group=True),
 )
-for command in (
-    system.version,
-    system.doctor,
-    system.serve,
-    data.train,
-    regulations.search,
-    cases.triage,
-    cases.review,
-    cases.chat,
-):
-    app.command()(command)
-app.add_typer(data.demo_app, name="demo")
-app.add_typer(system.knowledge_app, name="knowledge")
-app.add_typer(data.import_app, name="import")
-app.add_typer(regulations.index_app, name="index")
-app.add_typer(evals.eval_app, name="eval")
-app.add_typer(users.users_app, name="users")
 
-__all__ = ["app"]
+
+def fast_help() -> str:
+    """``sanji --help`` without loading Typer: usage, every command with its help."""
+    width = max(len(e.name) for e in COMMANDS) + 2
+    lines = [
+        "用法 Usage: sanji [OPTIONS] COMMAND [ARGS]...",
+        "",
+        f"  {HELP}",
+        "",
+        "选项 Options:",
+        f"  {'--help':<{width}}显示本帮助 (show this message and exit).",
+        "",
+        "命令 Commands:",
+        *(f"  {e.name:<{width}}{e.help}" for e in COMMANDS),
+        "",
+        "每个命令的参数：sanji COMMAND --help",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"sanji {version('sanji')}"
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "sanji 0+unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``sanji`` entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--help"]:
+        sys.stdout.write(fast_help())
+        return 0
+    if args == ["version"]:
+        sys.stdout.write(version_text() + "\n")
+        return 0
+    from cli.commands import app
+
+    app(args=args, prog_name="sanji")
+    return 0
+
+
+def __getattr__(name: str) -> Any:
+    """``cli.app``, the Typer app, built on first use (``typer.testing`` takes it)."""
+    if name == "app":
+        from cli.commands import app
+
+        return app
+    raise AttributeError(name)
+
+
+__all__ = ["COMMANDS", "HELP", "app", "main"]
+
+if TYPE_CHECKING:
+    app: typer.Typer
