@@ -5,23 +5,54 @@ The lifespan starts building every part through the wiring root
 (``agents.runtime.build_services``) in the background (``api.startup``), so liveness answers
 while the regulation index is still being built; the API's routers (``api/``) read the parts
 through the dependency aliases in ``api.deps``, which answer 503 until they are ready; the
-console's pages come from ``web``."""
+console's pages come from ``web``.
+
+``create_staged_app`` is what ``sanji serve`` runs: it accepts connections before even those
+imports are done (``api.gate``), so ``/healthz`` answers within a second of the process
+starting, and builds ``create_app``'s app in a thread."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from settings import Settings, app_version, get_settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from api.gate import StagedApp
+    from knowledge import Knowledge
+    from store import EventStore
+
 log = logging.getLogger(__name__)
 
+#: told the store and the knowledge as soon as the store is open (``sanji serve`` loads the
+#: demo data there), before the slow parts are built
+Prepare = Callable[["EventStore", "Knowledge"], None]
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_staged_app(
+    settings: Settings | None = None,
+    *,
+    prepare: Prepare | None = None,
+    factory: Callable[[], FastAPI] | None = None,
+) -> StagedApp:
+    """The app that answers at once: ``create_app(settings, prepare=prepare)`` (or
+    ``factory()``) is imported and built in a thread while liveness and readiness answer."""
+    from api.gate import StagedApp
+
+    return StagedApp(factory or (lambda: create_app(settings, prepare=prepare)))
+
+
+def create_app(settings: Settings | None = None, *, prepare: Prepare | None = None) -> FastAPI:
+    """The FastAPI app; its parts are built in the background once it starts. ``prepare``
+    is told the store and the knowledge as soon as the store is open: what needs only those
+    (sign-in, events, the dashboard) is served from then on."""
     import anyio.to_thread
+    from fastapi import FastAPI
 
     from agents.runtime import Services, build_services
     from api import errors
@@ -34,7 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     def build(progress: Callable[[str, str], None]) -> Services:
-        services = build_services(settings, observe=metrics.observe_trace, progress=progress)
+        def opened(store: EventStore, knowledge: Knowledge) -> None:
+            if prepare is not None:
+                progress("prepare", "")
+                prepare(store, knowledge)
+            startup.opened(store, knowledge)
+
+        services = build_services(
+            settings, observe=metrics.observe_trace, progress=progress, opened=opened
+        )
         try:
             services.warm_up(progress)
             services.chat  # noqa: B018 - built here, not in the first chat request
