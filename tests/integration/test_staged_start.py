@@ -129,7 +129,11 @@ def test_the_store_serves_while_the_regulation_index_is_not_built(
             assert search.status_code == 503 and int(search.headers["Retry-After"]) >= 1
             assert "法规索引" in search.json()["detail"]
             assert "正在准备法规索引" in search.json()["detail"]
-            chat = c.post("/api/v1/chat", json={"thread_id": "t1", "message": "今天有多少件事件"}, headers=auth)
+            chat = c.post(
+                "/api/v1/chat",
+                json={"thread_id": "t1", "message": "今天有多少件事件"},
+                headers=auth,
+            )
             assert chat.status_code == 503 and "法规索引" in chat.json()["detail"]
 
             still = c.get("/readyz")
