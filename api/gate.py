@@ -111,7 +111,7 @@ class StagedApp:
         outbox: asyncio.Queue[Message] = asyncio.Queue()
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
         scope["state"] = {}
-        running = asyncio.create_task(app(scope, inbox.get, outbox.put))
+        running: asyncio.Future[None] = asyncio.ensure_future(app(scope, inbox.get, outbox.put))
         await inbox.put({"type": "lifespan.startup"})
         started = await outbox.get()
         if started["type"] != "lifespan.startup.complete":

@@ -15,11 +15,10 @@ import math
 import re
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from domain.models import Event, Scope
 from knowledge import Knowledge
@@ -28,17 +27,28 @@ from store.schema import CELL_DEG
 from tools.events import EventSummary, summarize
 from tools.pii import mask_names
 
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
 _NOISE = re.compile(r"[\s\W\d_]+", re.UNICODE)
 KM_PER_DEG = 111.0
-_VECTORIZER = HashingVectorizer(
-    analyzer="char",
-    ngram_range=(2, 2),
-    n_features=2**18,
-    alternate_sign=False,
-    norm=None,
-    lowercase=False,
-    preprocessor=lambda t: _NOISE.sub("", t),
-)
+
+
+@cache
+def _vectorizer() -> HashingVectorizer:
+    """Character bigrams, hashed (scikit-learn is imported at the first use, not with the
+    agents' graph)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char",
+        ngram_range=(2, 2),
+        n_features=2**18,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,
+        preprocessor=lambda t: _NOISE.sub("", t),
+    )
 
 
 class DuplicateQuery(BaseModel):
@@ -90,14 +100,14 @@ def background_idf(k: Knowledge) -> np.ndarray:
             for line in path.read_text(encoding="utf-8").splitlines()
             if line
         ]
-    df = np.asarray((_VECTORIZER.transform(texts) > 0).sum(axis=0)).ravel()
+    df = np.asarray((_vectorizer().transform(texts) > 0).sum(axis=0)).ravel()
     return np.log((len(texts) + 1) / (df + 1)) + 1
 
 
 def similarities(k: Knowledge, text: str, others: list[str]) -> np.ndarray:
     """IDF-weighted bigram cosine of ``text`` against each of ``others``."""
     idf = background_idf(k)
-    matrix = _VECTORIZER.transform([text, *others]).multiply(idf).tocsr()
+    matrix = _vectorizer().transform([text, *others]).multiply(idf).tocsr()
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     dots = np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel()
