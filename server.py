@@ -16,22 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from settings import Settings, app_version, get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from agents.runtime import Opened as Prepare
     from api.gate import StagedApp
-    from knowledge import Knowledge
-    from store import EventStore
 
 log = logging.getLogger(__name__)
-
-#: told the store and the knowledge as soon as the store is open (``sanji serve`` loads the
-#: demo data there), before the slow parts are built
-Prepare = Callable[["EventStore", "Knowledge"], None]
 
 
 def create_staged_app(
@@ -65,7 +60,7 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
     settings = settings or get_settings()
 
     def build(progress: Callable[[str, str], None]) -> Services:
-        def opened(store: EventStore, knowledge: Knowledge) -> None:
+        def opened(store: Any, knowledge: Any) -> None:
             if prepare is not None:
                 progress("prepare", "")
                 prepare(store, knowledge)

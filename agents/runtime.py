@@ -32,6 +32,9 @@ Observer = Callable[[list[dict[str, Any]]], None]
 #: told each step of the build as (step, what is happening), e.g. ("index", "《…》：已嵌入 256/900")
 Progress = Callable[[str, str], None]
 
+#: told the store and the knowledge as soon as the store is open, before the slow parts
+Opened = Callable[[EventStore, Knowledge], None]
+
 #: the steps of ``build_services`` in order, with what officers are told while each runs
 STEPS = {
     "store": "正在打开事件库",
@@ -134,7 +137,7 @@ def build_services(
     knowledge: Knowledge | None = None,
     clock: Callable[[], datetime] | None = None,
     progress: Progress = _quiet,
-    opened: Callable[[EventStore, Knowledge], None] | None = None,
+    opened: Opened | None = None,
 ) -> Services:
     """Build every part from the settings. ``durable=False`` skips the checkpointer (drafts
     only: evals, benchmarks, Studio, whose server brings its own); ``observe`` receives each

@@ -1,4 +1,4 @@
-"""The Typer app behind ``sanji``, registered from ``cli.COMMANDS`` (one table for this app
+"""The Typer app behind ``sanji``, registered from ``cli.table.COMMANDS`` (one table for this app
 and for the fast ``sanji --help``)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from cli import COMMANDS, HELP
+from cli.table import COMMANDS, HELP
 
 
 def _resolve(target: str) -> Any:
