@@ -35,18 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["version"]:
         sys.stdout.write(version_text() + "\n")
         return 0
-    from cli.commands import app
+    from cli.commands import build
 
-    app(args=args, prog_name="sanji")
+    # the named command alone when there is one: the others' modules stay unimported
+    named = [e for e in COMMANDS if args and e.name == args[0]]
+    build(named or COMMANDS)(args=args, prog_name="sanji")
     return 0
 
 
 def __getattr__(name: str) -> Any:
-    """``cli.app``, the Typer app, built on first use (``typer.testing`` takes it)."""
+    """``cli.app``, the Typer app of every command, built on first use (``typer.testing``
+    takes it)."""
     if name == "app":
-        from cli.commands import app
+        from cli.commands import build
 
-        return app
+        return build(COMMANDS)
     raise AttributeError(name)
 
 
