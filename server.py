@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
     """The FastAPI app; its parts are built in the background once it starts. ``prepare``
     is told the store and the knowledge as soon as the store is open: what needs only those
     (sign-in, events, the dashboard) is served from then on."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import anyio.to_thread
     from fastapi import FastAPI
 
@@ -60,21 +62,35 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
     settings = settings or get_settings()
 
     def build(progress: Callable[[str, str], None]) -> Services:
-        def opened(store: Any, knowledge: Any) -> None:
+        # the demo data goes in beside the index build (that one embeds in worker
+        # processes): the store's endpoints answer when it is in, the rest when all is built
+        preparing: list[Future[None]] = []
+
+        def ready_store(store: Any, knowledge: Any) -> None:
             if prepare is not None:
-                progress("prepare", "")
                 prepare(store, knowledge)
             startup.opened(store, knowledge)
 
-        services = build_services(
-            settings, observe=metrics.observe_trace, progress=progress, opened=opened
-        )
+        def opened(store: Any, knowledge: Any) -> None:
+            preparing.append(pool.submit(ready_store, store, knowledge))
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sanji-prepare")
         try:
-            services.warm_up(progress)
-            services.chat  # noqa: B018 - built here, not in the first chat request
-        except BaseException:
-            services.close()
-            raise
+            services = build_services(
+                settings, observe=metrics.observe_trace, progress=progress, opened=opened
+            )
+            try:
+                services.warm_up(progress)
+                services.chat  # noqa: B018 - built here, not in the first chat request
+                for job in preparing:
+                    if not job.done():
+                        progress("prepare", "")
+                    job.result()
+            except BaseException:
+                services.close()
+                raise
+        finally:
+            pool.shutdown(wait=False)
         log.info(
             "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
             len(services.knowledge.subtypes),

@@ -38,11 +38,11 @@ Opened = Callable[[EventStore, Knowledge], None]
 #: the steps of ``build_services`` in order, with what officers are told while each runs
 STEPS = {
     "store": "正在打开事件库",
-    "prepare": "正在准备演示数据和账号",
     "index": "正在准备法规索引（首次启动时构建，可能需要一两分钟）",
     "classifier": "正在准备事件分类模型",
     "checkpointer": "正在打开审批检查点",
     "warm_up": "正在预热",
+    "prepare": "正在导入演示数据和账号",  # the server's, beside the steps above
 }
 
 
