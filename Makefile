@@ -46,7 +46,8 @@ fuzz: install $(FUZZ)
 clean:
 	rm -rf $(VENV) .venv-fuzz data .pytest_cache .mypy_cache .ruff_cache
 
-## Benchmarks (report figures; need PostgreSQL for the second line)
+## Benchmarks (report figures; need PostgreSQL for the third line)
 bench: install
+	$(BIN)/python -m evals.bench.startup --out data/bench/startup.json
 	$(BIN)/python -m evals.bench_store --url sqlite:///data/bench.db --events 1000000 --out data/bench
 	$(BIN)/python -m evals.bench_store --url postgresql://postgres@127.0.0.1:5432/sanji_bench --events 1000000 --out data/bench

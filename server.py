@@ -5,23 +5,51 @@ The lifespan starts building every part through the wiring root
 (``agents.runtime.build_services``) in the background (``api.startup``), so liveness answers
 while the regulation index is still being built; the API's routers (``api/``) read the parts
 through the dependency aliases in ``api.deps``, which answer 503 until they are ready; the
-console's pages come from ``web``."""
+console's pages come from ``web``.
+
+``create_staged_app`` is what ``sanji serve`` runs: it accepts connections before even those
+imports are done (``api.gate``), so ``/healthz`` answers within a second of the process
+starting, and builds ``create_app``'s app in a thread."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING, Any
 
 from settings import Settings, app_version, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from agents.runtime import Opened as Prepare
+    from api.gate import StagedApp
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_staged_app(
+    settings: Settings | None = None,
+    *,
+    prepare: Prepare | None = None,
+    factory: Callable[[], FastAPI] | None = None,
+) -> StagedApp:
+    """The app that answers at once: ``create_app(settings, prepare=prepare)`` (or
+    ``factory()``) is imported and built in a thread while liveness and readiness answer."""
+    from api.gate import StagedApp
+
+    return StagedApp(factory or (lambda: create_app(settings, prepare=prepare)))
+
+
+def create_app(settings: Settings | None = None, *, prepare: Prepare | None = None) -> FastAPI:
+    """The FastAPI app; its parts are built in the background once it starts. ``prepare``
+    is told the store and the knowledge as soon as the store is open: what needs only those
+    (sign-in, events, the dashboard) is served from then on."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import anyio.to_thread
+    from fastapi import FastAPI
 
     from agents.runtime import Services, build_services
     from api import errors
@@ -34,13 +62,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     def build(progress: Callable[[str, str], None]) -> Services:
-        services = build_services(settings, observe=metrics.observe_trace, progress=progress)
+        # the demo data goes in beside the index build (that one embeds in worker
+        # processes): the store's endpoints answer when it is in, the rest when all is built
+        preparing: list[Future[None]] = []
+
+        def ready_store(store: Any, knowledge: Any) -> None:
+            if prepare is not None:
+                prepare(store, knowledge)
+            startup.opened(store, knowledge)
+
+        def opened(store: Any, knowledge: Any) -> None:
+            preparing.append(pool.submit(ready_store, store, knowledge))
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sanji-prepare")
         try:
-            services.warm_up(progress)
-            services.chat  # noqa: B018 - built here, not in the first chat request
-        except BaseException:
-            services.close()
-            raise
+            services = build_services(
+                settings, observe=metrics.observe_trace, progress=progress, opened=opened
+            )
+            try:
+                services.warm_up(progress)
+                services.chat  # noqa: B018 - built here, not in the first chat request
+                for job in preparing:
+                    if not job.done():
+                        progress("prepare", "")
+                    job.result()
+            except BaseException:
+                services.close()
+                raise
+        finally:
+            pool.shutdown(wait=False)
         log.info(
             "Sanji ready: %d subtypes, %d departments, %d regulation articles, database %s",
             len(services.knowledge.subtypes),

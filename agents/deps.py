@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.classifier import SubtypeClassifier
-from agents.llm import LLM, Usage
-from knowledge import Knowledge
-from knowledge.retrieval import RegulationIndex
-from store import EventStore
+if TYPE_CHECKING:  # names for the annotations only: importing the graph builds nothing heavy
+    from agents.classifier import SubtypeClassifier
+    from agents.llm import LLM, Usage
+    from knowledge import Knowledge
+    from knowledge.retrieval import RegulationIndex
+    from store import EventStore
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from agents.classifier import Prediction, zero_shot
 from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from agents.state import TriageContext, TriageState
@@ -22,6 +21,9 @@ from tools.escalation import mentions
 from tools.locate import LocateQuery, locate
 from tools.pii import mask_text
 from tools.routing import urgency_for
+
+if TYPE_CHECKING:
+    from agents.classifier import Prediction
 
 #: why a person checks a text that claims its own routing
 CLAIM_REASON = "文本自称分类/主办/紧急程度，已按正文判断，请人工核对"
@@ -84,6 +86,9 @@ def classify_event(
             choice = _ask_llm(deps, prompt, usage, text, pred, fallbacks)
             if choice is not None:
                 pred = choice
+    # the classifier module (scikit-learn) is imported at the first run, not with the graph
+    from agents.classifier import Prediction, zero_shot
+
     pred = Prediction(pred.subtype, pred.confidence, pred.alternatives[:3], pred.engine)
     if pred.confidence < ctx.zero_shot_below and pred.engine != "llm":
         shot = zero_shot(k, text)
@@ -298,6 +303,8 @@ def _ask_llm(
     probability = dict(offline.alternatives)[answer.subtype]
     others = [(c, p) for c, p in offline.alternatives if c != answer.subtype]
     confidence = max(probability, 0.6)  # the model's pick among calibrated candidates
+    from agents.classifier import Prediction
+
     return Prediction(
         answer.subtype, round(confidence, 4), [(answer.subtype, probability), *others], "llm"
     )

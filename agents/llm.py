@@ -11,15 +11,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import openai
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import LLMBadAnswer, LLMFailed, LLMUnavailable
 from prompts import Prompt
 from settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -150,6 +152,8 @@ class LLM:
     def _metered(self, usage: Usage) -> Iterator[None]:
         """Count one call and its time; an endpoint error (timeouts, refused connections,
         4xx/5xx after retries) is noted and becomes ``LLMUnavailable``."""
+        import openai  # imported with the first model call: the graphs import this module
+
         started = time.perf_counter()
         usage.calls += 1
         try:
@@ -233,6 +237,8 @@ def build_llm(settings: Settings) -> LLM | None:
     """The configured model, or None when no endpoint is set (offline engines only)."""
     if not settings.llm_configured:
         return None
+    import openai
+
     client = openai.OpenAI(
         base_url=str(settings.llm_base_url),
         api_key=settings.llm_api_key.get_secret_value(),

@@ -32,6 +32,9 @@ Observer = Callable[[list[dict[str, Any]]], None]
 #: told each step of the build as (step, what is happening), e.g. ("index", "《…》：已嵌入 256/900")
 Progress = Callable[[str, str], None]
 
+#: told the store and the knowledge as soon as the store is open, before the slow parts
+Opened = Callable[[EventStore, Knowledge], None]
+
 #: the steps of ``build_services`` in order, with what officers are told while each runs
 STEPS = {
     "store": "正在打开事件库",
@@ -39,6 +42,7 @@ STEPS = {
     "classifier": "正在准备事件分类模型",
     "checkpointer": "正在打开审批检查点",
     "warm_up": "正在预热",
+    "prepare": "正在导入演示数据和账号",  # the server's, beside the steps above
 }
 
 
@@ -133,14 +137,20 @@ def build_services(
     knowledge: Knowledge | None = None,
     clock: Callable[[], datetime] | None = None,
     progress: Progress = _quiet,
+    opened: Opened | None = None,
 ) -> Services:
     """Build every part from the settings. ``durable=False`` skips the checkpointer (drafts
     only: evals, benchmarks, Studio, whose server brings its own); ``observe`` receives each
-    run's trace (the server's metrics); ``progress`` is told each step (``STEPS``)."""
+    run's trace (the server's metrics); ``progress`` is told each step (``STEPS``);
+    ``opened`` gets the store and the knowledge as soon as the store is open, before the
+    slow parts are built (the server prepares its demo data there and starts serving what
+    needs nothing more)."""
     k = knowledge or default_knowledge()
     progress("store", "")
     store = open_store(settings, k)
     try:
+        if opened is not None:
+            opened(store, k)
         progress("index", "")
         index = open_configured_index(settings, progress=lambda detail: progress("index", detail))
         progress("classifier", "")

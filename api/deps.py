@@ -1,5 +1,6 @@
 """Dependency aliases for routers: the parts the server built (503 with ``Retry-After`` while
-it is still building them, see ``api.startup``), and the caller (any signed-in account, or an
+it is still building them, see ``api.startup``: the store and the knowledge come first, the
+rest when the regulation index and the classifier are built), and the caller (any signed-in account, or an
 officer who may act on events)."""
 
 from __future__ import annotations
@@ -39,13 +40,23 @@ def _part(name: str) -> Callable[[Services], Any]:
     return part
 
 
+def _store(request: Request) -> EventStore:
+    startup: Startup = request.app.state.startup
+    return startup.core[0]
+
+
+def _knowledge(request: Request) -> Knowledge:
+    startup: Startup = request.app.state.startup
+    return startup.core[1]
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-StoreDep = Annotated[EventStore, Depends(_part("store"))]
-KnowledgeDep = Annotated[Knowledge, Depends(_part("knowledge"))]
+StoreDep = Annotated[EventStore, Depends(_store)]
+KnowledgeDep = Annotated[Knowledge, Depends(_knowledge)]
 IndexDep = Annotated[RegulationIndex, Depends(_part("index"))]
 DispatcherDep = Annotated[Dispatcher, Depends(_part("dispatcher"))]
 AgentDepsDep = Annotated[AgentDeps, Depends(_part("deps"))]

@@ -1,7 +1,12 @@
 """The server's parts are built in the background after it starts accepting connections (the
 first start on a fresh data folder builds the regulation index, a minute or more on a busy
 machine): liveness answers at once, readiness reports the step, and routes that need the
-parts answer 503 with ``Retry-After`` until they are built."""
+parts answer 503 with ``Retry-After`` until they are built.
+
+Two stages become available one after the other: the event store with the knowledge (sign-in,
+event lists, the dashboard, the knowledge endpoints) as soon as the store is open and the demo
+data is in, then every part (drafting, regulation search, the assistant) when the regulation
+index and the classifier are built."""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import HTTPException
 
 from agents.runtime import STEPS, Services
+from knowledge import Knowledge
+from store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,7 @@ class Startup:
         self._detail = ""
         self._started = time.monotonic()
         self._services: Services | None = None
+        self._core: tuple[EventStore, Knowledge] | None = None
         self._error: str | None = None
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -39,17 +47,35 @@ class Startup:
         with self._lock:
             self._step, self._detail = step, detail
 
+    def opened(self, store: EventStore, knowledge: Knowledge) -> None:
+        """The store is open (and holds the demo data): what needs only the store and the
+        knowledge may be served from now on."""
+        with self._lock:
+            self._core = (store, knowledge)
+
+    @property
+    def core(self) -> tuple[EventStore, Knowledge]:
+        """The event store and the knowledge, or 503 until the store is open."""
+        core = self._core
+        if core is not None and self._error is None:
+            return core
+        self._not_yet("事件库")
+
     @property
     def services(self) -> Services:
         """The built services, or 503 while they are being built (500 if building failed)."""
-        services, error = self._services, self._error
+        services = self._services
         if services is not None:
             return services
-        if error is not None:
-            raise HTTPException(500, detail=f"服务启动失败：{error}")
+        self._not_yet("法规索引和分类模型")
+
+    def _not_yet(self, part: str) -> NoReturn:
+        if self._error is not None:
+            raise HTTPException(500, detail=f"服务启动失败：{self._error}")
+        label = self.progress()["label"]
         raise HTTPException(
             503,
-            detail="系统正在启动（正在准备法规索引和分类模型），请稍后再试。",
+            detail=f"系统正在启动，{part}还没有准备好（当前：{label}），请稍后再试。",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 

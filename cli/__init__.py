@@ -1,33 +1,59 @@
 """The ``sanji`` command: thin, it calls into the rooms below and prints for officers (zh-CN).
-One module per command group; each imports what it needs only when it runs."""
+One module per command group; each imports what it needs only when it runs.
+
+``sanji --help`` and ``sanji version`` are answered here, before Typer (which imports pydantic
+to build every command's parameters) is loaded: they cost about as much as starting Python.
+Every other command goes through the Typer app in ``cli.commands``, built from the same table
+(``cli.table.COMMANDS``): the fast help and Typer's help list the same commands, same words."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any
 
-from cli import cases, data, evals, regulations, system, users
+from cli.table import COMMANDS, HELP, fast_help
 
-app = typer.Typer(
-    help="三级 Sanji：城市运行和治理中心智能体 (city governance command-center agents)",
-    no_args_is_help=True,
-    add_completion=False,
-)
-for command in (
-    system.version,
-    system.doctor,
-    system.serve,
-    data.train,
-    regulations.search,
-    cases.triage,
-    cases.review,
-    cases.chat,
-):
-    app.command()(command)
-app.add_typer(data.demo_app, name="demo")
-app.add_typer(system.knowledge_app, name="knowledge")
-app.add_typer(data.import_app, name="import")
-app.add_typer(regulations.index_app, name="index")
-app.add_typer(evals.eval_app, name="eval")
-app.add_typer(users.users_app, name="users")
+if TYPE_CHECKING:
+    import typer
 
-__all__ = ["app"]
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"sanji {version('sanji')}"
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "sanji 0+unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``sanji`` entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--help"]:
+        sys.stdout.write(fast_help())
+        return 0
+    if args == ["version"]:
+        sys.stdout.write(version_text() + "\n")
+        return 0
+    from cli.commands import build
+
+    # the named command alone when there is one: the others' modules stay unimported
+    named = [e for e in COMMANDS if args and e.name == args[0]]
+    build(named or COMMANDS)(args=args, prog_name="sanji")
+    return 0
+
+
+def __getattr__(name: str) -> Any:
+    """``cli.app``, the Typer app of every command, built on first use (``typer.testing``
+    takes it)."""
+    if name == "app":
+        from cli.commands import build
+
+        return build(COMMANDS)
+    raise AttributeError(name)
+
+
+__all__ = ["COMMANDS", "HELP", "app", "fast_help", "main"]
+
+if TYPE_CHECKING:
+    app: typer.Typer

@@ -1,5 +1,7 @@
 """``python -m cli``: the same as the ``sanji`` command."""
 
-from cli import app
+import sys
 
-app()
+from cli import main
+
+sys.exit(main())

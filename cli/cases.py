@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import console, engine_choice, fail, services, source_choice
+from cli.common import console, engine_choice, err, fail, services, source_choice
 
 
 def triage(
-    text: Annotated[str, typer.Argument(help="事件文本（群众诉求、网格上报、告警）")],
+    text: Annotated[
+        str | None, typer.Argument(help="事件文本（群众诉求、网格上报、告警）；用 --file 时不写")
+    ] = None,
     source: Annotated[
         str, typer.Option(help="来源：hotline/web/grid/ai_video/sensor/referral")
     ] = "hotline",
@@ -24,14 +26,27 @@ def triage(
         str, typer.Option(help="offline 或 llm（需配置 SANJI_LLM_BASE_URL）")
     ] = "offline",
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="批量受理：JSONL 文件（- 为标准输入），每行一件事件，如 "
+            '{"text": "…", "district": "渝中区", "address": "…"}；每行输出一个 JSON 结果',
+        ),
+    ] = None,
 ) -> None:
     """受理一件事件并起草派单（事件会登记入库，派单等待审核）。"""
-    from domain.models import EventCreate
-
     channel = source_choice(source)
     engine = engine_choice(engine, "offline", "llm")
-    if not text.strip():
+    if file is not None:
+        if text is not None:
+            fail("用 --file 批量受理时不要再写事件文本")
+        _triage_file(file, channel.value, engine)
+        return
+    if text is None or not text.strip():
         fail("事件文本不能为空")
+    from domain.models import EventCreate
+
     where = " ".join(x for x in (district, address) if x) or None
     try:
         create = EventCreate(
@@ -52,6 +67,36 @@ def triage(
         print(json.dumps(view, ensure_ascii=False, indent=2, default=str))
         return
     _print_draft(view)
+
+
+def _triage_file(path: str, source: str, engine: str) -> None:
+    """``--file``: one JSON result per line on stdout, the summary on stderr; exit 1 when a
+    line failed (after all of them were tried)."""
+    import sys
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from cli.batch import numbered_lines, triage_lines
+    from store import StoreError
+
+    def emit(result: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    if path != "-" and not Path(path).is_file():
+        fail(f"找不到文件 {path}")
+    with ExitStack() as stack:
+        stream = sys.stdin.buffer if path == "-" else stack.enter_context(Path(path).open("rb"))
+        built = stack.enter_context(services())
+        try:
+            summary = triage_lines(
+                built, numbered_lines(stream), source=source, engine=engine, emit=emit
+            )
+        except StoreError as exc:
+            fail(f"数据库不可用，批量受理已停止：{exc}")
+    err.print(summary.text(), markup=False, highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 def _print_draft(view: dict[str, Any]) -> None:

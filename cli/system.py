@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import console, event_store, fail, get_settings
+from cli.common import console, fail, get_settings
+
+if TYPE_CHECKING:
+    from knowledge import Knowledge
+    from settings import Settings
+    from store import EventStore
 
 knowledge_app = typer.Typer(help="知识库文件 (knowledge files)", no_args_is_help=True)
 
@@ -68,27 +74,42 @@ def serve(
     """启动服务（默认：SQLite 嵌入式数据库 + 演示数据）。"""
     import uvicorn
 
-    from cli.data import demo_load
-    from demo.accounts import ensure_demo_accounts
-    from knowledge import default_knowledge
-    from server import create_app
+    from server import create_staged_app
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if demo:
-        with event_store() as store:
-            empty = store.count_events() == 0
-        if empty:
-            demo_load(count=640, seed=None)
-        with event_store() as store:
-            lines = ensure_demo_accounts(store.db, default_knowledge(), settings.data_dir)
-        console.print("演示账号（用户名 / 密码 / 角色 / 辖区，另存于 data/demo-accounts.txt）：")
-        for line in lines:
-            console.print("  " + line.replace("\t", " / "), markup=False)
     console.print(
         f"[bold green]Sanji 已启动[/]，请在浏览器打开：[link]http://{host}:{port}/[/link]"
         f"（接口文档 http://{host}:{port}/docs）"
     )
+    console.print("正在后台准备事件库、法规索引和分类模型；准备好之前页面显示「正在准备…」。")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    app = create_staged_app(settings, prepare=_demo_data(settings) if demo else None)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+def _demo_data(settings: Settings) -> Callable[[EventStore, Knowledge], None]:
+    """What ``serve`` does once the store is open: the demo events when the store is empty,
+    and the demo accounts, printed for the officer who started it."""
+
+    def prepare(store: EventStore, knowledge: Knowledge) -> None:
+        from datetime import UTC, datetime
+
+        from demo.accounts import ensure_demo_accounts
+        from demo.load import load_demo
+
+        if store.count_events() == 0:
+            result = load_demo(
+                store, knowledge, seed=settings.demo_seed, now=datetime.now(UTC), count=640
+            )
+            console.print(
+                f"演示数据：新增 {result['created']} 件，流转记录 {result['transitions']} 条。"
+            )
+        lines = ensure_demo_accounts(store.db, knowledge, settings.data_dir)
+        console.print("演示账号（用户名 / 密码 / 角色 / 辖区，另存于 data/demo-accounts.txt）：")
+        for line in lines:
+            console.print("  " + line.replace("\t", " / "), markup=False)
+        sys.stdout.flush()
+
+    return prepare

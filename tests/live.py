@@ -54,13 +54,14 @@ def until_ready(client: httpx.Client | Any, limit_s: float = 600) -> None:
 
 
 @contextmanager
-def serve(settings: Settings, *, wait_ready: bool = True) -> Iterator[str]:
-    """Serve the app on a free loopback port; with ``wait_ready`` (the default) return once
-    its parts are built, else as soon as it accepts connections."""
+def serve(settings: Settings, *, wait_ready: bool = True, app: Any = None) -> Iterator[str]:
+    """Serve the app (``create_app(settings)`` unless ``app`` is given) on a free loopback
+    port; with ``wait_ready`` (the default) return once its parts are built, else as soon as
+    it accepts connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    config = uvicorn.Config(app or create_app(settings), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -15,12 +15,10 @@ import math
 import re
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, Field
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from domain.models import Event, Scope
 from knowledge import Knowledge
@@ -29,17 +27,29 @@ from store.schema import CELL_DEG
 from tools.events import EventSummary, summarize
 from tools.pii import mask_names
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import HashingVectorizer
+
 _NOISE = re.compile(r"[\s\W\d_]+", re.UNICODE)
 KM_PER_DEG = 111.0
-_VECTORIZER = HashingVectorizer(
-    analyzer="char",
-    ngram_range=(2, 2),
-    n_features=2**18,
-    alternate_sign=False,
-    norm=None,
-    lowercase=False,
-    preprocessor=lambda t: _NOISE.sub("", t),
-)
+
+
+@cache
+def _vectorizer() -> HashingVectorizer:
+    """Character bigrams, hashed (scikit-learn is imported at the first use, not with the
+    agents' graph)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char",
+        ngram_range=(2, 2),
+        n_features=2**18,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,
+        preprocessor=lambda t: _NOISE.sub("", t),
+    )
 
 
 class DuplicateQuery(BaseModel):
@@ -91,13 +101,13 @@ def background_idf(k: Knowledge) -> np.ndarray:
             for line in path.read_text(encoding="utf-8").splitlines()
             if line
         ]
-    df = np.asarray((_VECTORIZER.transform(texts) > 0).sum(axis=0)).ravel()
+    df = np.asarray((_vectorizer().transform(texts) > 0).sum(axis=0)).ravel()
     return np.log((len(texts) + 1) / (df + 1)) + 1
 
 
 def similarities(k: Knowledge, text: str, others: list[str]) -> np.ndarray:
     """IDF-weighted bigram cosine of ``text`` against each of ``others``."""
-    return _cosines(k, _VECTORIZER.transform([text, *others]))
+    return _cosines(k, _vectorizer().transform([text, *others]))
 
 
 @lru_cache(maxsize=8192)
@@ -105,7 +115,7 @@ def _stored_bigrams(raw: str) -> tuple[np.ndarray, np.ndarray]:
     """The hashed bigram counts (columns, counts) of a stored report's text with its names
     masked. Memoised: the same reports are candidates for many new events (a batch from one
     street, or a day of hotline calls), and masking and hashing them is most of the work."""
-    row = _VECTORIZER.transform([mask_names(raw)])
+    row = _vectorizer().transform([mask_names(raw)])
     return row.indices, row.data
 
 
@@ -115,7 +125,7 @@ def _memo_cosines(k: Knowledge, text: str, raws: list[str]) -> np.ndarray:
     the same order as the sparse-matrix route (elementwise weights, each row's squares
     summed by ``np.add.reduceat``, each dot product accumulated match by match in column
     order), without building half a dozen sparse matrices per event."""
-    first = _VECTORIZER.transform([text])
+    first = _vectorizer().transform([text])
     parts = [(first.indices, first.data), *(_stored_bigrams(r) for r in raws)]
     lengths = np.array([len(ix) for ix, _ in parts])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])

@@ -1,2 +1,3 @@
-"""Benchmarks that report figures and their ratio to a raw floor measured in the same run;
-none fails on timing. Run each with ``python -m evals.bench.<name>``."""
+"""Benchmarks (``python -m evals.bench.<name>``): each prints its figures beside the raw floor
+measured in the same run, and none fails on timing. The older ``evals.bench_store`` keeps its
+place."""

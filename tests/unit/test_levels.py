@@ -80,7 +80,9 @@ def test_wage_arrears_for_many_workers_go_to_district_labour_inspection(route: A
 
 
 def test_one_workers_unpaid_wages_are_mediated_at_the_street(route: Any) -> None:
-    r = route("LB01", "我在观音桥一家火锅店打工三个月，老板欠我两个月工资一直拖着不给。", GUANYINQIAO)
+    r = route(
+        "LB01", "我在观音桥一家火锅店打工三个月，老板欠我两个月工资一直拖着不给。", GUANYINQIAO
+    )
     assert r["level"] == "street"
     assert r["lead"]["code"] == f"{GUANYINQIAO}.social_security_office"
     assert r["lead"]["duty_ids"] == ["SS-03"] and not rules(r)

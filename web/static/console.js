@@ -113,8 +113,25 @@ async function route() {
     }
     return await renderQueue(ctx);
   } catch (e) {
+    if (e.status === 503 && e.retryAfter) return preparing(e);
     if (e.status !== 401) clear(app, failure(e));
   }
+}
+
+// The server is still preparing what this page needs: say so and try again when it says.
+function preparing(error) {
+  clear(
+    app,
+    h(
+      "div",
+      { class: "card", role: "status", "data-testid": "preparing" },
+      h("h1", {}, "正在准备…"),
+      h("p", { class: "muted" }, error.message),
+      h("p", { class: "muted small" }, `${error.retryAfter} 秒后自动重试。`),
+    ),
+  );
+  const timer = setTimeout(route, error.retryAfter * 1000);
+  state.stop = () => clearTimeout(timer);
 }
 
 window.addEventListener("hashchange", route);

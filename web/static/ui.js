@@ -3,9 +3,11 @@
 const TOKEN = "sanji.token";
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, retryAfter = 0) {
     super(message);
     this.status = status;
+    // seconds to wait before asking again (503 while the server is still preparing)
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -36,10 +38,16 @@ async function request(method, path, { params, body, raw } = {}) {
     throw new ApiError(401, "登录已失效，请重新登录");
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    if (res.ok) throw new ApiError(res.status, "服务器的应答无法读取");
+  }
   if (!res.ok) {
     const detail = data && data.detail;
-    throw new ApiError(res.status, typeof detail === "string" ? detail : `请求失败（${res.status}）`);
+    const retryAfter = res.status === 503 ? Number(res.headers.get("Retry-After")) || 5 : 0;
+    throw new ApiError(res.status, typeof detail === "string" ? detail : `请求失败（${res.status}）`, retryAfter);
   }
   return data;
 }
