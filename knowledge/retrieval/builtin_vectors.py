@@ -9,6 +9,7 @@ fails until then)::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from knowledge.embedding import PassageEmbedder, model_id
 from knowledge.lawtext import parse_file
@@ -19,18 +20,19 @@ from knowledge.retrieval.vectors import SHIPPED_FILE, key, write_shipped
 log = logging.getLogger(__name__)
 
 
-def passages() -> list[str]:
-    """What the dense model reads of every article of the built-in digests, in file order."""
+def passages(source: Path = BUILTIN_DIR) -> list[str]:
+    """What the dense model reads of every article of the digests in ``source``, in file
+    order."""
     return [
         passage(a)
-        for path, manifest in source_files([BUILTIN_DIR])
+        for path, manifest in source_files([source])
         for a in parse_file(path, manifest).articles
     ]
 
 
-def stale_passages(shipped_keys: set[str], model: str) -> list[str]:
-    """The built-in passages the shipped vectors lack under ``model``."""
-    return [p for p in passages() if key(p, model) not in shipped_keys]
+def stale_passages(shipped_keys: set[str], model: str, source: Path = BUILTIN_DIR) -> list[str]:
+    """The passages of ``source`` that the shipped vectors lack under ``model``."""
+    return [p for p in passages(source) if key(p, model) not in shipped_keys]
 
 
 def rebuild() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -84,6 +85,10 @@ class RegulationIndex:
     @property
     def collection(self) -> Any:
         return self._dense.collection
+
+    @cached_property
+    def _query_threads(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="sanji-query-vector")
 
     @cached_property
     def reranker(self) -> Reranker | None:
@@ -173,21 +178,24 @@ class RegulationIndex:
         if not self.units:
             return Candidates.empty()
         snap = self._snapshot
+        # the query vector is most of a search's time: the model (which releases the GIL)
+        # embeds the question while BM25 scores it here
+        vector = self._query_threads.submit(embed_query, query)
         mask = self._mask(region, level, title)
         expansion = self.expand(query)
         lex_scores = self.lexical_scores(query, mask, expansion)
         lex = top(lex_scores, POOL)
-        den = self.dense(query, mask)
+        lx = snap.lexical
+        paragraph = lx.expanded_paragraphs(query, expansion)
+        chapter = np.where(mask, lx.chapters(query), 0.0)
+        chapter = chapter / (chapter.max() or 1.0)
+        den = self.dense(query, mask, vector=vector.result())
         fused = fuse(lex, den)
         n = len(snap.units)
         dense = np.full(n, np.nan)
         dense_rank = np.full(n, float(POOL + 1))
         for rank, (i, sim) in enumerate(den, start=1):
             dense[i], dense_rank[i] = sim, rank
-        lx = snap.lexical
-        paragraph = lx.expanded_paragraphs(query, expansion)
-        chapter = np.where(mask, lx.chapters(query), 0.0)
-        chapter = chapter / (chapter.max() or 1.0)
         best = sorted(fused, key=lambda i: (-fused[i], snap.units[i].digest))[:CANDIDATES]
         cand = np.array(best, dtype=int)
         rows = (
