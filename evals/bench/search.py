@@ -55,9 +55,12 @@ def run(index: RegulationIndex, qs: Sequence[str], k: int = 10) -> dict[str, Any
     index.search("预热", k=k)  # lexical index, vectors read from Chroma, model: once, untimed
     for mode in MODES:
         index.search("燃气泄漏谁管", k=k, mode=mode)
+
+    def searcher(mode: str) -> Callable[[str], object]:
+        return lambda q: index.search(q, k=k, mode=mode)
+
     steps: dict[str, Callable[[str], object]] = {"floor_query_embedding": embed_query}
-    for mode in MODES:
-        steps[mode] = lambda q, mode=mode: index.search(q, k=k, mode=mode)
+    steps.update({mode: searcher(mode) for mode in MODES})
     times: dict[str, list[float]] = {name: [] for name in steps}
     for q in qs:  # modes interleaved per question, so load on the machine hits them alike
         for name, step in steps.items():
