@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,6 +22,11 @@ class Settings(BaseSettings):
         default=None, description="sqlite:///path or postgresql://…; default: SQLite in data_dir"
     )
     chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
+    vector_cache: Path | None = Field(
+        default=None,
+        description="the passage-vector cache every data directory shares (SQLite, by model "
+        "and passage text); default: <user cache dir>/sanji/vectors.sqlite3",
+    )
     chroma_url: AnyHttpUrl | None = Field(
         default=None,
         description="a Chroma server, overrides chroma_path; may carry the path prefix of a "
@@ -68,6 +74,13 @@ class Settings(BaseSettings):
     @property
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def resolved_vector_cache(self) -> Path:
+        if self.vector_cache is not None:
+            return self.vector_cache
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "sanji" / "vectors.sqlite3"
 
     @property
     def chroma_server(self) -> tuple[str, dict[str, str]] | None:

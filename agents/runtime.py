@@ -72,9 +72,10 @@ def open_configured_index(
     commands, which report emptiness)."""
     url, headers = settings.chroma_server or (None, {})
     where = (settings.data_dir, settings.resolved_chroma_path, url)
+    cache = settings.resolved_vector_cache
     if not build_if_empty:
-        return open_index(*where, headers=headers)
-    return open_ready_index(*where, headers=headers, progress=progress)
+        return open_index(*where, headers=headers, vector_cache=cache)
+    return open_ready_index(*where, headers=headers, progress=progress, vector_cache=cache)
 
 
 @dataclass

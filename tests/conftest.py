@@ -24,6 +24,17 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 PG_ENV = "SANJI_TEST_POSTGRES_URL"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_vector_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests (and the processes they start) share one passage-vector cache of their own,
+    never the user's."""
+    path = tmp_path_factory.mktemp("vector-cache") / "vectors.sqlite3"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SANJI_VECTOR_CACHE", str(path))
+    yield path
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return default_knowledge()

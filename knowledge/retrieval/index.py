@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.embedding import embed_query
 from knowledge.lawtext import Article, article_key
 from knowledge.retrieval import build as builder
 from knowledge.retrieval.corpus import BUILTIN_DIR, UnitStore, short_name
 from knowledge.retrieval.dense import DenseIndex, open_client
+from knowledge.retrieval.dense import ranking as dense_ranking
 from knowledge.retrieval.fusion import (
     CANDIDATES,
     POOL,
@@ -53,15 +56,27 @@ class RegulationIndex:
     manifest.json, ``client`` is a Chroma client (persistent or HTTP)."""
 
     def __init__(
-        self, root: Path, client: Any, synonyms: dict[str, list[str]] | None = None
+        self,
+        root: Path,
+        client: Any,
+        synonyms: dict[str, list[str]] | None = None,
+        *,
+        vector_cache: Path | None = None,
+        shipped_vectors: bool = True,
     ) -> None:
         self.root = root
         self.client = client
         self.synonyms = synonyms if synonyms is not None else load_synonyms()
+        #: the content-addressed passage-vector cache a build reads and fills (None: none)
+        self.vector_cache = vector_cache
+        #: whether builds take the built-in digests' vectors from the package
+        self.shipped_vectors = shipped_vectors
         self._store = UnitStore(root)
         self._dense = DenseIndex(client)
         #: the current units and their derived lookups; replaced whole by ``build``
         self._snapshot = Snapshot(self._store.units())
+        #: the snapshot's vectors as read from Chroma (rows in unit order, which rows exist)
+        self._vectors: tuple[Snapshot, np.ndarray, np.ndarray] | None = None
 
     @property
     def units(self) -> tuple[Article, ...]:
@@ -72,6 +87,10 @@ class RegulationIndex:
         return self._dense.collection
 
     @cached_property
+    def _query_threads(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="sanji-query-vector")
+
+    @cached_property
     def reranker(self) -> Reranker | None:
         """The shipped re-ranker; None when ``reranker.json`` says ``method: rrf`` (or is
         missing or stale), and hybrid search then orders by reciprocal-rank fusion alone."""
@@ -80,9 +99,26 @@ class RegulationIndex:
     def build(
         self, sources: Sequence[Path], progress: Callable[[str], None] | None = None
     ) -> builder.BuildReport:
-        units, report = builder.build(self._store, self._dense, self.units, sources, progress)
+        units, report = builder.build(
+            self._store,
+            self._dense,
+            self.units,
+            sources,
+            progress,
+            self.vector_cache,
+            self.shipped_vectors,
+        )
         self._snapshot = Snapshot(units)
         return report
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current units' vectors (one row per unit) and which rows Chroma holds, read from
+        Chroma once per build."""
+        snap = self._snapshot
+        if self._vectors is None or self._vectors[0] is not snap:
+            matrix, have = self._dense.matrix([a.uid for a in snap.units])
+            self._vectors = (snap, matrix, have)
+        return self._vectors[1], self._vectors[2]
 
     # -- search --------------------------------------------------------------------------
 
@@ -115,14 +151,19 @@ class RegulationIndex:
         return top(self.lexical_scores(query, mask), k) if self.units else []
 
     def dense(
-        self, query: str, region: str | None, level: str | None, title: str | None, k: int = POOL
+        self,
+        query: str,
+        mask: np.ndarray,
+        k: int = POOL,
+        vector: np.ndarray | None = None,
     ) -> Ranking:
+        """The ``k`` units most similar to the question (its query vector unless ``vector`` is
+        given) among those ``mask`` allows."""
         if not self.units:
             return []
-        filters = (("region", region), ("level", level), ("title", title))
-        return self._dense.ranking(
-            query, min(k, len(self.units)), self._snapshot.positions, filters
-        )
+        matrix, have = self.vectors()
+        q = embed_query(query) if vector is None else vector
+        return dense_ranking(matrix, q, k, mask & have)
 
     def candidates(
         self,
@@ -137,21 +178,24 @@ class RegulationIndex:
         if not self.units:
             return Candidates.empty()
         snap = self._snapshot
+        # the query vector is most of a search's time: the model (which releases the GIL)
+        # embeds the question while BM25 scores it here
+        vector = self._query_threads.submit(embed_query, query)
         mask = self._mask(region, level, title)
         expansion = self.expand(query)
         lex_scores = self.lexical_scores(query, mask, expansion)
         lex = top(lex_scores, POOL)
-        den = self.dense(query, region, level, title)
+        lx = snap.lexical
+        paragraph = lx.expanded_paragraphs(query, expansion)
+        chapter = np.where(mask, lx.chapters(query), 0.0)
+        chapter = chapter / (chapter.max() or 1.0)
+        den = self.dense(query, mask, vector=vector.result())
         fused = fuse(lex, den)
         n = len(snap.units)
         dense = np.full(n, np.nan)
         dense_rank = np.full(n, float(POOL + 1))
         for rank, (i, sim) in enumerate(den, start=1):
             dense[i], dense_rank[i] = sim, rank
-        lx = snap.lexical
-        paragraph = lx.expanded_paragraphs(query, expansion)
-        chapter = np.where(mask, lx.chapters(query), 0.0)
-        chapter = chapter / (chapter.max() or 1.0)
         best = sorted(fused, key=lambda i: (-fused[i], snap.units[i].digest))[:CANDIDATES]
         cand = np.array(best, dtype=int)
         rows = (
@@ -204,11 +248,7 @@ class RegulationIndex:
             explain = reranker.contributions if reranker else None
         else:
             mask = self._mask(region, level, title)
-            ranking = (
-                self.lexical(query, mask)
-                if mode == "lexical"
-                else self.dense(query, region, level, title)
-            )
+            ranking = self.lexical(query, mask) if mode == "lexical" else self.dense(query, mask)
             lex_pos = positions(ranking) if mode == "lexical" else {}
             den_pos = positions(ranking) if mode == "dense" else {}
             ranked = {i: 1.0 / (RRF_K + r + 1) for r, (i, _) in enumerate(ranking)}
@@ -250,10 +290,18 @@ def open_index(
     chroma_url: str | None = None,
     *,
     headers: Mapping[str, str] | None = None,
+    vector_cache: Path | None = None,
+    shipped_vectors: bool = True,
 ) -> RegulationIndex:
     """The index as configured: Chroma on disk, or a Chroma server when ``chroma_url`` is set
-    (sent ``headers`` with every request)."""
-    return RegulationIndex(data_dir / "regindex", open_client(chroma_path, chroma_url, headers))
+    (sent ``headers`` with every request); builds reuse the passage vectors in the cache file
+    ``vector_cache`` (shared by data directories) when one is given."""
+    return RegulationIndex(
+        data_dir / "regindex",
+        open_client(chroma_path, chroma_url, headers),
+        vector_cache=vector_cache,
+        shipped_vectors=shipped_vectors,
+    )
 
 
 def open_ready_index(
@@ -263,10 +311,14 @@ def open_ready_index(
     *,
     headers: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    vector_cache: Path | None = None,
 ) -> RegulationIndex:
     """The configured index, built from the shipped digests when it is still empty, so a fresh
-    machine always has a working index; ``progress`` hears how far the build got."""
-    index = open_index(data_dir, chroma_path, chroma_url, headers=headers)
+    machine always has a working index (from the digests' shipped vectors: the model does not
+    run unless they are stale); ``progress`` hears how far the build got."""
+    index = open_index(
+        data_dir, chroma_path, chroma_url, headers=headers, vector_cache=vector_cache
+    )
     if not index.units:
         log.info("regulation index is empty: building the built-in digest corpus")
         index.build([BUILTIN_DIR], progress)

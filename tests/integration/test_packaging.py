@@ -81,4 +81,5 @@ def test_the_wheel_ships_every_data_file(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("sanji-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert "knowledge/data/reranker.json" in shipped
+    assert "knowledge/data/builtin-vectors.npy" in shipped  # a fresh data dir needs no model
     assert sorted(set(data_files()) - shipped) == []

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from evals.retrieval import Question, evaluate, load_dataset, write_report
+from knowledge.embedding import embed_query, model
 from knowledge.retrieval import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
 from knowledge.retrieval.rerank import FEATURES
 from tools.regulations import ArticleQuery, RegulationQuery, get_article, search_regulations
@@ -339,3 +340,72 @@ def test_a_configuration_of_fusion_alone_orders_hybrid_as_fused(
         del index.__dict__["reranker"]
     assert [h.unit.uid for h in hybrid] == [h.unit.uid for h in fused]
     assert all(not h.signals for h in hybrid)
+
+
+def test_a_fresh_data_dir_takes_the_shipped_vectors(built: tuple[RegulationIndex, Path]) -> None:
+    index, _ = built
+    report_units = len(index.units)
+    # the module's index was built from the shipped vectors: the model computed none
+    fresh = open_index(index.root.parent / "second", index.root.parent / "second-chroma")
+    report = fresh.build([BUILTIN_DIR])
+    assert report.embedded == report_units and report.computed == 0
+    assert report.reused == report_units
+    uids = [a.uid for a in fresh.units]
+    stored = fresh.collection.get(ids=uids[:20], include=["embeddings", "documents"])
+    computed = model().passage(list(stored["documents"]))
+    # Chroma keeps what it was given up to float32 rounding (about 1e-8)
+    np.testing.assert_allclose(np.asarray(stored["embeddings"]), computed, rtol=0, atol=1e-6)
+
+
+def test_data_dirs_share_the_vector_cache_and_embed_only_what_changed(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(BUILTIN_DIR / "重庆市消防条例.md", src)
+    fire = src / "重庆市消防条例.md"
+    text = fire.read_text(encoding="utf-8")
+    # an article text that no shipped vector covers, so the model has to run for it
+    first_article = next(line for line in text.splitlines() if line.startswith("第"))
+    label, _, rest = first_article.partition(" ")
+    fire.write_text(text.replace(first_article, f"{label} （缓存测试）{rest}"), encoding="utf-8")
+    cache = tmp_path / "cache" / "vectors.sqlite3"
+
+    a = open_index(tmp_path / "a", tmp_path / "a" / "chroma", vector_cache=cache)
+    first = a.build([src])
+    assert first.computed == 1 and first.embedded == len(a.units)
+
+    b = open_index(tmp_path / "b", tmp_path / "b" / "chroma", vector_cache=cache)
+    second = b.build([src])
+    assert second.computed == 0 and second.embedded == len(b.units)
+    ids = [x.uid for x in a.units]
+    va = a.collection.get(ids=ids, include=["embeddings"])["embeddings"]
+    vb = b.collection.get(ids=ids, include=["embeddings"])["embeddings"]
+    np.testing.assert_array_equal(np.asarray(va), np.asarray(vb))
+
+    cold = open_index(tmp_path / "c", tmp_path / "c" / "chroma", shipped_vectors=False)
+    assert cold.build([src]).computed == len(cold.units)
+
+    fire.write_text(text.replace(first_article, f"{label} （再次修改）{rest}"), encoding="utf-8")
+    changed = a.build([src])
+    assert changed.embedded == 1 and changed.computed == 1
+    # the other data directory meets the same change: its vector is in the cache already
+    again = b.build([src])
+    assert again.embedded == 1 and again.computed == 0
+
+
+def test_exact_dense_ranking_agrees_with_chroma(built: tuple[RegulationIndex, Path]) -> None:
+    """The brute-force product ranks what Chroma's own (approximate) search finds, with the
+    same similarities, and filters by region as Chroma's ``where`` does."""
+    index, _ = built
+    for question, region in (("楼下烧烤油烟直排", None), ("电梯困人", "重庆"), ("噪声扰民", None)):
+        vector = embed_query(question)
+        mask = np.array([region is None or a.region == region for a in index.units])
+        ours = index.dense(question, mask, k=10, vector=vector)
+        found = index.collection.query(
+            query_embeddings=[vector],
+            n_results=10,
+            where={"region": region} if region else None,
+            include=["distances"],
+        )
+        theirs = list(zip(found["ids"][0], found["distances"][0], strict=True))
+        assert [index.units[i].uid for i, _ in ours] == [u for u, _ in theirs]
+        assert [s for _, s in ours] == pytest.approx([1 - d for _, d in theirs], abs=1e-4)
