@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import OutOfScope
 from domain.lifecycle import IllegalTransition
+from domain.messages import validation_message
 from store import Busy, Conflict, NotFound, StoreError, Unstorable
 
 log = logging.getLogger(__name__)
@@ -130,82 +131,16 @@ def _depends_on(dependant: Dependant, call: Any) -> bool:
     return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
-FIELD_ZH = {
-    "text": "正文",
-    "title": "标题",
-    "source": "来源",
-    "external_id": "外部编号",
-    "reported_at": "上报时间",
-    "address": "地址",
-    "lat": "纬度",
-    "lon": "经度",
-    "reason": "原因",
-    "reason_code": "原因代码",
-    "satisfaction": "满意度",
-    "hours": "小时数",
-    "items": "列表",
-    "limit": "条数",
-    "offset": "偏移",
-    "message": "消息",
-    "thread_id": "会话编号",
-    "attributes": "附加信息",
-    "reporter_name": "报告人姓名",
-    "reporter_phone": "报告人电话",
-    "category": "大类",
-    "subtype": "小类",
-    "username": "用户名",
-    "password": "密码",
-}
-
-
-def _message(error: dict[str, Any]) -> str:
-    loc = [str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path")]
-    field = ".".join(FIELD_ZH.get(x, x) for x in loc) or "请求"
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return f"缺少{field}"
-    if kind == "json_invalid":
-        return f"请求正文不是合法的 JSON（{ctx.get('error', '')}）"
-    if kind == "string_unicode":
-        return f"{field}含有无法保存的字符（孤立的代理项，不是有效的 Unicode 字符）"
-    if kind == "string_too_short":
-        return f"{field}不能为空"
-    if kind == "string_too_long":
-        return f"{field}超过最大长度 {ctx.get('max_length')} 字"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"{field}应不小于 {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"{field}应不大于 {ctx.get('le', ctx.get('lt'))}"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{field}应为整数"
-    if kind in ("float_parsing", "float_type"):
-        return f"{field}应为数字"
-    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
-        return f"{field}应为 ISO 8601 时间，如 2026-11-28T09:30:00+08:00"
-    if kind == "enum" or kind == "literal_error":
-        return f"{field}应为以下之一：{ctx.get('expected', '')}"
-    if kind == "value_error":
-        return f"{field}：{str(error.get('msg', '')).removeprefix('Value error, ')}"
-    if kind == "extra_forbidden":
-        return f"不认识的字段 {field}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{field}应为 JSON 对象"
-    if kind in ("list_type",):
-        return f"{field}应为列表"
-    if kind == "too_long":
-        return f"{field}最多 {ctx.get('max_length')} 项"
-    return f"{field}：{error.get('msg', '')}"
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         body = ValidationErrorBody(
-            detail="请求内容有误：" + "；".join(_message(e) for e in errors[:10]),
+            detail="请求内容有误：" + "；".join(validation_message(e) for e in errors[:10]),
             errors=[
-                FieldError(loc=list(e.get("loc", ())), type=e.get("type", ""), msg=_message(e))
+                FieldError(
+                    loc=list(e.get("loc", ())), type=e.get("type", ""), msg=validation_message(e)
+                )
                 for e in errors[:50]
             ],
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from domain.messages import validation_message
+
 if TYPE_CHECKING:
     from agents.runtime import Services
     from domain.models import EventCreate
@@ -83,28 +85,9 @@ def event_of(raw: bytes, number: int, *, source: str, now: datetime) -> EventCre
     try:
         return EventCreate.model_validate(row)
     except ValidationError as exc:
-        raise LineError("输入有误：" + "；".join(_problem(e) for e in exc.errors()[:5])) from exc
-
-
-def _problem(error: Any) -> str:
-    where = ".".join(str(x) for x in error.get("loc", ())) or "该行"
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return f"不认识的字段 {where}"
-    if kind == "missing":
-        return f"缺少字段 {where}"
-    if kind == "enum":
-        return f"{where} 只能是 {error.get('ctx', {}).get('expected', '')}"
-    if kind.startswith(("float", "int")):
-        return f"{where} 应为数字"
-    if kind.startswith("datetime"):
-        return f"{where} 应为 ISO 8601 时间，如 2026-11-20T09:30:00+08:00"
-    if kind.startswith(("greater_than", "less_than")):
-        return f"{where} 超出范围"
-    if kind.startswith("string") or kind.startswith("dict"):
-        return f"{where} 类型不对"
-    message = str(error.get("msg", "")).removeprefix("Value error, ")
-    return f"{where}：{message}"
+        raise LineError(
+            "输入有误：" + "；".join(validation_message(e, keys=True) for e in exc.errors()[:5])
+        ) from exc
 
 
 def triage_lines(
