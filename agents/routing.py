@@ -56,16 +56,13 @@ def route_event(
     unlocated = not loc.get("street") and (
         esc.level is Level.STREET if district else esc.level is not Level.CITY
     )
-    if unlocated and district:
-        answer = unlocated_owner(k, district, answer)
+    if unlocated:
+        answer = unlocated_owner(k, district or k.city.code, answer)
         needs_human.append(
             f"事发地只确定到{k.jurisdiction(district).name}，未能确定街道（镇），"
             f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派"
-        )
-    elif unlocated:
-        answer = unlocated_owner(k, k.city.code, answer)
-        needs_human.append(
-            f"未能确定事发地（区县和街道），暂由{answer.lead.name}受理，"
+            if district
+            else f"未能确定事发地（区县和街道），暂由{answer.lead.name}受理，"
             f"请人工确认事发地后改派{esc.level.zh}处置"
         )
     lead = answer.lead.model_dump(mode="json")
@@ -94,10 +91,12 @@ def route_event(
                 engine = "llm"
             elif chosen is not None:
                 engine = "llm"
+    # an event held above its place keeps its own level; otherwise the (re-routed) answer's
+    level = esc.level if unlocated else answer.level
     routing = {
         "jurisdiction": jurisdiction,
-        "level": (esc.level if unlocated else answer.level).value,
-        "level_zh": (esc.level if unlocated else answer.level).zh,
+        "level": level.value,
+        "level_zh": level.zh,
         "default_level": esc.default_level.value,
         "lead": lead,
         "assisting": assisting,

@@ -22,19 +22,18 @@ draft of an event, which is why the shipped classifier does not use it (issue #1
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from agents.classifier import knowledge_prior, load_builtin, training_pipeline
+from agents.classifier import training_pipeline
 from evals.baselines import StrongBaseline
-from evals.routing import SEED
+from evals.methods import prior_for
+from evals.routing import SEED, LabelSpace, load_cases
 from knowledge import default_knowledge
 from knowledge.embedding import model
 
@@ -50,24 +49,19 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
 
-    texts: dict[str, str] = {}
-    for path in (args.replies, args.unlabelled):
-        with path.open(encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                texts[r["留言编号"].strip()] = f"{r['留言主题']} {r['留言详情']}".strip()
-    with args.labels.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    xs = [texts[r["留言编号"].strip()] for r in rows]
-    y = np.array([r["label"] for r in rows])
-    to_class = {
-        code: label
-        for label, codes in yaml.safe_load(args.label_map.read_text("utf-8"))["map"].items()
-        for code in codes
-    }
-    kx, ky = knowledge_prior(default_knowledge())
-    sx, sy = load_builtin()
-    prior = [(x, to_class[s]) for x, s in zip([*kx, *sx], [*ky, *sy], strict=True) if s in to_class]
-    px, py = [p[0] for p in prior], np.array([p[1] for p in prior])
+    # the routing harness's own reading, label space and prior, as `sanji eval routing --cv`
+    k = default_knowledge()
+    cases = load_cases(
+        args.labels,
+        text_cols=["留言主题", "留言详情"],
+        label_col="label",
+        joins=[args.replies, args.unlabelled],
+        on="留言编号",
+    )
+    xs = [c.text for c in cases]
+    y = np.array([c.label for c in cases])
+    px, prior_y = prior_for(k, LabelSpace(k, "category", set(y), args.label_map))
+    py = np.array(prior_y)
 
     started = time.perf_counter()
     m = model()

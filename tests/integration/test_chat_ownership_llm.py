@@ -10,21 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.chat import ChatAssistant
-from agents.deps import AgentDeps
-from agents.dispatch import Dispatcher
-from agents.llm import LLM
 from demo.load import load_demo
 from domain.access import Principal, Role
 from knowledge import Knowledge
 from store import EventStore
 from tests.conftest import DEMO_NOW, offline_deps
-from tests.fakes.openai_server import Say, ScriptedServer, ToolCalls
-from tests.integration.test_chat_llm import officer
+from tests.fakes.openai_server import Say, ToolCalls
+from tests.integration.test_chat_llm import assistant, officer
 from tools.routing import DepartmentsQuery, departments_for
 
 
@@ -40,17 +35,6 @@ def parts(
 
 def street_officer(k: Knowledge) -> Principal:
     return officer(k, "解放碑街道", Role.STREET)
-
-
-def assistant(
-    parts: tuple, k: Knowledge, script: list[Any]
-) -> tuple[ChatAssistant, ScriptedServer]:
-    store, index, classifier = parts
-    server = ScriptedServer(script)
-    client = openai.OpenAI(base_url=server.base_url, api_key="t", timeout=5, max_retries=0)
-    deps = AgentDeps(store, k, index, classifier, lambda: DEMO_NOW, llm=LLM(client, "scripted"))
-    saver = InMemorySaver()
-    return ChatAssistant(deps, saver, Dispatcher(deps, saver)), server
 
 
 def final(a: ChatAssistant, who: Principal, thread: str, message: str) -> dict[str, Any]:
