@@ -28,7 +28,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry(
         "train",
         "cli.data:train",
-        "训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。",
+        "训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）；--feedback 从退单裁定和审核修改中学习改派。",
     ),
     Entry("search", "cli.regulations:search", "检索法规条文，给出可引用的法规名称和条号。"),
     Entry(
