@@ -5,6 +5,7 @@ import { renderEvent } from "./event.js";
 import { renderAssistant } from "./chat.js";
 import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
+import { live } from "./live.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -68,11 +69,13 @@ function header() {
   const who = document.getElementById("who");
   nav.hidden = !state.me;
   if (!state.me) return clear(who);
+  live.start();
   const out = h("button", { type: "button", onclick: signOut }, "退出");
   clear(
     who,
     h("span", { class: "name" }, `${state.me.display_name}`),
     h("span", { class: "badge b-grey", "data-testid": "jurisdiction" }, state.me.jurisdiction_name),
+    h("span", { id: "live", class: `badge ${live.up ? "b-green" : "b-grey"}`, "data-testid": "live" }, live.up ? "实时" : "连接中"),
     out,
   );
 }
@@ -83,6 +86,7 @@ async function signOut() {
   } catch {
     // the token may have expired already
   }
+  live.stop();
   api.setToken(null);
   state.me = null;
   location.hash = "#/login";

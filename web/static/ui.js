@@ -21,7 +21,7 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
-async function request(method, path, { params, body, raw } = {}) {
+async function request(method, path, { params, body, raw, signal } = {}) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -30,6 +30,7 @@ async function request(method, path, { params, body, raw } = {}) {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
   });
   if (raw) return res;
   if (res.status === 401 && !path.endsWith("/auth/login")) {
@@ -55,7 +56,7 @@ async function request(method, path, { params, body, raw } = {}) {
 export const api = {
   get: (path, params) => request("GET", path, { params }),
   post: (path, body, params) => request("POST", path, { body, params }),
-  raw: (method, path, body) => request(method, path, { body, raw: true }),
+  raw: (method, path, body, signal) => request(method, path, { body, raw: true, signal }),
   setToken: (token) => (token ? sessionStorage.setItem(TOKEN, token) : sessionStorage.removeItem(TOKEN)),
   hasToken: () => Boolean(sessionStorage.getItem(TOKEN)),
 };
