@@ -394,6 +394,18 @@ def _events(
             return rows
 
 
+def _scope_name(k: Knowledge, scope: Scope, node: Any, streets: list[str]) -> str:
+    """What the review covers: the jurisdiction asked for, or the caller's own streets of it
+    (a street officer asking for its district), or the caller's whole scope."""
+    if node is not None and node.level == "district" and streets:
+        return "、".join(k.jurisdiction(s).name for s in streets)
+    if node is not None:
+        return str(node.name)
+    if scope.everything:
+        return "全市"
+    return "、".join(k.jurisdiction(c).name for c in (*scope.districts, *scope.streets))
+
+
 def period_review(
     store: EventStore, k: Knowledge, scope: Scope, q: PeriodQuery, *, now: datetime
 ) -> PeriodReview:
@@ -421,7 +433,7 @@ def period_review(
     scores = Counter(str(r["satisfaction"]) for r in rows if r["satisfaction"] is not None)
     return PeriodReview(
         jurisdiction=node.code if node else None,
-        jurisdiction_name=node.name if node else ("全市" if scope.everything else "本人辖区"),
+        jurisdiction_name=_scope_name(k, scope, node, streets),
         period=period,
         as_of=now,
         count=total.count,
@@ -459,3 +471,12 @@ def period_review(
         hot_spots=hot_spots(k, rows),
         cases=cases(store, k, rows, now),
     )
+
+
+def problem(exc: ValueError) -> str:
+    """The officer-readable reason of a rejected period query (a pydantic error's message
+    without its framing)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "；".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in errors())
+    return str(exc)

@@ -190,3 +190,27 @@ def to_pdf(r: PeriodReview, narrative: str) -> bytes:
                 for value in values:
                     row.cell(str(value))
     return bytes(pdf.output())
+
+
+def file_stem(r: PeriodReview) -> str:
+    """A file name for the review without an extension, e.g. ``复盘-綦江区-2026-W28``."""
+    label = r.period.label.replace("至", "_")
+    return f"复盘-{r.jurisdiction_name}-{label}"
+
+
+def to_markdown(r: PeriodReview, narrative: str) -> str:
+    """The review as Markdown: the narrative, then each section as a table."""
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "｜").replace("\n", " ")
+
+    lines = [f"# {r.jurisdiction_name} {r.period.label} 复盘", "", *narrative.splitlines()]
+    for title, head, rows in sections(r):
+        lines += ["", f"## {title}", ""]
+        if not rows:
+            lines.append("（无）")
+            continue
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
