@@ -20,7 +20,7 @@ class _EventOrPeriod(TyperGroup):
     """``sanji review 42`` still reviews event 42: a first argument that is not a
     subcommand is the event's number."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors click
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["event", *args]
         return super().parse_args(ctx, args)
