@@ -32,7 +32,7 @@ def pdf_text(reader: PdfReader) -> str:
     for page in reader.pages:
         fonts = page["/Resources"]["/Font"]  # type: ignore[index]
         maps = {}
-        for name, font in fonts.items():  # type: ignore[union-attr]
+        for name, font in fonts.items():
             cmap = font.get_object()["/ToUnicode"].get_object().get_data().decode()
             maps[name] = {
                 int(a, 16): bytes.fromhex(b).decode("utf-16-be")
@@ -87,7 +87,7 @@ def test_the_pdf_carries_the_narrative_and_the_sections_in_chinese(review: Perio
     fonts = {
         str(f["/BaseFont"])
         for page in pdf.pages
-        for f in page["/Resources"]["/Font"].values()  # type: ignore[index, union-attr]
+        for f in page["/Resources"]["/Font"].values()  # type: ignore[index]
     }
     assert any("Noto" in f for f in fonts), fonts  # embedded, not a system font
 
