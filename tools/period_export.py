@@ -161,7 +161,11 @@ def font_path() -> str:
 def to_pdf(r: PeriodReview, narrative: str) -> bytes:
     """An A4 report: title, narrative, then each section as a table."""
     from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
     from fpdf.fonts import FontFace
+
+    def para(height: float, text: str, **kw: Any) -> None:
+        pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, **kw)
 
     pdf = FPDF(orientation="portrait", format="A4")
     pdf.set_auto_page_break(auto=True, margin=14)
@@ -169,20 +173,20 @@ def to_pdf(r: PeriodReview, narrative: str) -> bytes:
     pdf.set_title(f"{r.jurisdiction_name}{r.period.label}复盘")
     pdf.add_page()
     pdf.set_font("noto", size=16)
-    pdf.multi_cell(0, 9, f"{r.jurisdiction_name} {r.period.label} 复盘报告", align="C")
+    para(9, f"{r.jurisdiction_name} {r.period.label} 复盘报告", align="C")
     pdf.set_font("noto", size=10)
     pdf.ln(2)
     for line in narrative.splitlines():
-        pdf.multi_cell(0, 6, line)
+        para(6, line)
         pdf.ln(1)
     head_style = FontFace(emphasis=None, fill_color=(230, 230, 230))
     for title, head, rows in sections(r):
         pdf.ln(3)
         pdf.set_font("noto", size=12)
-        pdf.multi_cell(0, 8, title)
+        para(8, title)
         pdf.set_font("noto", size=8)
         if not rows:
-            pdf.multi_cell(0, 6, "（无）")
+            para(6, "（无）")
             continue
         with pdf.table(headings_style=head_style, line_height=5) as table:
             for values in [head, *rows]:

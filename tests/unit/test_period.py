@@ -90,6 +90,8 @@ def test_the_counts_are_the_events_of_the_place_and_week(
     assert sum(t.count for t in review.by_area) == review.count
     assert sum(t.previous for t in review.by_area) == review.previous_count
     assert review.area_level == "street"
+    assert review.timed >= review.on_time > 0
+    assert review.on_time_pct == round(review.on_time / review.timed * 100, 1)
     s = review.satisfaction
     assert sum(s.distribution.values()) == s.count and s.low >= 1
     assert s.low == s.distribution["1"] + s.distribution["2"]

@@ -125,3 +125,16 @@ def test_markdown_and_file_names(review: PeriodReview) -> None:
     assert md.startswith(f"# 綦江区 {WEEK} 复盘") and "## 部门退单" in md
     assert md.count("\n| ") >= len(review.by_category)
     assert file_stem(review) == f"复盘-綦江区-{WEEK}"
+
+
+def test_an_empty_period_still_makes_both_files(tmp_path: Path, knowledge: Knowledge) -> None:
+    store = EventStore.open(f"sqlite:///{tmp_path / 's.db'}", knowledge.store_rules)
+    q = PeriodQuery(jurisdiction=QIJIANG, month="2020-02")
+    empty = period_review(store, knowledge, Scope(everything=True), q, now=NOW)
+    store.close()
+    narrative = template_narrative(empty)
+    assert empty.count == 0 and "没有可供复盘的事件" in narrative
+    text = re.sub(r"\s+", "", pdf_text(PdfReader(io.BytesIO(to_pdf(empty, narrative)))))
+    assert "綦江区2020-02复盘报告" in text and "（无）" in text
+    book = load_workbook(io.BytesIO(to_xlsx(empty, narrative)))
+    assert list(book["重点事件"].iter_rows(values_only=True))[1:] == []
