@@ -17,7 +17,8 @@ from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from domain.models import Scope
 from prompts import load
-from tools.period import PeriodQuery, PeriodReview, period_review
+from tools.period import PeriodReview, period_review
+from tools.periods import PeriodQuery
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 

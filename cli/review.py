@@ -57,7 +57,7 @@ def period(
     from agents.review_period import review_period
     from domain.models import Scope
     from tools import period_export
-    from tools.period import PeriodQuery, problem
+    from tools.periods import PeriodQuery, problem
     from tools.scope import jurisdiction_code
 
     engine = engine_choice(engine, "offline", "llm")

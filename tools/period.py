@@ -7,12 +7,11 @@ timelines. Counts come from ``event_stats``; the rest from the store's scoped qu
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from domain.clock import CHINA_TZ
 from domain.lifecycle import Action, Status
@@ -20,91 +19,14 @@ from domain.models import Scope
 from knowledge import Knowledge
 from store import EventStore
 from tools.duplicates import KM_PER_DEG
+from tools.periods import Period, PeriodQuery, period_of
 from tools.scope import narrow
 from tools.stats import StatsQuery, event_stats
 
-WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
-MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 #: how many reports of one subtype at one place make a hot spot, and how close is one place
 HOT_SPOT_MIN = 3
 HOT_SPOT_KM = 0.3
 CASES = 5
-
-
-class PeriodQuery(BaseModel):
-    jurisdiction: str | None = Field(
-        default=None, description="区县或街道编码；不填则为本人全部辖区（全市需市级权限）"
-    )
-    week: str | None = Field(default=None, description="ISO 周，如 2026-W28")
-    month: str | None = Field(default=None, description="月份，如 2026-07")
-    start: date | None = Field(default=None, description="起始日期（含）")
-    end: date | None = Field(default=None, description="结束日期（含）")
-
-    @model_validator(mode="after")
-    def one_period(self) -> PeriodQuery:
-        given = [self.week is not None, self.month is not None, self.start is not None]
-        if sum(given) != 1 or (self.start is None) != (self.end is None):
-            raise ValueError("请只指定一种时段：周（如 2026-W28）、月（如 2026-07）或起止日期")
-        return self
-
-
-class Period(BaseModel):
-    label: str = Field(description="时段名称，如 2026-W28")
-    since: datetime = Field(description="起（含，UTC）")
-    until: datetime = Field(description="止（不含，UTC）")
-    first_day: date
-    last_day: date
-    previous_label: str
-    previous_since: datetime
-    previous_until: datetime
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
-
-
-def period_of(q: PeriodQuery) -> Period:
-    """The local (Beijing) calendar days of the requested period and of the one before it."""
-    if q.week is not None:
-        m = WEEK.match(q.week.strip())
-        try:
-            if not m:
-                raise ValueError
-            first = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-        except ValueError:
-            raise ValueError(f"周「{q.week}」格式不对，应为 2026-W28 这样的 ISO 周") from None
-        end = first + timedelta(days=7)
-        py, pw, _ = (first - timedelta(days=7)).isocalendar()
-        label, previous = f"{m.group(1)}-W{int(m.group(2)):02d}", f"{py}-W{pw:02d}"
-        prev_first = first - timedelta(days=7)
-    elif q.month is not None:
-        m = MONTH.match(q.month.strip())
-        if not m or not 1 <= int(m.group(2)) <= 12:
-            raise ValueError(f"月份「{q.month}」格式不对，应为 2026-07 这样的年-月")
-        first = date(int(m.group(1)), int(m.group(2)), 1)
-        end = (first + timedelta(days=32)).replace(day=1)
-        prev_first = (first - timedelta(days=1)).replace(day=1)
-        label, previous = f"{first:%Y-%m}", f"{prev_first:%Y-%m}"
-    else:
-        assert q.start is not None and q.end is not None
-        if q.end < q.start:
-            raise ValueError("结束日期不能早于起始日期")
-        if (q.end - q.start).days > 366:
-            raise ValueError("时段不能超过一年")
-        first, end = q.start, q.end + timedelta(days=1)
-        prev_first = first - (end - first)
-        label = f"{first:%Y-%m-%d}至{q.end:%Y-%m-%d}"
-        previous = f"{prev_first:%Y-%m-%d}至{first - timedelta(days=1):%Y-%m-%d}"
-    return Period(
-        label=label,
-        since=_midnight(first),
-        until=_midnight(end),
-        first_day=first,
-        last_day=end - timedelta(days=1),
-        previous_label=previous,
-        previous_since=_midnight(prev_first),
-        previous_until=_midnight(first),
-    )
 
 
 class Trend(BaseModel):
@@ -471,12 +393,3 @@ def period_review(
         hot_spots=hot_spots(k, rows),
         cases=cases(store, k, rows, now),
     )
-
-
-def problem(exc: ValueError) -> str:
-    """The officer-readable reason of a rejected period query (a pydantic error's message
-    without its framing)."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return "；".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in errors())
-    return str(exc)

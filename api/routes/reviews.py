@@ -17,7 +17,8 @@ from api.errors import ERROR_RESPONSES
 from api.schemas import PeriodReviewPublic
 from domain.access import Principal
 from tools import period_export
-from tools.period import PeriodQuery, PeriodReview, problem
+from tools.period import PeriodReview
+from tools.periods import PeriodQuery, problem
 from tools.pii import mask_deep
 from tools.scope import jurisdiction_code
 

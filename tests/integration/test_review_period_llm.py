@@ -22,7 +22,8 @@ from knowledge import Knowledge
 from store import EventStore
 from tests.fakes.openai_server import ScriptedServer, Status
 from tests.unit.test_period import NOW, QIJIANG, WEEK
-from tools.period import PeriodQuery, PeriodReview, period_review
+from tools.period import PeriodReview, period_review
+from tools.periods import PeriodQuery
 
 QUERY = PeriodQuery(jurisdiction=QIJIANG, week=WEEK)
 

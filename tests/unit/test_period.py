@@ -22,7 +22,8 @@ from domain.vocabulary import Urgency
 from knowledge import Knowledge
 from store import EventStore
 from tools.drafting import draft_order
-from tools.period import PeriodQuery, PeriodReview, period_of, period_review, problem
+from tools.period import PeriodReview, period_review
+from tools.periods import PeriodQuery, period_of, problem
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday; the week before is 2026-W46
 WEEK = "2026-W46"

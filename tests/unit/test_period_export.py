@@ -19,8 +19,9 @@ from domain.models import Scope
 from knowledge import Knowledge
 from store import EventStore
 from tests.unit.test_period import NOW, QIJIANG, WEEK
-from tools.period import PeriodQuery, PeriodReview, period_review
+from tools.period import PeriodReview, period_review
 from tools.period_export import file_stem, to_markdown, to_pdf, to_xlsx
+from tools.periods import PeriodQuery
 
 
 def pdf_text(reader: PdfReader) -> str:
