@@ -187,35 +187,54 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(dx, (b[0] - a[0]) * KM_PER_DEG)
 
 
+def _cell(point: tuple[float, float]) -> tuple[int, int]:
+    """The grid cell a point lies in: at least HOT_SPOT_KM on each side up to latitude 60°
+    (a degree of longitude is KM_PER_DEG times the cosine of the latitude), so whatever is
+    within HOT_SPOT_KM lies in the same or a neighbouring cell."""
+    side = HOT_SPOT_KM / KM_PER_DEG
+    return int(point[0] // side), int(point[1] // (2 * side))
+
+
 def hot_spots(k: Knowledge, rows: list[dict[str, Any]]) -> list[HotSpot]:
     """Places where one subtype was reported at least HOT_SPOT_MIN times: reports of a subtype
     within HOT_SPOT_KM of a spot's first report (or at the same address, when not located)
-    count for that spot; merged second reports count too, as citizens called again."""
-    spots: list[tuple[str, tuple[float, float] | str, list[dict[str, Any]]]] = []
+    count for that spot; merged second reports count too, as citizens called again. Spots are
+    kept by subtype and grid square, so each report is compared with the spots around it only."""
+    spots: list[tuple[str, list[dict[str, Any]]]] = []
+    by_place: dict[tuple[str, Any], list[tuple[tuple[float, float], int]]] = defaultdict(list)
+    by_address: dict[tuple[str, str], int] = {}
     for r in sorted(rows, key=lambda r: (r["reported_at"], r["id"])):
-        if not r["subtype"]:
+        subtype = r["subtype"]
+        if not subtype:
             continue
-        here: tuple[float, float] | str = (
-            (r["lat"], r["lon"]) if r["lat"] is not None and r["lon"] is not None else r["address"]
-        )
-        if not here:
-            continue
-        for subtype, spot, members in spots:
-            if subtype != r["subtype"] or type(spot) is not type(here):
-                continue
-            near = spot == here if isinstance(here, str) else _km(spot, here) <= HOT_SPOT_KM  # type: ignore[arg-type]
-            if near:
-                members.append(r)
-                break
+        if r["lat"] is not None and r["lon"] is not None:
+            here = (float(r["lat"]), float(r["lon"]))
+            row, col = _cell(here)
+            around = (
+                spot
+                for dr in (-1, 0, 1)
+                for dc in (-1, 0, 1)
+                for spot in by_place.get((subtype, (row + dr, col + dc)), [])
+            )
+            found = next((n for first, n in around if _km(first, here) <= HOT_SPOT_KM), None)
+            if found is None:
+                found = len(spots)
+                spots.append((subtype, []))
+                by_place[(subtype, (row, col))].append((here, found))
+        elif r["address"]:
+            found = by_address.setdefault((subtype, r["address"]), len(spots))
+            if found == len(spots):
+                spots.append((subtype, []))
         else:
-            spots.append((r["subtype"], here, [r]))
-    found = []
-    for subtype, _, members in spots:
+            continue
+        spots[found][1].append(r)
+    hot = []
+    for subtype, members in spots:
         if len(members) < HOT_SPOT_MIN:
             continue
         streets = Counter(m["street"] for m in members)
         street = streets.most_common(1)[0][0]
-        found.append(
+        hot.append(
             HotSpot(
                 subtype=subtype,
                 subtype_name=_name(k.subtypes, subtype),
@@ -226,7 +245,7 @@ def hot_spots(k: Knowledge, rows: list[dict[str, Any]]) -> list[HotSpot]:
                 event_ids=[m["id"] for m in members],
             )
         )
-    return sorted(found, key=lambda h: (-h.count, h.event_ids[0]))
+    return sorted(hot, key=lambda h: (-h.count, h.event_ids[0]))
 
 
 def _local(at: datetime | None) -> str:

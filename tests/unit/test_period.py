@@ -5,6 +5,7 @@ what a meeting discusses (hot spot, returned twice, overdue, low satisfaction)."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from domain.vocabulary import Urgency
 from knowledge import Knowledge
 from store import EventStore
 from tools.drafting import draft_order
-from tools.period import PeriodReview, period_review
+from tools.period import PeriodReview, hot_spots, period_review
 from tools.periods import PeriodQuery, period_of, problem
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday; the week before is 2026-W46
@@ -218,3 +219,34 @@ def test_on_time_counts_from_signing_and_time_to_close_from_the_report(
     (late,) = [c for c in r.cases if c.hours_late]
     assert late.hours_late == 2.0 and "超时2.0小时" in late.why
     assert r.hot_spots == []  # two reports at one place are not a hot spot
+
+
+def test_hot_spots_join_reports_of_one_subtype_within_300_m(knowledge: Knowledge) -> None:
+    def row(n: int, subtype: str, lat: float | None, lon: float | None, address: str = "") -> dict:
+        at = datetime(2026, 7, 6, tzinfo=CHINA_TZ) + timedelta(hours=n)
+        return {
+            "id": n,
+            "subtype": subtype,
+            "lat": lat,
+            "lon": lon,
+            "address": address or f"地址{n}",
+            "street": "500110001",
+            "reported_at": at,
+        }
+
+    base_lat, base_lon = 29.0270, 106.6540  # near cell edges on purpose: the grid must not split
+    east = 0.25 / (111.0 * math.cos(math.radians(base_lat)))  # 250 m east
+    rows = [
+        row(1, "EN01", base_lat, base_lon),
+        row(2, "EN01", base_lat, base_lon + east),
+        row(3, "EN01", base_lat + 0.0020, base_lon),  # 222 m north
+        row(4, "EN01", base_lat + 0.0060, base_lon),  # 666 m north: another place
+        row(5, "CA01", base_lat, base_lon),  # another subtype at the same spot
+        row(6, "CA01", base_lat, base_lon),
+        row(7, "WU02", None, None, "古南街道某小区"),  # not located: the same address counts
+        row(8, "WU02", None, None, "古南街道某小区"),
+        row(9, "WU02", None, None, "古南街道某小区"),
+    ]
+    spots = hot_spots(knowledge, rows)
+    assert [(h.subtype, h.event_ids) for h in spots] == [("EN01", [1, 2, 3]), ("WU02", [7, 8, 9])]
+    assert spots[0].place == "地址1" and spots[1].count == 3
