@@ -19,6 +19,7 @@ from domain.models import Scope
 from prompts import load
 from tools.period import PeriodReview, period_review
 from tools.periods import PeriodQuery
+from tools.pii import mask_deep
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -36,7 +37,8 @@ class Narrative(BaseModel):
 
 def model_facts(review: PeriodReview) -> dict[str, Any]:
     """What the model is given (and what its numbers are checked against): the review with its
-    longer lists cut to what a narrative can mention."""
+    longer lists cut to what a narrative can mention, and personal information (in the cases'
+    titles, citizens' words) masked: the model has no need of it."""
     facts = review.model_dump(mode="json", exclude={"as_of"})
     facts["period"] = {
         key: facts["period"][key] for key in ("label", "first_day", "last_day", "previous_label")
@@ -47,7 +49,8 @@ def model_facts(review: PeriodReview) -> dict[str, Any]:
     facts["hot_spots"] = [
         {k: v for k, v in h.items() if k != "event_ids"} for h in facts["hot_spots"][:5]
     ]
-    return facts
+    masked: dict[str, Any] = mask_deep(facts)
+    return masked
 
 
 def _numbers(value: Any, into: set[float]) -> set[float]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,58 @@ from agents.deps import AgentDeps
 from agents.llm import LLM
 from agents.review_period import PeriodReport, review_period, template_narrative
 from demo.load import load_demo
-from domain.models import Scope
+from domain.clock import CHINA_TZ
+from domain.lifecycle import Action
+from domain.models import EventCreate, Scope, Source
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
 from store import EventStore
 from tests.fakes.openai_server import ScriptedServer, Status
 from tests.unit.test_period import NOW, QIJIANG, WEEK
+from tools.drafting import draft_order
 from tools.period import PeriodReview, period_review
 from tools.periods import PeriodQuery
 
 QUERY = PeriodQuery(jurisdiction=QIJIANG, week=WEEK)
+
+
+def bounced(store: EventStore, k: Knowledge) -> None:
+    """A case the review must discuss (returned three times, late, satisfaction 1) whose text
+    carries the caller's phone number."""
+    street = k.sample_streets(QIJIANG)[0].code
+    at = datetime(2026, 11, 10, 9, 0, tzinfo=CHINA_TZ)
+    event, _ = store.add_event(
+        EventCreate(
+            source=Source.HOTLINE,
+            external_id="phone",
+            text="联系电话13800001234，小区门口垃圾三天没人清运",
+            reported_at=at,
+        ),
+        now=at,
+    )
+    store.set_classification(
+        event.id,
+        street=street,
+        district=QIJIANG,
+        subtype="CA04",
+        category="CA",
+        urgency=Urgency.NORMAL,
+        now=at,
+    )
+    order = draft_order(
+        k, event_id=event.id, subtype="CA04", jurisdiction=street, urgency=Urgency.NORMAL
+    )
+    store.add_order(order, now=at)
+    steps = [Action.TRIAGE, Action.DISPATCH] + [Action.RETURN, Action.REDISPATCH] * 3
+    for action in [*steps, Action.ACCEPT]:
+        at += timedelta(hours=1)
+        code = "not_our_duty" if action is Action.RETURN else None
+        store.transition(
+            event.id, action, actor="测试", at=at, reason=code and "非本单位职责", reason_code=code
+        )
+    at += timedelta(hours=order.disposal_hours + 5)
+    store.transition(event.id, Action.RESOLVE, actor="测试", at=at)
+    store.transition(event.id, Action.VERIFY, actor="测试", at=at, payload={"satisfaction": 1})
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +77,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Ite
     path: Path = tmp_path_factory.mktemp("period-llm") / "s.db"
     s = EventStore.open(f"sqlite:///{path}", knowledge.store_rules)
     load_demo(s, knowledge, seed=11, now=NOW, count=60, period_week=QIJIANG)
+    bounced(s, knowledge)
     yield s
     s.close()
 
@@ -79,6 +124,8 @@ def test_a_narrative_of_the_facts_is_used(
     sent = json.loads(given[given.index("{") : given.rindex("}") + 1])
     assert sent["count"] == facts.count and sent["jurisdiction_name"] == "綦江区"
     assert [c["event_id"] for c in sent["cases"]] == [c.event_id for c in facts.cases]
+    assert any("13800001234" in c.title for c in facts.cases)  # in the facts, for the officer
+    assert "13800001234" not in given  # personal information stays out of the prompt
     record = audited(store)
     assert record["engine"] == "llm" and record["prompt_name"] == "review.period"
     assert record["llm_calls"] == 1 and record["output"]["narrative"] == good(facts)
