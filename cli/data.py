@@ -20,6 +20,12 @@ import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True
 def demo_load(
     count: Annotated[int, typer.Option(help="生成事件数")] = 640,
     seed: Annotated[int | None, typer.Option(help="随机种子，默认取配置 SANJI_DEMO_SEED")] = None,
+    period_district: Annotated[
+        str | None,
+        typer.Option(
+            help="另为该区县生成上一整周值得复盘的事件（如 綦江区），供 sanji review period 演示"
+        ),
+    ] = None,
 ) -> None:
     """生成并导入演示事件（重复执行不会重复导入）。"""
     from rich.progress import Progress
@@ -29,6 +35,16 @@ def demo_load(
 
     settings = get_settings()
     k = default_knowledge()
+    district = None
+    if period_district is not None:
+        from tools.scope import jurisdiction_code
+
+        try:
+            district = jurisdiction_code(k, period_district)
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        if k.jurisdiction(district).level != "district" or not k.sample_streets(district):
+            fail(f"「{period_district}」不是有演示街道的区县")
     with event_store() as store, Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入演示事件", total=count)
         result = load_demo(
@@ -38,6 +54,7 @@ def demo_load(
             now=datetime.now(UTC),
             count=count,
             progress=lambda n, total: bar.update(task, completed=n),
+            period_week=district,
         )
     console.print(
         f"演示数据：新增 {result['created']} 件，已存在跳过 {result['skipped']} 件，"

@@ -36,7 +36,12 @@ COMMANDS: tuple[Entry, ...] = (
         "cli.cases:triage",
         "受理事件并起草派单（事件会登记入库，派单等待审核）；--file 逐行批量受理 JSONL。",
     ),
-    Entry("review", "cli.cases:review", "打印一件事件的复盘。"),
+    Entry(
+        "review",
+        "cli.review:review_app",
+        "复盘：一件事件（sanji review 编号）或一个时段（sanji review period）。",
+        group=True,
+    ),
     Entry("chat", "cli.cases:chat", "在终端里向值班助手提问（输入 exit 退出）。"),
     Entry("demo", "cli.data:demo_app", "演示数据 (demo data)", group=True),
     Entry("knowledge", "cli.system:knowledge_app", "知识库文件 (knowledge files)", group=True),

@@ -6,6 +6,7 @@ import { renderAssistant } from "./chat.js";
 import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
 import { live } from "./live.js";
+import { renderPeriod } from "./period.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -110,6 +111,7 @@ async function route() {
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
     if (page === "assistant") return renderAssistant(ctx);
+    if (page === "period") return await renderPeriod(ctx);
     if (page === "dashboard") {
       const root = h("div");
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);
