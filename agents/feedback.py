@@ -414,7 +414,13 @@ class Retrained:
 
 
 def retrain(
-    store: EventStore, k: Knowledge, models_dir: Path, *, holdout: float = 0.2, force: bool = False
+    store: EventStore,
+    k: Knowledge,
+    models_dir: Path,
+    *,
+    holdout: float = 0.2,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> Retrained:
     """Learn from every lesson in the store. A candidate trained on the earlier lessons is
     compared with the rules alone and with the current model on the latest ``holdout`` share;
@@ -438,7 +444,7 @@ def retrain(
     models["新模型"] = candidate
     comparison = compare(models, heldout)
     bar = comparison.overall.get("当前模型", comparison.overall["规则"])
-    promoted = force or comparison.overall["新模型"] >= bar
+    promoted = not dry_run and (force or comparison.overall["新模型"] >= bar)
     version = None
     if promoted:
         final = FeedbackModel.train(examples)

@@ -157,6 +157,9 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="--feedback：新模型不如当前模型时也启用")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="--feedback：只比较新旧模型，不启用")
+    ] = False,
 ) -> None:
     """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）；--feedback 从退单裁定和审核修改中学习改派。"""
     if feedback:
@@ -164,7 +167,7 @@ def train(
             fail("--feedback 从库中的纠正学习，不能同时给 --dataset")
         if not 0 < holdout < 1:
             fail("--holdout 应在 0 和 1 之间")
-        _train_feedback(holdout, force)
+        _train_feedback(holdout, force, dry_run)
         return
     if dataset is None or not text_col or not label_col:
         fail("请给出 --dataset、--text-col 和 --label-col，或用 --feedback 从退单和审核修改中学习")
@@ -205,7 +208,7 @@ def train(
     )
 
 
-def _train_feedback(holdout: float, force: bool) -> None:
+def _train_feedback(holdout: float, force: bool, dry_run: bool) -> None:
     """``sanji train --feedback``: learn routing corrections, compare, promote or keep."""
     from agents.errors import TrainingError
     from agents.feedback import retrain
@@ -216,7 +219,12 @@ def _train_feedback(holdout: float, force: bool) -> None:
     with event_store() as store:
         try:
             done = retrain(
-                store, k, get_settings().data_dir / "models", holdout=holdout, force=force
+                store,
+                k,
+                get_settings().data_dir / "models",
+                holdout=holdout,
+                force=force,
+                dry_run=dry_run,
             )
         except TrainingError as exc:
             fail(str(exc))
@@ -226,7 +234,8 @@ def _train_feedback(holdout: float, force: bool) -> None:
         console.print(
             f"[green]已启用[/] 纠正模型 {done.version}（上一版本 {done.previous or '无'} 仍保留）"
         )
+    elif dry_run:
+        console.print("只做了比较（--dry-run），正在使用的模型未变")
     else:
-        console.print(
-            f"[yellow]未启用[/]：新模型在检验集上不如当前模型 {done.previous}；确需启用请加 --force"
-        )
+        than = f"当前模型 {done.previous}" if done.previous else "只按规则派单"
+        console.print(f"[yellow]未启用[/]：新模型在检验集上不如{than}；确需启用请加 --force")

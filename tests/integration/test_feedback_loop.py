@@ -84,16 +84,20 @@ def test_train_feedback_and_drift_from_the_command_line(
     assert refused.returncode == 1 and "纠正样本不足" in refused.stderr
     both = sanji("train", "--feedback", "--dataset", "x.csv", env_extra=env)
     assert both.returncode == 1 and "不能同时" in both.stderr
-    # a month in this data folder's own store: the simulation writes there
+    # a month in this data folder's own store (the simulation's own models stay apart)
     run(
         Misrouting("CA07", "street_enforcement"),
         month_events=40,
         week_events=4,
         share=0.4,
         noise=0.0,
-        workdir=tmp_path / "d",
+        workdir=tmp_path,
         store_url=f"sqlite:///{tmp_path / 'd' / 'sanji.db'}",
     )
+    compared = sanji("train", "--feedback", "--dry-run", env_extra=env)
+    assert compared.returncode == 0, compared.stderr
+    assert "纠正模型检验" in compared.stdout and "--dry-run" in compared.stdout
+    assert not (tmp_path / "d" / "models" / "feedback-current.txt").exists()
     trained = sanji("train", "--feedback", env_extra=env)
     assert trained.returncode == 0, trained.stderr
     assert "纠正模型检验" in trained.stdout and "已启用" in trained.stdout
