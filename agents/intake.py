@@ -199,6 +199,8 @@ def classify_event(
         "engine": pred.engine,
         "model_version": deps.classifier.version,
         "alarm_rules": alarm["rules"] if alarm is not None else [],
+        # a silent or stuck sensor is its owner's to fix (routing makes the owner lead)
+        "device_owner": alarm["owner"] if alarm is not None and alarm["data_quality"] else None,
     }
     if stored:
         store.set_classification(
