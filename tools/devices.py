@@ -1,5 +1,7 @@
 """``device_statuses``: which registered devices are online, silent or stuck, from the stored
-device status and open alarms (so every process and replica answers alike). Time passed in."""
+device status and open alarms (so every process and replica answers alike). A device that
+never sent a reading is silent (登记后从未上报): no data is what an officer must see. Time
+passed in."""
 
 from __future__ import annotations
 
@@ -52,9 +54,6 @@ def device_statuses(
     open_by_device: dict[str, list[str]] = {}
     for a in store.alarms.open_alarms():
         open_by_device.setdefault(a["device_id"], []).append(a["rule_id"])
-    registry_start = min(
-        (r["updated_at"] for r in stored.values() if r.get("updated_at")), default=q.now
-    )
     out = []
     for device in s.devices.values():
         if not scope.allows(device.district, device.street):
@@ -67,10 +66,15 @@ def device_statuses(
         last = row.get("last_observed")
         rules = {r.id: r for r in s.rules_of(device.kind)}
         alarms = open_by_device.get(device.id, [])
-        silent = any(rules[r].type == "silent" for r in alarms if r in rules) or any(
-            is_silent(r, device.interval_s, last, registry_start, q.now)
-            for r in rules.values()
-            if r.type == "silent"
+        # no reading ever, an open silent alarm, or no reading for the silent rule's intervals
+        silent = (
+            last is None
+            or any(rules[r].type == "silent" for r in alarms if r in rules)
+            or any(
+                is_silent(r, device.interval_s, last, last, q.now)
+                for r in rules.values()
+                if r.type == "silent"
+            )
         )
         stuck = any(rules[r].type == "stuck" for r in alarms if r in rules)
         state: State = "silent" if silent else "stuck" if stuck else "online"
@@ -98,5 +102,6 @@ def device_statuses(
             )
         )
     order = {"silent": 0, "stuck": 1, "online": 2}
-    out.sort(key=lambda d: (order[d.state], -(d.minutes_silent or 1e9), d.id))
+    # outages first, longest first; then devices that never reported
+    out.sort(key=lambda d: (order[d.state], d.last_seen is None, -(d.minutes_silent or 0), d.id))
     return out
