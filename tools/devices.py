@@ -36,6 +36,7 @@ class DeviceStatus(BaseModel):
     lat: float
     lon: float
     owner: str
+    owner_name: str = Field(description="设备权属单位")
     interval_s: int
     state: State
     state_zh: str
@@ -81,6 +82,9 @@ def device_statuses(
         if q.state and state != q.state:
             continue
         kind = s.kinds[device.kind]
+        owner = k.departments.get(f"{device.district}.{device.owner}") or k.departments.get(
+            f"{k.city.code}.{device.owner}"
+        )
         out.append(
             DeviceStatus(
                 id=device.id,
@@ -92,6 +96,7 @@ def device_statuses(
                 lat=device.lat,
                 lon=device.lon,
                 owner=device.owner,
+                owner_name=owner.name if owner else device.owner,
                 interval_s=device.interval_s,
                 state=state,
                 state_zh=STATE_ZH[state],

@@ -136,13 +136,9 @@ class OfflineReplies:
                 if minutes < 60
                 else f"已 {_duration(minutes / 60)}无数据"
             )
-            owner = k.departments.get(f"{d.district}.{d.owner}") or k.departments.get(
-                f"{k.city.code}.{d.owner}"
-            )
             state_text = since if want == "silent" else d.state_zh
             lines.append(
-                f"· {d.name}（{d.id}，{d.kind_zh}）｜{street}｜{state_text}"
-                + (f"｜权属 {owner.name}" if owner else "")
+                f"· {d.name}（{d.id}，{d.kind_zh}）｜{street}｜{state_text}｜权属 {d.owner_name}"
             )
         if len(rows) > LIST_MAX:
             lines.append(f"……另有 {len(rows) - LIST_MAX} 台，请在控制台设备列表中查看。")
