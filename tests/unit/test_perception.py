@@ -309,3 +309,33 @@ def test_a_failed_batch_leaves_nothing_behind(
     out = p.ingest(batch)  # the retry is processed as if the first never happened
     assert [r.outcome for r in out] == [Outcome.NEW, Outcome.NEW]
     assert set(out[1].rule_ids) == {"AR-WL-01", "AR-WL-02"} and store.count_events() == 1
+
+
+def test_the_services_sweep_in_the_background_until_closed(
+    store_url: str, knowledge: Knowledge, clock: Clock
+) -> None:
+    import threading
+    import time
+
+    from agents.deps import AgentDeps
+    from agents.runtime import Services
+    from settings import Settings
+
+    store = EventStore.open(store_url, knowledge.store_rules)
+    deps: Any = AgentDeps(store, knowledge, None, None, clock)  # type: ignore[arg-type]
+    services = Services(Settings(), deps, None, None)  # type: ignore[arg-type]
+    services.perception.ingest(
+        [Reading(message_id="s0", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1})]
+    )
+    clock.now = T0 + timedelta(minutes=10)
+    services.sweep_every(0.05)
+    deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
+    while not store.alarms.list_alarms(open_only=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [a["rule_id"] for a in store.alarms.list_alarms(open_only=True)] == ["AR-GS-90"]
+    sweepers = [t for t in threading.enumerate() if t.name == "sanji-perception-sweep"]
+    assert sweepers
+    services.close()
+    for t in sweepers:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in sweepers)
