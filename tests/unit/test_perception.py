@@ -339,3 +339,40 @@ def test_the_services_sweep_in_the_background_until_closed(
     for t in sweepers:
         t.join(timeout=30)
     assert not any(t.is_alive() for t in sweepers)
+
+
+def test_two_processes_on_one_store_extend_one_alarm(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    clock.now = T0 + timedelta(hours=1)
+    first, second = make(), make()  # e.g. the API server and a broker consumer
+    a = first.ingest([level("YZ-WL-02", 0, 0.4)])
+    b = second.ingest([level("YZ-WL-02", 5, 0.45)])
+    assert "AR-WL-01" in b[0].rule_ids
+    assert set(b[0].alarm_ids) & set(a[0].alarm_ids)
+    assert b[0].event_ids == a[0].event_ids and store.count_events() == 1
+    alarm = next(x for x in store.alarms.list_alarms() if x["rule_id"] == "AR-WL-01")
+    assert alarm["readings"] == 2 and alarm["peak"] == {"level_m": 0.45}
+
+
+def test_a_muck_truck_hours_later_is_a_new_alarm_and_event(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=3)
+
+    def truck(minute: int) -> Reading:
+        return Reading(
+            message_id=f"truck-{minute}",
+            device_id="YB-AV-02",
+            observed_at=T0 + timedelta(minutes=minute),
+            detection=Detection(label="muck_truck", confidence=0.9),
+        )
+
+    first = p.ingest([truck(0), truck(10)])
+    assert first[0].alarm_ids == first[1].alarm_ids  # ten minutes later: the same alarm
+    later = p.ingest([truck(150)])
+    assert later[0].alarm_ids != first[0].alarm_ids
+    assert later[0].event_ids != first[0].event_ids and store.count_events() == 2
+    old = store.alarms.get_alarm(first[0].alarm_ids[0])
+    assert old["cleared_at"] == T0 + timedelta(minutes=150)
