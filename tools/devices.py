@@ -49,7 +49,7 @@ class DeviceStatus(BaseModel):
 def device_statuses(
     store: EventStore, k: Knowledge, scope: Scope, q: DeviceQuery
 ) -> list[DeviceStatus]:
-    """列出登记的感知设备及其状态（在线、离线、数据异常），离线最久的在前。"""
+    """列出本辖区登记的感知设备及其状态（在线、离线、数据异常）、最近一次读数和权属单位：断线的在前（断线最久的最前），登记后从未上报的其次。"""
     s = k.sensing
     stored = store.alarms.statuses()
     open_by_device: dict[str, list[str]] = {}
