@@ -376,3 +376,29 @@ def test_a_muck_truck_hours_later_is_a_new_alarm_and_event(
     assert later[0].event_ids != first[0].event_ids and store.count_events() == 2
     old = store.alarms.get_alarm(first[0].alarm_ids[0])
     assert old["cleared_at"] == T0 + timedelta(minutes=150)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"observed_at": "9999-12-31T23:00:00-12:00", "metrics": {"x": 1}}, "1990 年到 2100 年"),
+        ({"observed_at": "2026-07-01T08:00:00Z", "metrics": {"x": float("nan")}}, "不是有效数字"),
+        ({"observed_at": "2026-07-01T08:00:00Z", "metrics": {"x\x00": 1}}, "无法保存的字符"),
+        (
+            {
+                "observed_at": "2026-07-01T08:00:00Z",
+                "metrics": {"x": 1},
+                "attributes": {"v": float("inf")},
+            },
+            "NaN 或无穷大",
+        ),
+    ],
+)
+def test_readings_no_database_can_store_are_refused_at_the_door(
+    body: dict[str, Any], message: str
+) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        Reading.model_validate({"device_id": "YZ-GS-01", **body})
+    assert message in str(err.value)
