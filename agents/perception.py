@@ -79,6 +79,8 @@ class Perception:
         self._windows: dict[str, list[Sample]] = {}
         self._open: dict[str, dict[str, OpenAlarm]] = {}
         self._last_seen: dict[str, datetime] = {}
+        #: each device's latest value of every metric (and label), as device_status keeps it
+        self._last_values: dict[str, dict[str, Any]] = {}
         self._started = self.clock()
         self._rebuild()
 
@@ -94,6 +96,7 @@ class Perception:
             if row is None or row["last_observed"] is None:
                 continue
             self._last_seen[device.id] = row["last_observed"]
+            self._last_values[device.id] = dict(row["last_values"])
             count, minutes = _needs(self.s.rules_for(device))
             since = row["last_observed"] - timedelta(minutes=minutes)
             window = [
@@ -200,7 +203,12 @@ class Perception:
         window = self._windows.setdefault(device.id, [])
         status = work.status.setdefault(
             device.id,
-            {"device_id": device.id, "readings": 0, "last_seen": now, "last_values": {}},
+            {
+                "device_id": device.id,
+                "readings": 0,
+                "last_seen": now,
+                "last_values": dict(self._last_values.get(device.id, {})),
+            },
         )
         status["readings"] += 1
         result = IngestResult(key=key, outcome=Outcome.NEW)
@@ -213,10 +221,14 @@ class Perception:
         trim(window, rules)
         self._last_seen[device.id] = sample.at
         status["last_observed"] = sample.at
-        status["last_values"] = {
+        status["last_values"] = self._last_values[device.id] = {
             **status["last_values"],
             **r.metrics,
-            **({"label": r.detection.label} if r.detection else {}),
+            **(
+                {"label": r.detection.label, "confidence": r.detection.confidence}
+                if r.detection
+                else {}
+            ),
         }
         opened = self._open.setdefault(device.id, {})
         by_id = {x.id: x for x in rules}
@@ -552,6 +564,7 @@ class Perception:
                 for d in devices
             },
             "last": {d: self._last_seen.get(d) for d in devices},
+            "values": {d: self._last_values.get(d) for d in devices},
         }
 
     def _restore(self, saved: dict[str, Any]) -> None:
@@ -564,6 +577,11 @@ class Perception:
                 self._last_seen.pop(d, None)
             else:
                 self._last_seen[d] = t
+        for d, v in saved["values"].items():
+            if v is None:
+                self._last_values.pop(d, None)
+            else:
+                self._last_values[d] = v
 
     def _triage(self, event_ids: list[int]) -> None:
         if not self.draft or self.dispatcher is None:

@@ -402,3 +402,46 @@ def test_readings_no_database_can_store_are_refused_at_the_door(
     with pytest.raises(ValidationError) as err:
         Reading.model_validate({"device_id": "YZ-GS-01", **body})
     assert message in str(err.value)
+
+
+def test_device_status_keeps_the_latest_value_of_every_metric(
+    store: EventStore, make: Callable[[], Perception], clock: Clock, knowledge: Knowledge
+) -> None:
+    from domain.models import Scope
+    from tools.devices import DeviceQuery, device_statuses
+
+    clock.now = T0 + timedelta(minutes=30)
+    p = make()
+    p.ingest(
+        [
+            Reading(
+                message_id="r1", device_id="YZ-WL-03", observed_at=T0, metrics={"rain_mm_h": 12.0}
+            ),
+            Reading(
+                message_id="v1",
+                device_id="YZ-AV-03",
+                observed_at=T0,
+                detection=Detection(label="garbage_pile", confidence=0.7),
+            ),
+        ]
+    )
+    make().ingest(  # another batch, another process: rain is still known
+        [
+            Reading(
+                message_id="r2",
+                device_id="YZ-WL-03",
+                observed_at=T0 + timedelta(minutes=5),
+                metrics={"level_m": 0.02},
+            )
+        ]
+    )
+    found = {
+        d.id: d
+        for d in device_statuses(
+            store, knowledge, Scope(everything=True), DeviceQuery(now=clock.now, district="500103")
+        )
+    }
+    assert found["YZ-WL-03"].last_values == {"rain_mm_h": 12.0, "level_m": 0.02}
+    assert found["YZ-AV-03"].last_values == {"label": "garbage_pile", "confidence": 0.7}
+    assert found["YZ-WL-03"].state == "silent"  # 25 minutes at a 5-minute interval
+    assert found["YZ-WL-01"].state == "silent" and found["YZ-WL-01"].last_seen is None
