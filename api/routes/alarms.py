@@ -217,7 +217,9 @@ def get_alarm(
     kind = s.kinds.get(device.kind) if device else None
     rule = s.rules_for(device) if device else ()
     found = next((r for r in rule if r.id == row["rule_id"]), None)
+    # a rate rule's value is a change, not a level: no line for it
     limits = {c.metric: c.value for c in found.conditions} if found else {}
+    levels = {} if found is None or found.type == "rate" else limits
     clear = found.clear.value if found and found.clear else None
     until = (row["cleared_at"] or row["last_at"]) + CHART_MARGIN
     points = store.alarms.readings_between(
@@ -229,7 +231,7 @@ def get_alarm(
             code=m.code,
             name=m.name,
             unit=m.unit,
-            threshold=limits.get(m.code),
+            threshold=levels.get(m.code),
             clear=clear if found and found.when and found.when.metric == m.code else None,
         )
         for m in (kind.metrics if kind else [])
