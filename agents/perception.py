@@ -326,7 +326,7 @@ class Perception:
         for subtype, group in by_subtype.items():
             event_id = self._incident(device, subtype, group[0][0].rule, sample.at)
             if event_id is None:
-                event_id = self._new_event(device, r, sample, group, work)
+                event_id = self._new_event(device, r, sample, group, now, work)
             for _, a in group:
                 a.event_id = event_id
                 self._touch(a, work)
@@ -357,10 +357,27 @@ class Perception:
                     continue
                 candidates.append((0.0 if same else _km(other, device.lat, device.lon), a.event_id))
         for _, event_id in sorted(candidates):
-            status = self.store.db.fetchone("SELECT status FROM events WHERE id = ?", (event_id,))
-            if status is not None and status["status"] not in ("resolved", "verified", "closed"):
+            if self._still_open(event_id):
                 return event_id
         return None
+
+    def _still_open(self, event_id: int) -> bool:
+        """Whether an incident's event still takes alarms: it is open, or it was merged into
+        a citizen's report that is (the alarms keep joining as that report's evidence)."""
+        done = ("resolved", "verified", "closed")
+        row = self.store.db.fetchone(
+            "SELECT status, duplicate_of FROM events WHERE id = ?", (event_id,)
+        )
+        if row is None:
+            return False
+        if row["status"] not in done:
+            return True
+        if row["duplicate_of"] is None:
+            return False
+        target = self.store.db.fetchone(
+            "SELECT status FROM events WHERE id = ?", (row["duplicate_of"],)
+        )
+        return target is not None and target["status"] not in done
 
     def _new_event(
         self,
@@ -368,8 +385,11 @@ class Perception:
         r: Reading,
         sample: Sample,
         group: list[tuple[Firing, OpenAlarm]],
+        now: datetime,
         work: _Batch,
     ) -> int:
+        """The event of a new incident, filed at ``now`` (the reading's receipt), reported
+        at the reading's time."""
         kind = self.s.kinds[device.kind]
         rules = [f.rule for f, _ in group]
         lead = max(rules, key=lambda x: x.urgency.rank)
@@ -419,7 +439,7 @@ class Perception:
                 }
             },
         )
-        stored, _ = self.store.add_event(event, now=sample.at, actor=ACTOR)
+        stored, _ = self.store.add_event(event, now=now, actor=ACTOR)
         self.store.set_classification(
             stored.id,
             street=device.street,
@@ -427,7 +447,7 @@ class Perception:
             subtype=lead.subtype,
             category=lead.subtype[:2],
             urgency=urgency,
-            now=sample.at,
+            now=now,
         )
         report = None
         if not lead.data_quality:
@@ -449,7 +469,7 @@ class Perception:
                 stored.id,
                 Action.MERGE_DUPLICATE,
                 actor=ACTOR,
-                at=sample.at,
+                at=now,
                 reason=f"与群众上报事件 {report.event.id} 为同一事项（{'，'.join(report.reasons)}），"
                 "感知读数作为佐证并入",
                 payload={

@@ -250,6 +250,9 @@ def test_an_alarm_joins_a_citizens_open_report_as_a_duplicate(
     assert merge["payload"]["evidence"]["readings"]["level_m"] == 0.45
     assert "同一事项" in merge["reason"]
     assert store.get_event(report.id).status is Status.RECEIVED  # the report goes on
+    # the same incident's next alarm joins the same evidence, not one more duplicate
+    more = make().ingest([level("YZ-WL-01", 25, 0.5, rain=40)])
+    assert more[0].event_ids == out[0].event_ids and store.count_events() == 2
 
 
 def test_a_silent_device_is_one_event_per_outage(
