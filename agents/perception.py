@@ -57,7 +57,9 @@ class _Batch:
 
 
 class Perception:
-    """The one ``AlarmSink``: idempotent by reading key, durable when ``ingest`` returns."""
+    """The one ``AlarmSink``: idempotent by device and reading key (a key is unique within
+    its device: two devices that number their messages alike lose nothing), durable when
+    ``ingest`` returns."""
 
     def __init__(
         self,
@@ -127,14 +129,14 @@ class Perception:
         results: list[IngestResult | None] = [None] * len(batch)
         with self._lock:
             keys = [r.key for r in batch]
-            first: dict[str, int] = {}
+            first: set[tuple[str, str]] = set()
             valid: list[int] = []
             rejected: list[dict[str, Any]] = []
             for i, r in enumerate(batch):
-                if keys[i] in first:
+                if (r.device_id, keys[i]) in first:
                     results[i] = IngestResult(key=keys[i], outcome=Outcome.DUPLICATE)
                     continue
-                first[keys[i]] = i
+                first.add((r.device_id, keys[i]))
                 reason = self._refusal(r, now)
                 if reason:
                     results[i] = IngestResult(key=keys[i], outcome=Outcome.REJECTED, reason=reason)
@@ -159,7 +161,7 @@ class Perception:
                         [_row(keys[i], batch[i]) for i in valid], now=now
                     )
                     for i in valid:
-                        if keys[i] not in stored:
+                        if (batch[i].device_id, keys[i]) not in stored:
                             results[i] = IngestResult(key=keys[i], outcome=Outcome.DUPLICATE)
                             continue
                         results[i] = self._apply(keys[i], batch[i], now, work)

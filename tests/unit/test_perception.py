@@ -448,3 +448,25 @@ def test_device_status_keeps_the_latest_value_of_every_metric(
     assert found["YZ-AV-03"].last_values == {"label": "garbage_pile", "confidence": 0.7}
     assert found["YZ-WL-03"].state == "silent"  # 25 minutes at a 5-minute interval
     assert found["YZ-WL-01"].state == "silent" and found["YZ-WL-01"].last_seen is None
+
+
+def test_message_ids_are_unique_per_device_not_across_devices(
+    store: EventStore, make: Callable[[], Perception]
+) -> None:
+    p = make()
+    out = p.ingest(
+        [
+            Reading(
+                message_id="1", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1}
+            ),
+            Reading(
+                message_id="1", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 2}
+            ),
+        ]
+    )
+    assert [r.outcome for r in out] == [Outcome.NEW, Outcome.NEW]
+    again = p.ingest(
+        [Reading(message_id="1", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 2})]
+    )
+    assert again[0].outcome is Outcome.DUPLICATE
+    assert store.alarms.count_readings() == 2
