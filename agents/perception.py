@@ -27,7 +27,7 @@ from domain.lifecycle import Action
 from domain.models import EventCreate, Source
 from knowledge import Knowledge
 from knowledge.sensing import AlarmRule, Device
-from store import EventStore
+from store import EventStore, StoreError
 from tools.alarms import Firing, OpenAlarm, Sample, evaluate, expired, is_silent, trim, worse
 from tools.alarms import window_needs as _needs
 from tools.duplicates import ReportQuery, open_reports_nearby
@@ -124,7 +124,40 @@ class Perception:
     # -- ingest -----------------------------------------------------------------------------
 
     def ingest(self, batch: Sequence[Reading]) -> list[IngestResult]:
-        """Store and evaluate a batch in one transaction; then triage the events it opened."""
+        """Store and evaluate a batch in one transaction; then triage the events it opened.
+
+        A store that is down or busy raises (nothing was written: the sender keeps the batch
+        and tries again). Any other failure is a reading the pipeline cannot handle: the
+        batch is taken again reading by reading, and a reading that still fails is kept in
+        the rejected log with the reason, so one bad message never blocks a stream."""
+        try:
+            return self._ingest(batch)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                return [self._quarantine(batch[0], exc)]
+            log.exception("a batch of %d readings failed; taking it one by one", len(batch))
+            return [result for r in batch for result in self.ingest([r])]
+
+    def _quarantine(self, r: Reading, exc: Exception) -> IngestResult:
+        log.error("reading %s of %s could not be processed", r.key, r.device_id, exc_info=exc)
+        reason = f"处理该读数时出错（{type(exc).__name__}），原文已存档待查"
+        with self.store.db.transaction():
+            self.store.alarms.reject(
+                [
+                    {
+                        "key": r.key,
+                        "device_id": r.device_id,
+                        "reason": reason,
+                        "body": r.model_dump(mode="json"),
+                    }
+                ],
+                now=self.clock(),
+            )
+        return IngestResult(key=r.key, outcome=Outcome.REJECTED, reason=reason)
+
+    def _ingest(self, batch: Sequence[Reading]) -> list[IngestResult]:
         now = self.clock()
         results: list[IngestResult | None] = [None] * len(batch)
         with self._lock:

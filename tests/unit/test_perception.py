@@ -301,11 +301,13 @@ def test_a_failed_batch_leaves_nothing_behind(
     clock.now = T0 + timedelta(hours=1)
     batch = [level("YZ-WL-01", 0, 0.1), level("YZ-WL-01", 5, 0.4)]
 
-    def boom(*args: Any, **kw: Any) -> None:
-        raise RuntimeError("disk full")
+    from store import StoreError
 
-    monkeypatch.setattr(store.alarms, "save_status", boom)
-    with pytest.raises(RuntimeError):
+    def boom(*args: Any, **kw: Any) -> None:
+        raise StoreError("磁盘已满")
+
+    monkeypatch.setattr(store.alarms, "save_status", boom)  # fails at the end of the batch
+    with pytest.raises(StoreError):
         p.ingest(batch)
     monkeypatch.undo()
     assert store.alarms.count_readings() == 0 and store.count_events() == 0
@@ -470,3 +472,54 @@ def test_message_ids_are_unique_per_device_not_across_devices(
     )
     assert again[0].outcome is Outcome.DUPLICATE
     assert store.alarms.count_readings() == 2
+
+
+def test_one_reading_the_pipeline_cannot_handle_does_not_block_the_batch(
+    store: EventStore, make: Callable[[], Perception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.perception as perception
+
+    real = perception.evaluate
+
+    def fragile(kind: Any, rules: Any, window: Any, opened: Any, now: datetime) -> Any:
+        if kind.code == "manhole":
+            raise ZeroDivisionError("a bug met by one reading")
+        return real(kind, rules, window, opened, now)
+
+    monkeypatch.setattr(perception, "evaluate", fragile)
+    p = make()
+    batch = [
+        Reading(
+            message_id="ok-1", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1}
+        ),
+        Reading(message_id="bad", device_id="YZ-MH-01", observed_at=T0, metrics={"tilt_deg": 3}),
+        Reading(
+            message_id="ok-2", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 1}
+        ),
+    ]
+    out = p.ingest(batch)
+    assert [r.outcome for r in out] == [Outcome.NEW, Outcome.REJECTED, Outcome.NEW]
+    assert "ZeroDivisionError" in (out[1].reason or "")
+    kept = store.alarms.rejected()
+    assert [(r["key"], r["body"]["metrics"]) for r in kept] == [("bad", {"tilt_deg": 3.0})]
+    assert store.alarms.count_readings() == 2
+    # a redelivery of the same batch: the good ones are duplicates, the bad one stays refused
+    again = p.ingest(batch)
+    assert [r.outcome for r in again] == [Outcome.DUPLICATE, Outcome.REJECTED, Outcome.DUPLICATE]
+
+
+def test_a_store_that_is_down_raises_and_keeps_nothing(
+    store: EventStore, make: Callable[[], Perception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import StoreError
+
+    p = make()
+
+    def down(*args: Any, **kw: Any) -> Any:
+        raise StoreError("数据库暂不可用")
+
+    monkeypatch.setattr(store.alarms, "add_readings", down)
+    with pytest.raises(StoreError):
+        p.ingest([level("YZ-WL-01", 0, 0.5)])
+    monkeypatch.undo()
+    assert store.alarms.rejected() == [] and store.alarms.count_readings() == 0
