@@ -22,12 +22,12 @@ from typing import Any
 
 from agents.dispatch import Dispatcher
 from domain.alarms import IngestResult, Outcome, Reading
-from domain.clock import CHINA_TZ, to_utc
+from domain.clock import to_utc
 from domain.lifecycle import Action
-from domain.models import EventCreate, Source
 from knowledge import Knowledge
 from knowledge.sensing import AlarmRule, Device
 from store import EventStore, StoreError
+from tools.alarm_events import alarm_event, silent_why
 from tools.alarms import Firing, OpenAlarm, Sample, evaluate, expired, is_silent, trim, worse
 from tools.alarms import window_needs as _needs
 from tools.duplicates import ReportQuery, open_reports_nearby
@@ -425,55 +425,10 @@ class Perception:
     ) -> int:
         """The event of a new incident, filed at ``now`` (the reading's receipt), reported
         at the reading's time."""
-        kind = self.s.kinds[device.kind]
-        rules = [f.rule for f, _ in group]
-        lead = max(rules, key=lambda x: x.urgency.rank)
-        urgency = lead.urgency
-        street = self.k.jurisdictions.get(device.street or "")
-        district = self.k.jurisdictions[device.district]
-        place = f"{district.name}{street.name if street else ''}"
-        named = device.name if device.name.startswith(district.name) else place + device.name
-        local = sample.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-        whys = "；".join(f"{f.why}（规则 {f.rule.id}「{f.rule.name}」）" for f, _ in group)
-        source = Source.AI_VIDEO if kind.source == "ai_video" else Source.SENSOR
-        prefix = "AI视频识别告警" if source is Source.AI_VIDEO else "物联感知告警"
-        if lead.data_quality:
-            prefix = "感知设备数据异常"
-        text = (
-            f"{prefix}：{named}（{street.name if street else district.name}，设备编号 {device.id}，"
-            f"{kind.name}）于{local}{whys}。"
-        )
-        if r.detection is not None and r.detection.image_ref:
-            text += f"抓拍图片：{r.detection.image_ref}。"
+        fired = [f for f, _ in group]
+        lead = max((f.rule for f in fired), key=lambda x: x.urgency.rank)
         alarm_ids = [int(a.alarm_id or 0) for _, a in group]
-        event = EventCreate(
-            source=source,
-            external_id=f"alarm-{alarm_ids[0]}",
-            title=f"{device.name}：{lead.name}",
-            text=text,
-            reported_at=sample.at,
-            address=named,
-            lat=device.lat,
-            lon=device.lon,
-            attributes={
-                "alarm": {
-                    "ids": alarm_ids,
-                    "device": device.id,
-                    "device_name": device.name,
-                    "kind": device.kind,
-                    "owner": device.owner,
-                    "subtype": lead.subtype,
-                    "urgency": urgency.value,
-                    "data_quality": lead.data_quality,
-                    "rules": [
-                        {"id": f.rule.id, "name": f.rule.name, "why": f.why} for f, _ in group
-                    ],
-                    "readings": {**r.metrics},
-                    "detection": r.detection.model_dump() if r.detection else None,
-                    "observed_at": sample.at.isoformat(),
-                }
-            },
-        )
+        event = alarm_event(self.k, device, fired, r, sample.at, alarm_ids)
         stored, _ = self.store.add_event(event, now=now, actor=ACTOR)
         self.store.set_classification(
             stored.id,
@@ -481,7 +436,7 @@ class Perception:
             district=device.district,
             subtype=lead.subtype,
             category=lead.subtype[:2],
-            urgency=urgency,
+            urgency=lead.urgency,
             now=now,
         )
         report = None
@@ -513,7 +468,7 @@ class Perception:
                         "device": device.id,
                         "rules": [f.rule.id for f, _ in group],
                         "readings": {**r.metrics},
-                        "why": whys,
+                        "why": event.attributes["alarm"]["rules"],
                     },
                 },
             )
@@ -561,17 +516,7 @@ class Perception:
     def _silent(
         self, device: Device, rule: AlarmRule, last: datetime | None, now: datetime, work: _Batch
     ) -> IngestResult:
-        minutes = round((now - (last or self._started)).total_seconds() / 60)
-        every = (
-            f"{device.interval_s // 60}分钟"
-            if device.interval_s >= 60
-            else f"{device.interval_s}秒"
-        )
-        why = (
-            f"已{minutes}分钟没有上报数据（应每{every}上报一次）"
-            if last
-            else f"登记后{minutes}分钟内从未上报数据（应每{every}上报一次）"
-        )
+        why = silent_why(device, last or self._started, now)
         firing = Firing(rule, {}, why, new=True)
         result = IngestResult(key=f"sweep:{device.id}", outcome=Outcome.NEW)
         sample = Sample(at=now)
