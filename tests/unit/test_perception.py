@@ -523,3 +523,27 @@ def test_a_store_that_is_down_raises_and_keeps_nothing(
         p.ingest([level("YZ-WL-01", 0, 0.5)])
     monkeypatch.undo()
     assert store.alarms.rejected() == [] and store.alarms.count_readings() == 0
+
+
+def test_a_flat_line_is_a_data_quality_event_that_clears_when_it_moves(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=2)
+
+    def wq(minute: int, value: float) -> Reading:
+        return Reading(
+            message_id=f"flat-{minute}",
+            device_id="JB-WQ-01",
+            observed_at=T0 + timedelta(minutes=minute),
+            metrics={"do_mg_l": value, "ph": 7.1 + minute / 1000},
+        )
+
+    out = p.ingest([wq(5 * i, 6.4) for i in range(12)])
+    assert out[-1].rule_ids == ["AR-WQ-91"] and all(not r.rule_ids for r in out[:-1])
+    event = store.get_event(out[-1].event_ids[0])
+    assert event.subtype == "ES11" and event.text.startswith("感知设备数据异常")
+    assert event.attributes["alarm"]["data_quality"] is True
+    assert "溶解氧连续12次读数完全相同" in event.text
+    p.ingest([wq(60, 6.5)])
+    assert store.alarms.get_alarm(out[-1].alarm_ids[0])["cleared_at"] == T0 + timedelta(minutes=60)
