@@ -24,6 +24,7 @@ def _routing_chose(routing: dict[str, Any]) -> bool:
         or routing.get("reroute")
         or routing.get("unlocated")
         or routing.get("learned")
+        or routing.get("owner_leads")
     )
 
 
@@ -72,6 +73,13 @@ def plan_disposal(
         extra.append("主办调整：" + routing["learned"]["reason"])
     if routing.get("reroute"):
         extra.append("退单后重新分拨：" + "；".join(routing["reroute"]))
+    if c.get("alarm_rules"):
+        extra.append(
+            "感知告警规则："
+            + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in c["alarm_rules"])
+        )
+    if routing.get("owner_leads"):
+        extra.append("设备离线或数据异常，由设备权属单位主办修复")
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
     basis = (

@@ -19,6 +19,7 @@ from tools.routing import (
     DepartmentsAnswer,
     DepartmentsQuery,
     departments_for,
+    device_owner,
     led_by,
     unlocated_owner,
 )
@@ -57,8 +58,12 @@ def route_event(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )
     own_level = esc.level
+    owner = c.get("device_owner")
+    if owner in k.department_types:  # a data-quality event: the device's owner leads
+        answer = device_owner(k, owner, jurisdiction, answer)
     learned_note: dict[str, Any] | None = None
-    learned = _learned(deps, state, answer)
+    # what officers taught applies to the events they corrected, not to a sensor's outage
+    learned = None if owner in k.department_types else _learned(deps, state, answer)
     if learned is not None:
         # officers corrected this kind of event often enough that a model learned where it
         # goes: that type leads, at its lowest level unless an escalation rule raised the
@@ -132,6 +137,7 @@ def route_event(
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
         "learned": learned_note,  # the feedback model moved the lead (why, how sure)
+        "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner
     }
     trace = audit(
         deps,

@@ -2,8 +2,20 @@
 
 from fastapi import APIRouter
 
-from api.routes import auth, chat, dispatch, events, health, metrics, open311, reviews, stream
+from api.routes import (
+    alarms,
+    auth,
+    chat,
+    dispatch,
+    events,
+    health,
+    metrics,
+    open311,
+    reviews,
+    stream,
+)
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (health, auth, events, dispatch, chat, open311, metrics, reviews, stream)
+    m.router
+    for m in (health, auth, events, dispatch, chat, open311, metrics, reviews, alarms, stream)
 )

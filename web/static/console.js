@@ -7,6 +7,7 @@ import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
 import { live } from "./live.js";
 import { renderPeriod } from "./period.js";
+import { renderAlarms } from "./alarms.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -112,6 +113,7 @@ async function route() {
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
     if (page === "assistant") return renderAssistant(ctx);
     if (page === "period") return await renderPeriod(ctx);
+    if (page === "alarms") return await renderAlarms(ctx);
     if (page === "dashboard") {
       const root = h("div");
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);
