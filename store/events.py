@@ -666,18 +666,22 @@ class EventStore(EventQueries):
 
     # -- the change feed that consoles are pushed (server-sent events) -------------------
 
-    def change_cursor(self) -> tuple[int, int]:
-        """The newest transition and approval ids: where a new subscriber starts."""
-        t = self.db.fetchone("SELECT MAX(id) AS n FROM transitions")
-        a = self.db.fetchone("SELECT MAX(id) AS n FROM approvals")
-        return int((t or {}).get("n") or 0), int((a or {}).get("n") or 0)
+    def change_cursor(self) -> tuple[int, int, int]:
+        """The newest transition, approval and alarm ids: where a new subscriber starts."""
+        found = [
+            self.db.fetchone(f"SELECT MAX(id) AS n FROM {table}")  # fixed table names
+            for table in ("transitions", "approvals", "alarms")
+        ]
+        t, a, al = (int((row or {}).get("n") or 0) for row in found)
+        return t, a, al
 
     def changes_since(
-        self, transition: int, approval: int, *, limit: int = 500
+        self, transition: int, approval: int, alarm: int, *, limit: int = 500
     ) -> list[dict[str, Any]]:
         """What happened after the cursor, oldest first: lifecycle transitions (a new event is
-        its ``receive``) and drafts put up for approval, with each event's place so that a
-        subscriber sees only its scope. No texts: a subscriber fetches what it may read."""
+        its ``receive``), drafts put up for approval and alarms opened, each with its place so
+        that a subscriber sees only its scope. No texts: a subscriber fetches what it may
+        read."""
         moves = self.db.fetchall(
             "SELECT t.id, t.event_id, t.action, t.to_status, t.actor, t.at, t.reason_code, "
             "e.district, e.street, e.subtype, e.urgency FROM transitions t "
@@ -690,8 +694,14 @@ class EventStore(EventQueries):
             "JOIN events e ON e.id = a.event_id WHERE a.id > ? ORDER BY a.id LIMIT ?",
             (approval, limit),
         )
+        alarms = self.db.fetchall(
+            "SELECT id, event_id, device_id AS actor, opened_at AS at, district, street, "
+            "subtype, urgency, rule_id FROM alarms WHERE id > ? ORDER BY id LIMIT ?",
+            (alarm, limit),
+        )
         out = [{"kind": "transition", **r} for r in moves]
         out += [{"kind": "draft", **r} for r in drafts]
+        out += [{"kind": "alarm", **r} for r in alarms]
         for r in out:
             r["at"] = self.db.read_ts(r["at"])
         return sorted(out, key=lambda r: (r["at"], r["kind"], r["id"]))

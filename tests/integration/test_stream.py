@@ -109,3 +109,31 @@ def test_a_reconnect_gets_what_it_missed(live: Live) -> None:
         bad = city.get("/api/v1/stream", params={"max_s": 0})
         assert bad.status_code == 422
     assert httpx.get(f"{live.url}/api/v1/stream").status_code == 401
+
+
+def test_an_alarm_is_pushed_to_its_district_with_its_event(live: Live) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    district = Subscriber(live, "yuzhong", {"max_s": 6})
+    other = Subscriber(live, "jiangbei", {"max_s": 6})
+    observed = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
+    with live.client("yuzhong") as c:
+        r = c.post(
+            "/api/v1/alarms",
+            json={
+                "message_id": f"stream-{live.url}",
+                "device_id": "YZ-WL-02",
+                "observed_at": observed,
+                "metrics": {"level_m": 0.43},
+            },
+        )
+        assert r.status_code == 200, r.text
+    records = district.join()
+    alarms = [d for e, _, d in records if e == "alarm"]
+    assert [(a["device_id"], a["rule_id"]) for a in alarms] == [("YZ-WL-02", "AR-WL-01")]
+    event_id = alarms[0]["event_id"]
+    assert event_id and ("change", "receive") in [
+        (e, d.get("action")) for e, _, d in records if d.get("event_id") == event_id
+    ]
+    assert records[-1][1] and records[-1][1].count("-") == 2  # t…-a…-l…: the alarm cursor too
+    assert not [d for e, _, d in other.join() if e == "alarm"]  # 江北 sees nothing of 渝中's

@@ -1,5 +1,6 @@
 // 感知告警: open alarms with a small chart of their readings (inline SVG), the rule that fired
 // and the event they belong to; below, the devices that are offline or whose data is stuck.
+import { live } from "./live.js";
 import { api, clear, h, when, URGENCY } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -108,6 +109,21 @@ export async function eventAlarms(eventId) {
 }
 
 export async function renderAlarms(ctx) {
+  // a new alarm redraws the page (pushed, see live.js)
+  let pending;
+  const unsubscribe = live.subscribe((kind, c) => {
+    if (kind !== "alarm") return;
+    clearTimeout(pending);
+    pending = setTimeout(() => drawAlarms(ctx).catch(() => {}), 500);
+  });
+  ctx.onLeave(() => {
+    clearTimeout(pending);
+    unsubscribe();
+  });
+  await drawAlarms(ctx);
+}
+
+async function drawAlarms(ctx) {
   const { app, me } = ctx;
   const [alarms, silent, stuck] = await Promise.all([
     api.get("/api/v1/alarms", { open: true, limit: 100 }),

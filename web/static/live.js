@@ -56,7 +56,7 @@ async function run() {
         if (m.event === "ready") {
           mark(true);
           wait = 1000;
-        } else if (m.event === "change" || m.event === "draft") {
+        } else if (m.event === "change" || m.event === "draft" || m.event === "alarm") {
           for (const fn of listeners) fn(m.event, m.data);
         }
       }
@@ -81,7 +81,8 @@ export const live = {
       run();
     }
   },
-  // fn(kind, change): kind "change" (a lifecycle transition) or "draft" (a draft waiting)
+  // fn(kind, change): kind "change" (a lifecycle transition), "draft" (a draft waiting) or
+  // "alarm" (an alarm opened)
   subscribe(fn) {
     listeners.add(fn);
     live.start();

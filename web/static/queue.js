@@ -133,6 +133,7 @@ export async function renderQueue(ctx) {
   let pending;
   const unsubscribe = live.subscribe((kind, c) => {
     if (kind === "change" && c.action === "receive") toast(`新到事件 E${c.event_id}`);
+    if (kind === "alarm") toast(`新告警：设备 ${c.device_id}（${c.rule_id}）`);
     clearTimeout(pending);
     pending = setTimeout(load, 300);
   });
