@@ -25,7 +25,11 @@ from store import EventStore
 from tools.scope import covers
 
 Decision = Literal["accept", "reject", "escalate"]
-DECISION_ZH: dict[str, str] = {"accept": "同意退单并改派", "reject": "驳回退单", "escalate": "提级裁定"}
+DECISION_ZH: dict[str, str] = {
+    "accept": "同意退单并改派",
+    "reject": "驳回退单",
+    "escalate": "提级裁定",
+}
 LADDER = (Level.STREET, Level.DISTRICT, Level.CITY)
 RANK = {Level.STREET: 1, Level.DISTRICT: 2, Level.CITY: 3, Level.ENTERPRISE: 3}
 SYSTEM = "sanji"
@@ -137,7 +141,9 @@ def adjudicate(
         if dept is None:
             raise AdjudicationRefused(f"没有编码为 {corrected_department} 的部门")
         if corrected_department == returned_dept:
-            raise AdjudicationRefused("改派的部门与退单部门相同；如需退回原部门办理，请选择驳回退单。")
+            raise AdjudicationRefused(
+                "改派的部门与退单部门相同；如需退回原部门办理，请选择驳回退单。"
+            )
         place = event.street or event.district or k.city.code
         if not k.serves(dept, place):
             raise AdjudicationRefused(f"{dept.name}不管辖事发地，不能承办")

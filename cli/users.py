@@ -32,7 +32,9 @@ def users_add(
             " / department（部门经办人，--jurisdiction 为部门编码，如 500103.urban_mgmt）"
         ),
     ],
-    jurisdiction: Annotated[str, typer.Option(help="辖区名称或编码，如 解放碑街道、渝中区；部门账号为部门编码或名称")],
+    jurisdiction: Annotated[
+        str, typer.Option(help="辖区名称或编码，如 解放碑街道、渝中区；部门账号为部门编码或名称")
+    ],
     name: Annotated[str | None, typer.Option(help="显示名")] = None,
     password: Annotated[
         bool, typer.Option("--password/--no-password", help="同时设置登录密码（交互输入）")

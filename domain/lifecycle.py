@@ -200,6 +200,13 @@ def allowed_actions(status: Status) -> list[Action]:
     return [a for a, (sources, _) in TRANSITIONS.items() if status in sources]
 
 
+def department_actions(status: Status, part: str | None) -> list[Action]:
+    """What a department may do now, given its part in the current order (lead, assisting,
+    or None when the order does not address it)."""
+    mine = {"lead": DEPARTMENT_ACTIONS, "assisting": ASSISTING_ACTIONS}.get(part or "")
+    return [a for a in allowed_actions(status) if mine and a in mine]
+
+
 def apply(
     status: Status,
     action: Action,

@@ -54,6 +54,9 @@ EVENT_COLUMNS = (
 )
 
 
+#: the steps of a department's disposal that Open311's status notes report
+PROGRESS = ("accept", "start", "report_progress", "request_extension", "resolve", "return")
+
 TIMESTAMPS = (
     "reported_at",
     "created_at",
@@ -462,6 +465,23 @@ class EventStore(EventQueries):
             r["payload"] = self.db.read_json(r["payload"])
         return rows
 
+    def latest_progress(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Each event's latest step of disposal (签收, progress, extension request, 办结,
+        退单), as Open311's status notes show it."""
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" * len(event_ids))
+        rows = self.db.fetchall(
+            "SELECT * FROM transitions WHERE id IN (SELECT MAX(id) FROM transitions "
+            f"WHERE event_id IN ({marks}) AND action IN ({', '.join('?' * len(PROGRESS))}) "
+            "GROUP BY event_id)",
+            [*event_ids, *PROGRESS],
+        )
+        for r in rows:
+            r["at"] = self.db.read_ts(r["at"])
+            r["payload"] = self.db.read_json(r["payload"]) or {}
+        return {int(r["event_id"]): r for r in rows}
+
     # -- orders -------------------------------------------------------------------------
 
     def add_order(self, order: DispatchOrder, *, now: datetime, status: str = "draft") -> int:
@@ -539,8 +559,7 @@ class EventStore(EventQueries):
     def addressed_to(self, event_id: int, department: str) -> bool:
         """Whether any dispatched order of the event named the department (lead or assisting)."""
         row = self.db.fetchone(
-            "SELECT 1 AS one FROM order_departments WHERE event_id = ? AND department = ? "
-            "LIMIT 1",
+            "SELECT 1 AS one FROM order_departments WHERE event_id = ? AND department = ? LIMIT 1",
             (event_id, department),
         )
         return row is not None
@@ -552,7 +571,9 @@ class EventStore(EventQueries):
             return None
         if order["lead_department"] == department:
             return "lead"
-        return "assisting" if department in self.db.read_json(order["assisting_departments"]) else None
+        return (
+            "assisting" if department in self.db.read_json(order["assisting_departments"]) else None
+        )
 
     def filed_by(self, event_id: int) -> str | None:
         """Who stored the event (the actor of its receive record)."""
