@@ -5,6 +5,7 @@ import { renderEvent } from "./event.js";
 import { renderAssistant } from "./chat.js";
 import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
+import { renderDepartment } from "./department.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -101,6 +102,8 @@ async function route() {
     if (!state.me) state.me = await api.get("/api/v1/auth/me");
     header();
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("on", a.dataset.nav === page);
+    const department = state.me.role === "department"; // its own orders; no assistant
+    for (const a of document.querySelectorAll("[data-nav=assistant]")) a.hidden = department;
     const ctx = { app, me: state.me, k: await knowledge(), onLeave: (fn) => (state.stop = fn) };
     clear(app, h("p", { class: "muted" }, "正在加载…"));
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
@@ -111,6 +114,7 @@ async function route() {
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);
       return await renderDashboard(root, api, state.me);
     }
+    if (department) return await renderDepartment(ctx);
     return await renderQueue(ctx);
   } catch (e) {
     if (e.status === 503 && e.retryAfter) return preparing(e);
