@@ -173,34 +173,18 @@ def adjudicate(
                 "escalated_to": escalated_to.value if escalated_to else None,
             },
         )
-        store.oversight.add_adjudication(
-            event_id=event_id,
-            order_id=int(order["id"]),
-            decision=decision,
-            returned_department=returned_dept,
-            corrected_department=corrected_department,
-            reason_code=reason_code,
-            note=note or None,
-            officer=actor,
-            owner_level=owner.level.value,
-            escalated_to=escalated_to.value if escalated_to else None,
-            now=now,
-        )
-        store.add_feedback(
-            event_id=event_id,
-            officer=actor,
-            kind="return_adjudicated",
-            payload={
-                "decision": decision,
-                "returned_department": returned_dept,
-                "corrected_department": corrected_department,
-                "reason_code": reason_code,
-                "note": note,
-                "subtype": event.subtype,
-                "order_id": int(order["id"]),
-            },
-            now=now,
-            order_id=int(order["id"]),
+        _label(
+            store,
+            event,
+            order,
+            decision,
+            corrected_department,
+            reason_code,
+            note,
+            actor,
+            owner,
+            escalated_to,
+            now,
         )
         if decision != "escalate":
             new = store.order_of(order)
@@ -221,6 +205,81 @@ def adjudicate(
                 decision=f"adjudicate_{decision}",
             )
     return store.get_event(event_id)
+
+
+def _label(
+    store: EventStore,
+    event: Event,
+    order: dict[str, Any],
+    decision: str,
+    corrected: str | None,
+    reason_code: str | None,
+    note: str,
+    actor: str,
+    owner: Owner,
+    escalated_to: Level | None,
+    now: datetime,
+) -> None:
+    """The ruling's decision record, and the feedback row ``sanji train --feedback`` reads."""
+    order_id = int(order["id"])
+    store.oversight.add_adjudication(
+        event_id=event.id,
+        order_id=order_id,
+        decision=decision,
+        returned_department=str(order["lead_department"]),
+        corrected_department=corrected,
+        reason_code=reason_code,
+        note=note or None,
+        officer=actor,
+        owner_level=owner.level.value,
+        escalated_to=escalated_to.value if escalated_to else None,
+        now=now,
+    )
+    store.add_feedback(
+        event_id=event.id,
+        officer=actor,
+        kind="return_adjudicated",
+        payload={
+            "decision": decision,
+            "returned_department": str(order["lead_department"]),
+            "corrected_department": corrected,
+            "reason_code": reason_code,
+            "note": note,
+            "subtype": event.subtype,
+            "order_id": order_id,
+        },
+        now=now,
+        order_id=order_id,
+    )
+
+
+def label_approved_redraft(
+    store: EventStore, knowledge: Knowledge, event: Event, lead: str, officer: str, now: datetime
+) -> None:
+    """A returned event dispatched again by approving (or editing) its redraft is a ruling
+    too: accept, to the new lead, or reject when the lead is the department that returned
+    it. Its record and label are kept like an adjudication's; the redispatch that follows is
+    its transition."""
+    order = store.returned_order_row(event.id)
+    owner = owner_of_return(store, knowledge, event)
+    if order is None or owner is None:
+        return
+    returns = store.returns_of(event.id)
+    reason_code = returns[-1]["reason_code"] if returns else order.get("return_reason_code")
+    same = lead == order["lead_department"]
+    _label(
+        store,
+        event,
+        order,
+        "reject" if same else "accept",
+        None if same else lead,
+        reason_code,
+        "",
+        officer,
+        owner,
+        None,
+        now,
+    )
 
 
 # -- supervision ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from agents.dispatch import Dispatcher
 from agents.oversight import (
     AdjudicationRefused,
     adjudicate,
@@ -19,7 +20,14 @@ from agents.oversight import (
     sweep_overdue,
 )
 from api.common import masked, visible
-from api.deps import ActorDep, KnowledgeDep, OfficerDep, PrincipalDep, StoreDep
+from api.deps import (
+    ActorDep,
+    DispatcherDep,
+    KnowledgeDep,
+    OfficerDep,
+    PrincipalDep,
+    StoreDep,
+)
 from api.errors import ERROR_RESPONSES, error_response
 from api.schemas import (
     ActionResultPublic,
@@ -239,7 +247,22 @@ def get_attachment(attachment_id: int, principal: PrincipalDep, store: StoreDep)
 # -- returns and their adjudication -------------------------------------------------------
 
 
-def _return_view(store: EventStore, k: Knowledge, principal: Principal, event: Event) -> Any:
+def _suggested(dispatcher: Dispatcher, event_id: int) -> str | None:
+    """The lead of the draft routing made again after the return (None without one)."""
+    try:
+        view = dispatcher.pending(event_id)
+    except Exception:  # a suggestion only: the ruling does not depend on it
+        return None
+    return str(view["lead_department"]["code"]) if view else None
+
+
+def _return_view(
+    store: EventStore,
+    k: Knowledge,
+    principal: Principal,
+    event: Event,
+    dispatcher: Dispatcher,
+) -> Any:
     order = store.returned_order_row(event.id)
     owner = owner_of_return(store, k, event)
     if order is None or owner is None:
@@ -248,7 +271,6 @@ def _return_view(store: EventStore, k: Knowledge, principal: Principal, event: E
     last = returns[-1] if returns else {}
     code = last.get("reason_code")
     dept = k.departments.get(order["lead_department"])
-    draft = store.current_order_row(event.id)
     reason = k.return_reasons.get(code) if code else None
     return ReturnPublic(
         event_id=event.id,
@@ -263,9 +285,7 @@ def _return_view(store: EventStore, k: Knowledge, principal: Principal, event: E
         owner_centre=owner.centre,
         owner_centre_name=owner.centre_name,
         may_adjudicate=may_adjudicate(store, principal, event, owner),
-        suggested_department=draft["lead_department"]
-        if draft and draft["status"] == "draft"
-        else None,
+        suggested_department=_suggested(dispatcher, event.id),
         adjudications=store.oversight.adjudications(event.id),
     )
 
@@ -275,20 +295,28 @@ def pending_returns(
     principal: OfficerDep,
     store: StoreDep,
     knowledge: KnowledgeDep,
+    dispatcher: DispatcherDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ReturnPublic]:
     """辖区内等待裁定的退单：退单部门、原因、由哪一级中心裁定，以及本人能否裁定。"""
     rows, _ = store.search(principal.scope, statuses=["returned"], limit=limit, count=False)
-    return [_return_view(store, knowledge, principal, store.get_event(r["id"])) for r in rows]
+    return [
+        _return_view(store, knowledge, principal, store.get_event(r["id"]), dispatcher)
+        for r in rows
+    ]
 
 
 @router.get("/events/{event_id}/adjudication", response_model=ReturnPublic)
 def event_return(
-    event_id: int, principal: PrincipalDep, store: StoreDep, knowledge: KnowledgeDep
+    event_id: int,
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
+    dispatcher: DispatcherDep,
 ) -> ReturnPublic:
     """一件事件最近一次退单及其裁定情况。"""
     event = visible(store, principal, event_id)
-    view: ReturnPublic = _return_view(store, knowledge, principal, event)
+    view: ReturnPublic = _return_view(store, knowledge, principal, event, dispatcher)
     if principal.role is Role.DEPARTMENT:
         view.may_adjudicate = False
     return view

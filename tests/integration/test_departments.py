@@ -248,3 +248,25 @@ def test_the_supervision_sweep_raises_each_step_once(live: Live) -> None:
                 if h["action"] == "supervise"
             ]
             assert steps.count(raised["step"]) == 1
+
+
+def test_approving_the_redraft_of_a_return_is_a_ruling_too(live: Live) -> None:
+    with live.client("jiefangbei") as centre, live.client("jfb_zhifa") as dept:
+        event_id = dispatched_to(centre, ENFORCEMENT, "D-4")
+        r = dept.post(
+            f"/api/v1/events/{event_id}/return",
+            json={"reason_code": "not_our_area", "reason": "地址在七星岗街道"},
+        )
+        assert r.status_code == 200, r.text
+        pending = centre.get(f"/api/v1/events/{event_id}/adjudication").json()
+        suggested = pending["suggested_department"]
+        assert suggested and suggested != ENFORCEMENT
+        r = centre.post(f"/api/v1/events/{event_id}/approve")
+        assert r.status_code == 200, r.text
+        detail = centre.get(f"/api/v1/events/{event_id}").json()
+        assert [h["action"] for h in detail["history"]][-2:] == ["return", "redispatch"]
+        [label] = [f["payload"] for f in detail["feedback"] if f["kind"] == "return_adjudicated"]
+        assert label["decision"] == "accept" and label["corrected_department"] == suggested
+        assert (
+            label["reason_code"] == "not_our_area" and label["returned_department"] == ENFORCEMENT
+        )
