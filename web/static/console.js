@@ -103,18 +103,18 @@ async function route() {
     header();
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("on", a.dataset.nav === page);
     const department = state.me.role === "department"; // its own orders; no assistant
-    for (const a of document.querySelectorAll("[data-nav=assistant]")) a.hidden = department;
+    for (const a of document.querySelectorAll("[data-nav=assistant], [data-nav=dashboard]")) a.hidden = department;
     const ctx = { app, me: state.me, k: await knowledge(), onLeave: (fn) => (state.stop = fn) };
     clear(app, h("p", { class: "muted" }, "正在加载…"));
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
+    if (department) return await renderDepartment(ctx);
     if (page === "assistant") return renderAssistant(ctx);
     if (page === "dashboard") {
       const root = h("div");
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);
       return await renderDashboard(root, api, state.me);
     }
-    if (department) return await renderDepartment(ctx);
     return await renderQueue(ctx);
   } catch (e) {
     if (e.status === 503 && e.retryAfter) return preparing(e);
