@@ -73,6 +73,12 @@ def test_a_department_works_its_own_orders_only(live: Live) -> None:
             o["event"]["id"] for o in other.get("/api/v1/department/orders").json()
         ]
         assert other.get(f"/api/v1/events/{event_id}").status_code == 404
+        listed = dept.get("/api/v1/events", params={"limit": 500}).json()
+        assert event_id in [e["id"] for e in listed["items"]]
+        assert event_id not in [e["id"] for e in other.get("/api/v1/events").json()["items"]]
+        assert dept.get("/api/v1/stats").status_code == 200
+        r = dept.get("/api/v1/events", params={"jurisdiction": "500103"})
+        assert r.status_code == 403  # a department filters by nothing but its own orders
         assert other.post(f"/api/v1/events/{event_id}/accept").status_code == 404
         # what a department may not do: approve, supervise, adjudicate, see the centre's lists
         assert dept.post(f"/api/v1/events/{event_id}/approve").status_code == 403
