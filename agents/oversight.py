@@ -299,13 +299,19 @@ def sweep_overdue(
     if not steps:
         return []
     raised: list[dict[str, Any]] = []
-    for row in store.overdue(Scope(everything=True), as_of=now, limit=limit):
-        due: datetime = row["due_at"]
-        order = store.current_order_row(int(row["id"]))
+    overdue = store.overdue(Scope(everything=True), as_of=now, limit=limit)
+    orders = store.current_order_rows([int(r["id"]) for r in overdue])
+    done = store.oversight.claimed([int(o["id"]) for o in orders.values()])
+    for row in overdue:
+        due: datetime | None = row["due_at"]
+        order = orders.get(int(row["id"]))
         if order is None or due is None:
             continue
+        order_id = int(order["id"])
         for step in steps:
             if now < due + timedelta(hours=step.after_overdue_hours):
+                continue
+            if (order_id, step.code) in done:
                 continue
             event = store.get_event(int(row["id"]))
             level = Level(order["level"])
@@ -316,9 +322,9 @@ def sweep_overdue(
             try:
                 with store.db.transaction():
                     if not store.oversight.claim_step(
-                        order_id=int(order["id"]), step=step.code, event_id=event.id, at=now
+                        order_id=order_id, step=step.code, event_id=event.id, at=now
                     ):
-                        continue
+                        continue  # another sweep raised it just now
                     store.transition(
                         event.id,
                         Action.SUPERVISE,
@@ -327,7 +333,7 @@ def sweep_overdue(
                         reason=f"{step.name}：已超过办理时限 {hours:.1f} 小时（{step.description}）",
                         payload={
                             "step": step.code,
-                            "order_id": int(order["id"]),
+                            "order_id": order_id,
                             "centre": centre.centre,
                             "centre_name": centre.centre_name,
                             "automatic": True,
@@ -338,7 +344,7 @@ def sweep_overdue(
             raised.append(
                 {
                     "event_id": event.id,
-                    "order_id": int(order["id"]),
+                    "order_id": order_id,
                     "step": step.code,
                     "name": step.name,
                     "centre": centre.centre,

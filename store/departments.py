@@ -138,6 +138,16 @@ class Oversight:
         )
         return bool(cur.rowcount == 1)
 
+    def claimed(self, order_ids: list[int]) -> set[tuple[int, str]]:
+        """The (order id, step) pairs already raised among these orders."""
+        if not order_ids:
+            return set()
+        marks = ", ".join("?" * len(order_ids))
+        rows = self.db.fetchall(
+            f"SELECT order_id, step FROM supervisions WHERE order_id IN ({marks})", order_ids
+        )
+        return {(int(r["order_id"]), str(r["step"])) for r in rows}
+
     def steps_of(self, event_id: int) -> list[dict[str, Any]]:
         rows = self.db.fetchall(
             "SELECT * FROM supervisions WHERE event_id = ? ORDER BY at, step", (event_id,)

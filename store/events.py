@@ -575,6 +575,18 @@ class EventStore(EventQueries):
             "assisting" if department in self.db.read_json(order["assisting_departments"]) else None
         )
 
+    def current_order_rows(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """``current_order_row`` of many events at once, by event id."""
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" * len(event_ids))
+        rows = self.db.fetchall(
+            "SELECT * FROM orders WHERE id IN (SELECT MAX(id) FROM orders "
+            f"WHERE event_id IN ({marks}) AND status <> 'superseded' GROUP BY event_id)",
+            list(event_ids),
+        )
+        return {int(r["event_id"]): r for r in rows}
+
     def filed_by(self, event_id: int) -> str | None:
         """Who stored the event (the actor of its receive record)."""
         row = self.db.fetchone(
