@@ -210,7 +210,7 @@ export async function renderEvent(ctx, id) {
   async function reload() {
     const v = await api.get(`/api/v1/events/${id}`);
     let d = null;
-    if (v.pending_approval) d = await api.get(`/api/v1/events/${id}/draft`);
+    if (v.pending_approval && ctx.me.role !== "department") d = await api.get(`/api/v1/events/${id}/draft`);
     clear(left, eventCard(v, ctx.k), timeline(v));
     const triage = WAITING.includes(v.event.status) && !d
       ? h("section", { class: "card" }, h("p", {}, "这件事件还没有派单草稿。"),
