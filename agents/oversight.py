@@ -164,7 +164,6 @@ def adjudicate(
             at=now,
             expected_version=expected_version,
             reason=f"{zh}" + (f"：{note}" if note else ""),
-            reason_code=decision,
             payload={
                 "decision": decision,
                 "returned_department": returned_dept,
