@@ -221,3 +221,31 @@ def test_attachments_keep_their_bytes(store: EventStore, knowledge: Knowledge) -
     assert meta["size"] == len(png) and meta["filename"] == "现场照片.png"
     assert store.attachments.content(meta["id"]) == png
     assert [a["id"] for a in store.attachments.of_event(event_id)] == [meta["id"]]
+
+
+def test_the_servers_timer_sweeps_once_the_store_is_open(
+    store: EventStore, knowledge: Knowledge
+) -> None:
+    import asyncio
+
+    from api.startup import Startup
+    from api.sweeper import sweep_once, sweep_periodically
+
+    event_id = dispatched(store, knowledge)
+    store.transition(event_id, Action.ACCEPT, actor="执法大队", at=T0)  # long overdue by now
+    startup = Startup()
+    assert sweep_once(startup) == 0  # still starting: nothing to sweep yet
+    startup.opened(store, knowledge)
+
+    async def until_supervised() -> None:
+        timer = asyncio.create_task(sweep_periodically(startup, 0.01))
+        try:
+            while not store.get_event(event_id).supervised:
+                await asyncio.sleep(0.01)
+        finally:
+            timer.cancel()
+
+    asyncio.run(asyncio.wait_for(until_supervised(), timeout=120))
+    steps = [h["payload"]["step"] for h in store.history(event_id) if h["action"] == "supervise"]
+    assert steps[0] == "overdue" and len(steps) == len(set(steps))
+    assert sweep_once(startup) == 0  # every step is raised already
