@@ -15,7 +15,7 @@ from store.db import Database
 from store.users import Users
 from tools.scope import jurisdiction_code
 
-#: username, display name, role, jurisdiction name (a department account: its instance code)
+#: username, display name, role, jurisdiction name (a department account: its department's name)
 ACCOUNTS = [
     ("jiefangbei", "解放碑街道值班员", Role.STREET, "解放碑街道"),
     ("yuzhong", "渝中区指挥中心值班员", Role.DISTRICT, "渝中区"),
