@@ -1,18 +1,12 @@
-"""Departments as users over real HTTP on SQLite (the store's side runs on PostgreSQL too, in
-tests/unit/test_oversight.py): a department's worklist and actions, attachments checked by
-their content, returns adjudicated by the owning centre, Open311 status notes, the
-supervision sweep."""
+"""Departments as users over real HTTP, on SQLite and PostgreSQL: a department's worklist
+and actions, attachments checked by their content, returns adjudicated by the owning centre,
+Open311 status notes, the supervision sweep."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
-from knowledge import Knowledge
-from tests.live import Live, backend_live
+from tests.live import Live, live_on_both_backends
 
 STREET = "500103003"  # 解放碑街道
 ENFORCEMENT = f"{STREET}.street_enforcement"  # demo account jfb_zhifa
@@ -23,13 +17,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(200))
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-@pytest.fixture(scope="module")
-def live(
-    tmp_path_factory: pytest.TempPathFactory, prepared_data: Path, knowledge: Knowledge
-) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("live-departments")
-    with backend_live(root, prepared_data, knowledge, backend="sqlite", events=60) as server:
-        yield server
+live = live_on_both_backends(events=60)
 
 
 def dispatched_to(c: httpx.Client, lead: str, external_id: str) -> int:
