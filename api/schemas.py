@@ -477,6 +477,7 @@ class ReturnPublic(BaseModel):
     suggested_department: str | None = Field(
         default=None, description="重新分拨草稿建议的承办部门（可作为改派部门）"
     )
+    suggested_department_name: str | None = None
     adjudications: list[dict[str, Any]] = []
 
 

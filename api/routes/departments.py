@@ -272,6 +272,8 @@ def _return_view(
     code = last.get("reason_code")
     dept = k.departments.get(order["lead_department"])
     reason = k.return_reasons.get(code) if code else None
+    suggested = _suggested(dispatcher, event.id)
+    named = k.departments.get(suggested) if suggested else None
     return ReturnPublic(
         event_id=event.id,
         returned_department=order["lead_department"],
@@ -285,7 +287,8 @@ def _return_view(
         owner_centre=owner.centre,
         owner_centre_name=owner.centre_name,
         may_adjudicate=may_adjudicate(store, principal, event, owner),
-        suggested_department=_suggested(dispatcher, event.id),
+        suggested_department=suggested,
+        suggested_department_name=named.name if named else None,
         adjudications=store.oversight.adjudications(event.id),
     )
 

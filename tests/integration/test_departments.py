@@ -255,6 +255,7 @@ def test_approving_the_redraft_of_a_return_is_a_ruling_too(live: Live) -> None:
         pending = centre.get(f"/api/v1/events/{event_id}/adjudication").json()
         suggested = pending["suggested_department"]
         assert suggested and suggested != ENFORCEMENT
+        assert pending["suggested_department_name"]
         r = centre.post(f"/api/v1/events/{event_id}/approve")
         assert r.status_code == 200, r.text
         detail = centre.get(f"/api/v1/events/{event_id}").json()

@@ -213,7 +213,7 @@ export function adjudicationCard(ctx, v, reload) {
         h("dt", {}, "退单部门"), h("dd", {}, r.returned_department_name),
         h("dt", {}, "退单原因"), h("dd", {}, `${r.reason_name || r.reason_code || "—"}${r.reason ? `：${r.reason}` : ""}`),
         h("dt", {}, "裁定单位"), h("dd", {}, `${r.owner_centre_name}（${r.owner_level_zh}）`),
-        r.suggested_department ? [h("dt", {}, "重新分拨建议"), h("dd", {}, r.suggested_department)] : null),
+        r.suggested_department ? [h("dt", {}, "重新分拨建议"), h("dd", {}, r.suggested_department_name || r.suggested_department)] : null),
       r.adjudications.length ? h("ul", { class: "small" }, r.adjudications.map((x) => h("li", {}, `${when(x.created_at)} ${x.officer}：${{ accept: "同意", reject: "驳回", escalate: "提级" }[x.decision]}${x.note ? `（${x.note}）` : ""}`))) : null,
       r.may_adjudicate
         ? h("div", { class: "actions noprint" }, accept, reject, escalate)

@@ -220,7 +220,7 @@ export async function renderEvent(ctx, id) {
         } }, "智能分拨"))
       : null;
     const centre = ctx.me.role !== "department";
-    clear(right, d && centre ? draftCard(ctx, v, d, reload) : centre ? triage : null, adjudicationCard(ctx, v, reload),
+    clear(right, adjudicationCard(ctx, v, reload), d && centre ? draftCard(ctx, v, d, reload) : centre ? triage : null,
       lifecycleCard(ctx, v, reload), attachmentsCard(ctx, v, reload), decisions(v),
       ["resolved", "verified", "closed"].includes(v.event.status) ? h("p", {}, h("a", { href: `#/review/${id}` }, "查看复盘 →")) : null);
   }
