@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # names for the annotations only: importing the graph builds nothing heavy
     from agents.classifier import SubtypeClassifier
+    from agents.feedback import FeedbackModel
     from agents.llm import LLM, Usage
     from knowledge import Knowledge
     from knowledge.retrieval import RegulationIndex
@@ -24,6 +25,8 @@ class AgentDeps:
     classifier: SubtypeClassifier
     clock: Callable[[], datetime]
     llm: LLM | None = None
+    #: routing corrections learned from officers (``sanji train --feedback``), if any
+    feedback: FeedbackModel | None = None
 
 
 def audit(

@@ -20,7 +20,10 @@ from tools.drafting import draft_order
 
 def _routing_chose(routing: dict[str, Any]) -> bool:
     return bool(
-        routing.get("engine") == "llm" or routing.get("reroute") or routing.get("unlocated")
+        routing.get("engine") == "llm"
+        or routing.get("reroute")
+        or routing.get("unlocated")
+        or routing.get("learned")
     )
 
 
@@ -65,6 +68,8 @@ def plan_disposal(
             "提级原因："
             + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in routing["escalation"])
         )
+    if routing.get("learned"):
+        extra.append("主办调整：" + routing["learned"]["reason"])
     if routing.get("reroute"):
         extra.append("退单后重新分拨：" + "；".join(routing["reroute"]))
     if state.get("needs_human"):

@@ -4,7 +4,7 @@ choice citing the duty ids and escalation rule ids it rests on."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -15,7 +15,16 @@ from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate, spans
 from tools.pii import mask_text
-from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for, unlocated_owner
+from tools.routing import (
+    DepartmentsAnswer,
+    DepartmentsQuery,
+    departments_for,
+    led_by,
+    unlocated_owner,
+)
+
+if TYPE_CHECKING:  # the feedback model loads scikit-learn: named here for the annotations
+    from agents.feedback import Suggestion
 
 
 def route_event(
@@ -47,6 +56,23 @@ def route_event(
         answer = departments_for(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )
+    own_level = esc.level
+    learned_note: dict[str, Any] | None = None
+    learned = _learned(deps, state, answer)
+    if learned is not None:
+        # officers corrected this kind of event often enough that a model learned where it
+        # goes: that type leads, at its lowest level unless an escalation rule raised the
+        # event above its subtype's default level
+        raised = esc.level.rank > esc.default_level.rank
+        answer = led_by(k, answer, learned.type, jurisdiction, lowest=not raised)
+        own_level = answer.level
+        learned_note = {
+            "type": learned.type,
+            "probability": learned.probability,
+            "corrections": learned.corrections,
+            "version": learned.version,
+            "reason": learned.reason(answer.lead.name),
+        }
     needs_human = list(state.get("needs_human", []))
     district = loc.get("district")
     # the place is known less precisely than the event's level needs: a street matter (its own
@@ -54,7 +80,7 @@ def route_event(
     # street or district matter with no place at all. The centre of what is known holds it
     # until a person names the place; the event's level stays what its nature says.
     unlocated = not loc.get("street") and (
-        esc.level is Level.STREET if district else esc.level is not Level.CITY
+        own_level is Level.STREET if district else own_level is not Level.CITY
     )
     if unlocated:
         answer = unlocated_owner(k, district or k.city.code, answer)
@@ -63,7 +89,7 @@ def route_event(
             f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派"
             if district
             else f"未能确定事发地（区县和街道），暂由{answer.lead.name}受理，"
-            f"请人工确认事发地后改派{esc.level.zh}处置"
+            f"请人工确认事发地后改派{own_level.zh}处置"
         )
     lead = answer.lead.model_dump(mode="json")
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
@@ -92,7 +118,7 @@ def route_event(
             elif chosen is not None:
                 engine = "llm"
     # an event held above its place keeps its own level; otherwise the (re-routed) answer's
-    level = esc.level if unlocated else answer.level
+    level = own_level if unlocated else answer.level
     routing = {
         "jurisdiction": jurisdiction,
         "level": level.value,
@@ -105,6 +131,7 @@ def route_event(
         "returns": returns,
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
+        "learned": learned_note,  # the feedback model moved the lead (why, how sure)
     }
     trace = audit(
         deps,
@@ -120,6 +147,21 @@ def route_event(
         usage=usage,
     )
     return {"routing": routing, "needs_human": needs_human, "trace": [trace]}
+
+
+def _learned(deps: AgentDeps, state: TriageState, answer: DepartmentsAnswer) -> Suggestion | None:
+    """The feedback model's lead type for this event, when it is sure and differs from the
+    rules' lead type (and the type can lead here)."""
+    if deps.feedback is None:
+        return None
+    c, loc = state["classification"], state["location"]
+    s = deps.feedback.suggest(state["text"], c["subtype"], loc.get("district"))
+    k = deps.knowledge
+    if s is None or s.type not in k.department_types:
+        return None
+    if s.type == k.departments[answer.lead.code].type:
+        return None
+    return s
 
 
 LEVELS_UP = {Level.STREET: Level.DISTRICT, Level.DISTRICT: Level.CITY}

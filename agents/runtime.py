@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agents.chat import ChatAssistant
 from agents.checkpoint import close_checkpointer, open_checkpointer
@@ -25,6 +26,9 @@ from knowledge import Knowledge, default_knowledge
 from knowledge.retrieval import RegulationIndex, open_index, open_ready_index
 from settings import Settings
 from store import EventStore
+
+if TYPE_CHECKING:
+    from agents.feedback import FeedbackModel
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +134,16 @@ class Services:
         self.close()
 
 
+def load_feedback(models_dir: Path) -> FeedbackModel | None:
+    """The routing corrections officers taught (``sanji train --feedback``), if any: the
+    module (scikit-learn) is imported only when a model was trained."""
+    if not (models_dir / "feedback-current.txt").exists():
+        return None
+    from agents.feedback import FeedbackModel
+
+    return FeedbackModel.load(models_dir)
+
+
 def build_services(
     settings: Settings,
     *,
@@ -163,6 +177,7 @@ def build_services(
             classifier,
             clock or (lambda: datetime.now(UTC)),
             llm=build_llm(settings),
+            feedback=load_feedback(settings.data_dir / "models"),
         )
         if durable:
             progress("checkpointer", "")

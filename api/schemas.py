@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agents.review_period import PeriodReport
 from api.common import MAX_API_TEXT
 from domain.access import Role
 from domain.decisions import MAX_DISPOSAL_HOURS
@@ -414,6 +415,11 @@ class Open311Receipt(BaseModel):
 class Open311Error(BaseModel):
     code: int
     description: str
+
+
+class PeriodReviewPublic(PeriodReport):
+    """A period review (周/月复盘): the facts, the narrative, the engine that wrote it, and
+    why the template stands in when it does."""
 
 
 # -- departments: their orders, attachments, adjudicated returns, supervision -----------------

@@ -20,6 +20,12 @@ import_app = typer.Typer(help="导入数据 (import data)", no_args_is_help=True
 def demo_load(
     count: Annotated[int, typer.Option(help="生成事件数")] = 640,
     seed: Annotated[int | None, typer.Option(help="随机种子，默认取配置 SANJI_DEMO_SEED")] = None,
+    period_district: Annotated[
+        str | None,
+        typer.Option(
+            help="另为该区县生成上一整周值得复盘的事件（如 綦江区），供 sanji review period 演示"
+        ),
+    ] = None,
 ) -> None:
     """生成并导入演示事件（重复执行不会重复导入）。"""
     from rich.progress import Progress
@@ -29,6 +35,16 @@ def demo_load(
 
     settings = get_settings()
     k = default_knowledge()
+    district = None
+    if period_district is not None:
+        from tools.scope import jurisdiction_code
+
+        try:
+            district = jurisdiction_code(k, period_district)
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        if k.jurisdiction(district).level != "district" or not k.sample_streets(district):
+            fail(f"「{period_district}」不是有演示街道的区县")
     with event_store() as store, Progress(console=console, transient=True) as bar:
         task = bar.add_task("导入演示事件", total=count)
         result = load_demo(
@@ -38,6 +54,7 @@ def demo_load(
             now=datetime.now(UTC),
             count=count,
             progress=lambda n, total: bar.update(task, completed=n),
+            period_week=district,
         )
     console.print(
         f"演示数据：新增 {result['created']} 件，已存在跳过 {result['skipped']} 件，"
@@ -123,11 +140,37 @@ def import_events_cmd(
 
 
 def train(
-    dataset: Annotated[Path, typer.Option(help="训练数据：CSV、JSONL 或 XLSX")],
-    text_col: Annotated[list[str], typer.Option("--text-col", help="正文列（可重复，多列拼接）")],
-    label_col: Annotated[str, typer.Option(help="事件小类编码列（如 CA01）")],
+    dataset: Annotated[Path | None, typer.Option(help="训练数据：CSV、JSONL 或 XLSX")] = None,
+    text_col: Annotated[
+        list[str] | None, typer.Option("--text-col", help="正文列（可重复，多列拼接）")
+    ] = None,
+    label_col: Annotated[str | None, typer.Option(help="事件小类编码列（如 CA01）")] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback", help="从库中的退单裁定和审核修改学习改派规律（不需要 --dataset）"
+        ),
+    ] = False,
+    holdout: Annotated[
+        float, typer.Option(help="--feedback：最近这一比例的纠正留作检验，新旧模型在上面比较")
+    ] = 0.2,
+    force: Annotated[
+        bool, typer.Option("--force", help="--feedback：新模型不如当前模型时也启用")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="--feedback：只比较新旧模型，不启用")
+    ] = False,
 ) -> None:
-    """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。"""
+    """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）；--feedback 从退单裁定和审核修改中学习改派。"""
+    if feedback:
+        if dataset is not None:
+            fail("--feedback 从库中的纠正学习，不能同时给 --dataset")
+        if not 0 < holdout < 1:
+            fail("--holdout 应在 0 和 1 之间")
+        _train_feedback(holdout, force, dry_run)
+        return
+    if dataset is None or not text_col or not label_col:
+        fail("请给出 --dataset、--text-col 和 --label-col，或用 --feedback 从退单和审核修改中学习")
     from agents.classifier import SubtypeClassifier
     from agents.errors import TrainingError
     from knowledge import default_knowledge
@@ -163,3 +206,36 @@ def train(
         f"已训练：{len(texts)} 条样本（跳过 {skipped} 条），{clf.meta['subtypes']} 个小类；"
         f"版本 {clf.version}，已保存 {path}"
     )
+
+
+def _train_feedback(holdout: float, force: bool, dry_run: bool) -> None:
+    """``sanji train --feedback``: learn routing corrections, compare, promote or keep."""
+    from agents.errors import TrainingError
+    from agents.feedback import retrain
+    from cli import show
+    from knowledge import default_knowledge
+
+    k = default_knowledge()
+    with event_store() as store:
+        try:
+            done = retrain(
+                store,
+                k,
+                get_settings().data_dir / "models",
+                holdout=holdout,
+                force=force,
+                dry_run=dry_run,
+            )
+        except TrainingError as exc:
+            fail(str(exc))
+    show.feedback_comparison(done.comparison, k)
+    console.print(f"纠正样本：{done.examples} 件事件，其中 {done.corrections} 件改了主办")
+    if done.promoted:
+        console.print(
+            f"[green]已启用[/] 纠正模型 {done.version}（上一版本 {done.previous or '无'} 仍保留）"
+        )
+    elif dry_run:
+        console.print("只做了比较（--dry-run），正在使用的模型未变")
+    else:
+        than = f"当前模型 {done.previous}" if done.previous else "只按规则派单"
+        console.print(f"[yellow]未启用[/]：新模型在检验集上不如{than}；确需启用请加 --force")

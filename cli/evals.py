@@ -207,6 +207,31 @@ def _run_routing(args: Any, k: Knowledge, drafter: Any, model: str | None) -> di
     return run
 
 
+@eval_app.command("drift")
+def eval_drift(
+    limit: Annotated[int, typer.Option(help="最多列出的行数")] = 30,
+    out: Annotated[Path | None, typer.Option(help="同时把全部行写入此 JSON 文件")] = None,
+) -> None:
+    """偏移报告：各部门类型和小类的退单率、主要退单原因，值班员纠正与当前纠正模型的分歧。"""
+    from dataclasses import asdict
+
+    from agents.feedback import drift
+    from agents.runtime import load_feedback
+    from cli.common import event_store
+    from knowledge import default_knowledge
+
+    k = default_knowledge()
+    model = load_feedback(get_settings().data_dir / "models")
+    with event_store() as store:
+        rows = drift(store, k, model)
+    show.drift_report(rows, k, limit)
+    if out is not None:
+        out.write_text(
+            json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        console.print(f"已写入 {out}")
+
+
 @eval_app.command("compare")
 def eval_compare(
     a: Annotated[Path, typer.Argument(help="较早一次的 metrics.json 或其目录")],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from cli.common import console
+
+if TYPE_CHECKING:
+    from agents.feedback import Comparison, DriftRow
+    from knowledge import Knowledge
 
 
 def routing_eval(run: dict[str, Any]) -> None:
@@ -159,3 +163,75 @@ def typed_dispatch_eval(name: str, result: dict[str, Any]) -> None:
         console.print(
             f"[red]起草失败 {len(result['failed'])} 件：{'、'.join(map(str, result['failed'][:20]))}[/red]"
         )
+
+
+def _subtype_name(k: Knowledge, code: str) -> str:
+    return f"{code} {k.subtypes[code].name}" if code in k.subtypes else code
+
+
+def _type_name(k: Knowledge, code: str) -> str:
+    spec = k.department_types.get(code)
+    if spec is None:
+        return code
+    return next(iter(spec.name.values())).replace("{district}", "区").replace("{street}", "街道")
+
+
+def feedback_comparison(c: Comparison, k: Knowledge) -> None:
+    """Lead-type accuracy on the held-out corrections: the rules, the current and the new
+    model, overall and per subtype."""
+    table = Table(title=f"纠正模型检验：最近 {c.cases} 件事件的主办类型是否与值班员认定一致")
+    table.add_column("小类")
+    table.add_column("件数", justify="right")
+    for name in c.models:
+        table.add_column(name, justify="right")
+    for subtype, row in c.by_subtype.items():
+        table.add_row(
+            _subtype_name(k, subtype), str(row["cases"]), *(f"{row[m]:.0%}" for m in c.models)
+        )
+    table.add_row("合计", str(c.cases), *(f"{c.overall[m]:.1%}" for m in c.models), style="bold")
+    console.print(table)
+
+
+def drift_report(rows: list[DriftRow], k: Knowledge, limit: int) -> None:
+    """Return rates and disagreements per department type and subtype, flagged rows first."""
+    table = Table(title="偏移报告：各部门类型 × 小类的退单率与值班员纠正")
+    for col in (
+        "",
+        "部门类型",
+        "小类",
+        "派单",
+        "退单",
+        "退单率",
+        "主要原因",
+        "纠正/认定",
+        "模型仍不一致",
+    ):
+        table.add_column(col, justify="right" if col in ("派单", "退单", "退单率") else "left")
+    for r in rows[:limit]:
+        reasons = "、".join(
+            f"{k.return_reasons[c].name if c in k.return_reasons else c}×{n}" for c, n in r.reasons
+        )
+        table.add_row(
+            "⚠" if r.flagged else "",
+            _type_name(k, r.department_type),
+            _subtype_name(k, r.subtype),
+            str(r.orders),
+            str(r.returned),
+            f"{r.return_rate:.0%}",
+            reasons or "—",
+            f"{r.corrected}/{r.lessons}",
+            str(r.model_disagrees),
+        )
+    console.print(table)
+    flagged = [r for r in rows if r.flagged]
+    if flagged:
+        console.print(
+            "需要关注："
+            + "；".join(
+                f"{_subtype_name(k, r.subtype)}（{_type_name(k, r.department_type)}，退单率 {r.return_rate:.0%}，"
+                f"纠正 {r.corrected} 次）"
+                for r in flagged
+            )
+        )
+    else:
+        console.print("没有明显偏移的部门或小类。")

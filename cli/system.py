@@ -98,10 +98,16 @@ def _demo_data(settings: Settings) -> Callable[[EventStore, Knowledge], None]:
 
         from demo.accounts import ensure_demo_accounts
         from demo.load import load_demo
+        from demo.period_week import PERIOD_DISTRICT
 
-        if store.count_events() == 0:
+        if store.count_events() == 0:  # and last week in 綦江区 worth a period review
             result = load_demo(
-                store, knowledge, seed=settings.demo_seed, now=datetime.now(UTC), count=640
+                store,
+                knowledge,
+                seed=settings.demo_seed,
+                now=datetime.now(UTC),
+                count=640,
+                period_week=PERIOD_DISTRICT,
             )
             console.print(
                 f"演示数据：新增 {result['created']} 件，流转记录 {result['transitions']} 条。"

@@ -28,7 +28,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry(
         "train",
         "cli.data:train",
-        "训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）。",
+        "训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）；--feedback 从退单裁定和审核修改中学习改派。",
     ),
     Entry("search", "cli.regulations:search", "检索法规条文，给出可引用的法规名称和条号。"),
     Entry(
@@ -36,7 +36,12 @@ COMMANDS: tuple[Entry, ...] = (
         "cli.cases:triage",
         "受理事件并起草派单（事件会登记入库，派单等待审核）；--file 逐行批量受理 JSONL。",
     ),
-    Entry("review", "cli.cases:review", "打印一件事件的复盘。"),
+    Entry(
+        "review",
+        "cli.review:review_app",
+        "复盘：一件事件（sanji review 编号）或一个时段（sanji review period）。",
+        group=True,
+    ),
     Entry("chat", "cli.cases:chat", "在终端里向值班助手提问（输入 exit 退出）。"),
     Entry("demo", "cli.data:demo_app", "演示数据 (demo data)", group=True),
     Entry("knowledge", "cli.system:knowledge_app", "知识库文件 (knowledge files)", group=True),

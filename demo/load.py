@@ -20,10 +20,16 @@ def load_demo(
     now: datetime,
     count: int = 640,
     progress: Callable[[int, int], None] | None = None,
+    period_week: str | None = None,
 ) -> dict[str, int]:
     """Generate and store demo events. Events already stored (same source and external id)
-    are left as they are, so loading twice adds nothing."""
+    are left as they are, so loading twice adds nothing. With ``period_week`` (a district
+    code), also the last full week's events of that district (``demo.period_week``)."""
     events = generate_events(k, seed=seed, now=now, count=count)
+    if period_week is not None:
+        from demo.period_week import generate_period_week
+
+        events += generate_period_week(k, seed=seed, now=now, district=period_week)
     ids: list[int] = []
     created = skipped = transitions = 0
     for n, ev in enumerate(events):
@@ -77,7 +83,7 @@ def _replay(store: EventStore, k: Knowledge, ev: DemoEvent, event_id: int, ids: 
         if s.action is Action.TRIAGE:
             order(s.at, dispatch.lead_override if dispatch else None)
         elif s.action is Action.REDISPATCH:
-            order(s.at)
+            order(s.at, s.lead_override)
         elif s.action is Action.MERGE_DUPLICATE and ev.duplicate_of is not None:
             payload["duplicate_of"] = ids[ev.duplicate_of]
         store.transition(

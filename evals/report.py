@@ -38,7 +38,7 @@ def confusion(
 
 def _cjk_font() -> str | None:
     """A font with the labels' Chinese glyphs: Noto Sans SC (OFL) shipped in the
-    ``pylopdf-fonts-zh-cn`` package of the ``eval`` extra, registered with matplotlib here, so a
+    ``pylopdf-fonts-zh-cn`` package (a main dependency), registered with matplotlib here, so a
     fresh machine without CJK system fonts draws Chinese too; else an installed CJK font."""
     from matplotlib import font_manager
 

@@ -737,6 +737,72 @@ class EventStore(EventQueries):
             (event_id, order_id, officer, kind, db.json(payload), db.ts(now)),
         )
 
+    # -- the change feed that consoles are pushed (server-sent events) -------------------
+
+    def change_cursor(self) -> tuple[int, int]:
+        """The newest transition and approval ids: where a new subscriber starts."""
+        t = self.db.fetchone("SELECT MAX(id) AS n FROM transitions")
+        a = self.db.fetchone("SELECT MAX(id) AS n FROM approvals")
+        return int((t or {}).get("n") or 0), int((a or {}).get("n") or 0)
+
+    def changes_since(
+        self, transition: int, approval: int, *, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """What happened after the cursor, oldest first: lifecycle transitions (a new event is
+        its ``receive``) and drafts put up for approval, with each event's place so that a
+        subscriber sees only its scope. No texts: a subscriber fetches what it may read."""
+        moves = self.db.fetchall(
+            "SELECT t.id, t.event_id, t.action, t.to_status, t.actor, t.at, t.reason_code, "
+            "e.district, e.street, e.subtype, e.urgency FROM transitions t "
+            "JOIN events e ON e.id = t.event_id WHERE t.id > ? ORDER BY t.id LIMIT ?",
+            (transition, limit),
+        )
+        drafts = self.db.fetchall(
+            "SELECT a.id, a.event_id, a.created_by AS actor, a.created_at AS at, e.district, "
+            "e.street, e.subtype, e.urgency FROM approvals a "
+            "JOIN events e ON e.id = a.event_id WHERE a.id > ? ORDER BY a.id LIMIT ?",
+            (approval, limit),
+        )
+        out = [{"kind": "transition", **r} for r in moves]
+        out += [{"kind": "draft", **r} for r in drafts]
+        for r in out:
+            r["at"] = self.db.read_ts(r["at"])
+        return sorted(out, key=lambda r: (r["at"], r["kind"], r["id"]))
+
+    # -- what officers taught: the labels ``sanji train --feedback`` learns from ----------
+
+    def routing_feedback(self, kinds: Sequence[str]) -> list[dict[str, Any]]:
+        """Every feedback row of these kinds with its event's text, subtype and place,
+        oldest first."""
+        if not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.fetchall(
+            "SELECT f.id, f.event_id, f.order_id, f.officer, f.kind, f.payload, f.created_at, "
+            "e.text, e.subtype, e.district, e.street, e.reported_at FROM feedback f "
+            f"JOIN events e ON e.id = f.event_id WHERE f.kind IN ({marks}) ORDER BY f.id",
+            tuple(kinds),
+        )
+        for r in rows:
+            r["payload"] = self.db.read_json(r["payload"])
+            r["created_at"] = self.db.read_ts(r["created_at"])
+            r["reported_at"] = self.db.read_ts(r["reported_at"])
+        return rows
+
+    def order_outcomes(self) -> list[dict[str, Any]]:
+        """Every order that left the centre (dispatched at least once) with its event's
+        subtype and place: who led it, whether it was signed for or returned and why."""
+        rows = self.db.fetchall(
+            "SELECT o.id, o.event_id, o.status, o.lead_department, o.dispatched_at, "
+            "o.accepted_at, o.return_reason_code, e.text, e.subtype, e.district, e.street, "
+            "e.reported_at FROM orders o JOIN events e ON e.id = o.event_id "
+            "WHERE o.dispatched_at IS NOT NULL ORDER BY o.id"
+        )
+        for r in rows:
+            for key in ("dispatched_at", "accepted_at", "reported_at"):
+                r[key] = self.db.read_ts(r[key])
+        return rows
+
     def feedback(self, event_id: int) -> list[dict[str, Any]]:
         rows = self.db.fetchall(
             "SELECT * FROM feedback WHERE event_id = ? ORDER BY id", (event_id,)

@@ -14,17 +14,18 @@ from store.db import Database
 from store.schema import OPEN_CLOCK_SQL
 
 
-def scope_sql(scope: Scope) -> tuple[str, list[Any]]:
+def scope_sql(scope: Scope, prefix: str = "") -> tuple[str, list[Any]]:
+    """The scope as a condition; ``prefix`` qualifies the columns (``"e."`` in a join)."""
     if scope.everything:
         return "1 = 1", []
     if scope.empty:
         return "1 = 0", []
     parts, params = [], []
     if scope.districts:
-        parts.append(f"district IN ({', '.join('?' * len(scope.districts))})")
+        parts.append(f"{prefix}district IN ({', '.join('?' * len(scope.districts))})")
         params += list(scope.districts)
     if scope.streets:
-        parts.append(f"street IN ({', '.join('?' * len(scope.streets))})")
+        parts.append(f"{prefix}street IN ({', '.join('?' * len(scope.streets))})")
         params += list(scope.streets)
     if scope.department:  # a department sees the events its dispatched orders address
         parts.append("id IN (SELECT event_id FROM order_departments WHERE department = ?)")
@@ -35,8 +36,8 @@ def scope_sql(scope: Scope) -> tuple[str, list[Any]]:
 class Where:
     """Accumulates AND-ed conditions with their parameters."""
 
-    def __init__(self, scope: Scope) -> None:
-        sql, params = scope_sql(scope)
+    def __init__(self, scope: Scope, prefix: str = "") -> None:
+        sql, params = scope_sql(scope, prefix)
         self.parts = [sql]
         self.params: list[Any] = params
 
@@ -262,3 +263,29 @@ class EventQueries:
         if "supervised" in row:
             row["supervised"] = bool(row["supervised"])
         return row
+
+    def dispatched_orders(
+        self,
+        scope: Scope,
+        *,
+        since: datetime,
+        until: datetime,
+        districts: Sequence[str] = (),
+        streets: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Every order sent to a department (dispatched, whatever became of it) for the events
+        reported in [since, until) in the scope: event id, department, order status and the
+        return reason code, oldest first (a period review's return rate by department)."""
+        db, w = self.db, Where(scope, "e.")
+        if districts:
+            w.any_of("e.district", districts)
+        if streets:
+            w.any_of("e.street", streets)
+        w.add("e.reported_at >= ?", db.ts(since))
+        w.add("e.reported_at < ?", db.ts(until))
+        w.add("o.dispatched_at IS NOT NULL")
+        return db.fetchall(
+            "SELECT o.event_id, o.lead_department, o.status, o.return_reason_code "
+            f"FROM orders o JOIN events e ON e.id = o.event_id WHERE {w.sql} ORDER BY o.id",
+            w.params,
+        )

@@ -46,6 +46,14 @@ def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tup
     raise KeyError(f"no {type_code} department serves {jurisdiction} at {level.value} or above")
 
 
+def department_of_type(
+    k: Knowledge, type_code: str, jurisdiction: str, level: Level = Level.STREET
+) -> str:
+    """The department of ``type_code`` that acts for ``jurisdiction`` at ``level`` or the
+    nearest level above where the type exists."""
+    return _place(k, type_code, jurisdiction, level)[1]
+
+
 def owning_level(k: Knowledge, jurisdiction: str, level: Level) -> Level:
     """The level that can own an event at ``jurisdiction``: ``level``, or higher when the place
     is known only above it (an event located only to its district is owned by the district)."""
@@ -111,6 +119,33 @@ def unlocated_owner(k: Knowledge, place: str, answer: DepartmentsAnswer) -> Depa
         if a.code != lead.code and a.code not in {x.code for x in assisting}:
             assisting.append(a.model_copy(update={"role": "assist"}))
     return DepartmentsAnswer(subtype=answer.subtype, level=level, lead=lead, assisting=assisting)
+
+
+def led_by(
+    k: Knowledge, answer: DepartmentsAnswer, type_code: str, jurisdiction: str, *, lowest: bool
+) -> DepartmentsAnswer:
+    """``answer`` with a department of ``type_code`` leading and the former lead assisting.
+    ``lowest``: the type leads at the lowest level where it acts for this place (a correction
+    to a street unit brings the event to the street), else at the answer's level or the nearest
+    above it. The lead cites the duties the subtype gives that type, if any."""
+    lv, code = _place(k, type_code, jurisdiction, Level.STREET if lowest else answer.level)
+    duty_ids = [d for a in [answer.lead, *answer.assisting] if a.code == code for d in a.duty_ids]
+    lead = AssignedDepartment(
+        code=code,
+        name=k.departments[code].name,
+        role="lead",
+        level=lv,
+        duty_ids=duty_ids,
+        duties=[k.duties[d].text for d in duty_ids],
+    )
+    assisting = [answer.lead.model_copy(update={"role": "assist"}), *answer.assisting]
+    level = lv if lv is not Level.ENTERPRISE else answer.level
+    return DepartmentsAnswer(
+        subtype=answer.subtype,
+        level=level,
+        lead=lead,
+        assisting=[a for a in assisting if a.code != code],
+    )
 
 
 class SlaQuery(BaseModel):

@@ -2,8 +2,20 @@
 
 from fastapi import APIRouter
 
-from api.routes import auth, chat, departments, dispatch, events, health, metrics, open311
+from api.routes import (
+    auth,
+    chat,
+    departments,
+    dispatch,
+    events,
+    health,
+    metrics,
+    open311,
+    reviews,
+    stream,
+)
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (health, auth, events, dispatch, chat, open311, metrics, departments)
+    m.router
+    for m in (health, auth, events, dispatch, chat, open311, metrics, reviews, stream, departments)
 )

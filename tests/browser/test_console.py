@@ -226,7 +226,13 @@ def test_phone_width_pages_fit(browser: Browser, live: Live, where: str) -> None
         expect(page.get_by_test_id("timeline")).to_be_visible()
     else:
         page.goto(f"{live.url}/#/{where}")
-        page.wait_for_load_state("networkidle")
+        # the push stream stays open, so the network is never idle: wait for the page instead
+        expect(page.locator("#app > *").first).to_be_visible()
+        expect(page.get_by_text("正在加载…")).to_have_count(0)
+        if where == "queue":
+            expect(page.locator("[data-testid=all] li").first).to_be_visible()
+        elif where == "dashboard":
+            expect(page.locator(".dash-empty", has_text="加载中…")).to_have_count(0)
     no_overflow(page)
     shot(page, f"{where}-phone")
     assert not page.errors  # type: ignore[attr-defined]
@@ -248,4 +254,26 @@ def test_the_deadline_badge_follows_the_servers_due_soon_time(browser: Browser, 
         }"""
     )
     assert kinds == ["soon", "ok", "overdue"]
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_another_officers_action_appears_without_a_reload(browser: Browser, live: Live) -> None:
+    """Pushed, not polled: while the stream is up the console does not poll, so a new event in
+    the list and a dispatch on the open event page can only have come by push; a marker set in
+    the page shows it was never reloaded."""
+    page = page_for(browser, live, "jiefangbei")
+    expect(page.get_by_test_id("live")).to_have_text("实时")
+    expect(page.locator("[data-testid=all] li[data-event]").first).to_be_visible()
+    page.evaluate("window.__notReloaded = true")
+    event = filed(live, "解放碑民族路口有人乱扔装修垃圾，堆了半条人行道", "渝中区解放碑街道民族路")
+    expect(page.locator(f"[data-testid=all] li[data-event='{event['id']}']")).to_be_visible()
+    page.locator(f"[data-testid=all] li[data-event='{event['id']}']").click()
+    expect(page.get_by_test_id("draft")).to_be_visible()
+    with live.client("city") as city:  # a second officer approves the draft elsewhere
+        r = city.post(f"/api/v1/events/{event['id']}/approve", json={})
+        assert r.status_code == 200, r.text
+    expect(page.locator("[data-status=dispatched]").first).to_be_visible()
+    expect(page.locator("[data-testid=timeline] li[data-action=dispatch]")).to_contain_text("city")
+    assert page.evaluate("window.__notReloaded") is True
+    shot(page, "event-pushed-1280")
     assert not page.errors  # type: ignore[attr-defined]

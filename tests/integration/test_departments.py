@@ -265,3 +265,15 @@ def test_approving_the_redraft_of_a_return_is_a_ruling_too(live: Live) -> None:
         assert (
             label["reason_code"] == "not_our_area" and label["returned_department"] == ENFORCEMENT
         )
+
+
+def test_a_departments_orders_are_pushed_to_it(live: Live) -> None:
+    from tests.integration.test_stream import Subscriber
+
+    mine = Subscriber(live, "jfb_zhifa", {"max_s": 20})
+    other = Subscriber(live, "yz_chengguan", {"max_s": 20})
+    with live.client("jiefangbei") as centre:
+        event_id = dispatched_to(centre, ENFORCEMENT, "D-5")
+    seen = [(e, d.get("action")) for e, _, d in mine.join() if d.get("event_id") == event_id]
+    assert ("change", "dispatch") in seen
+    assert all(d.get("event_id") != event_id for _, _, d in other.join())

@@ -1,5 +1,5 @@
 """The confusion chart draws its Chinese labels with real glyphs on a machine that has no CJK
-system font: the font comes from a package of the ``eval`` extra."""
+system font: the font comes from a package of the main dependencies (pylopdf-fonts-zh-cn)."""
 
 from __future__ import annotations
 

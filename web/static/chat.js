@@ -1,6 +1,7 @@
 // The assistant: a chat panel that streams answers (Server-Sent Events over POST) and shows
 // where every fact came from, as links to events and to the articles' text.
 import { api, clear, h } from "./ui.js";
+import { readSSE } from "./live.js";
 
 const SUGGESTIONS = [
   "今天有哪些超时未办结的事件",
@@ -8,30 +9,6 @@ const SUGGESTIONS = [
   "哪些事件快到期了",
   "占道经营依据什么规定处罚",
 ];
-
-// Parse an SSE byte stream into {event, data} records.
-async function* events(response) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-      }
-      if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
-    }
-  }
-}
 
 function article(a) {
   const link = h("a", { href: "#", dataset: { source: "article" } }, a.citation || `《${a.title}》${a.article}`);
@@ -78,7 +55,7 @@ export function chatPanel(ctx, { eventId = null, thread = null } = {}) {
         const detail = (await res.json()).detail;
         throw new Error(typeof detail === "string" ? detail : "提问失败");
       }
-      for await (const { event, data } of events(res)) {
+      for await (const { event, data } of readSSE(res)) {
         if (event === "delta") body.textContent += data.text;
         else if (event === "reset") body.textContent = "";
         else if (event === "sources") { const s = sources(data); if (s) bubble.append(s); }

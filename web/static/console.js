@@ -5,6 +5,8 @@ import { renderEvent } from "./event.js";
 import { renderAssistant } from "./chat.js";
 import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
+import { live } from "./live.js";
+import { renderPeriod } from "./period.js";
 import { renderDepartment } from "./department.js";
 
 const app = document.getElementById("app");
@@ -69,11 +71,13 @@ function header() {
   const who = document.getElementById("who");
   nav.hidden = !state.me;
   if (!state.me) return clear(who);
+  live.start();
   const out = h("button", { type: "button", onclick: signOut }, "退出");
   clear(
     who,
     h("span", { class: "name" }, `${state.me.display_name}`),
     h("span", { class: "badge b-grey", "data-testid": "jurisdiction" }, state.me.jurisdiction_name),
+    h("span", { id: "live", class: `badge ${live.up ? "b-green" : "b-grey"}`, "data-testid": "live" }, live.up ? "实时" : "连接中"),
     out,
   );
 }
@@ -84,6 +88,7 @@ async function signOut() {
   } catch {
     // the token may have expired already
   }
+  live.stop();
   api.setToken(null);
   state.me = null;
   location.hash = "#/login";
@@ -103,13 +108,14 @@ async function route() {
     header();
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("on", a.dataset.nav === page);
     const department = state.me.role === "department"; // its own orders; no assistant
-    for (const a of document.querySelectorAll("[data-nav=assistant], [data-nav=dashboard]")) a.hidden = department;
+    for (const a of document.querySelectorAll("[data-nav=assistant], [data-nav=dashboard], [data-nav=period]")) a.hidden = department;
     const ctx = { app, me: state.me, k: await knowledge(), onLeave: (fn) => (state.stop = fn) };
     clear(app, h("p", { class: "muted" }, "正在加载…"));
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
     if (department) return await renderDepartment(ctx);
     if (page === "assistant") return renderAssistant(ctx);
+    if (page === "period") return await renderPeriod(ctx);
     if (page === "dashboard") {
       const root = h("div");
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);

@@ -1,6 +1,7 @@
 // Departments as users: a department's worklist (its orders, due times, the actions it may
 // take, uploads), the attachments of an event, and the owning centre's ruling on a return.
 import { api, clear, deadline, failure, h, statusBadge, toast, URGENCY, when } from "./ui.js";
+import { live } from "./live.js";
 
 const ACCEPT = "image/jpeg,image/png,application/pdf";
 const MAX_BYTES = 10 * 1024 * 1024;
@@ -132,8 +133,20 @@ export async function renderDepartment(ctx) {
     h("table", { class: "table", "data-testid": "department-orders" },
       h("thead", {}, h("tr", {}, ["编号", "事件", "本部门", "状态", "签收", "办理时限", "办理"].map((t) => h("th", {}, t)))),
       body));
-  const timer = setInterval(() => reload().catch(() => {}), 30000);
-  ctx.onLeave(() => clearInterval(timer));
+  // pushed changes to its orders refresh the list (once for a burst); polling only while the
+  // stream is down
+  let pending;
+  const unsubscribe = live.subscribe((kind, c) => {
+    if (kind === "change" && c.action === "dispatch") toast(`新派工单 E${c.event_id}`);
+    clearTimeout(pending);
+    pending = setTimeout(() => reload().catch(() => {}), 300);
+  });
+  const timer = setInterval(() => live.up || reload().catch(() => {}), 10000);
+  ctx.onLeave(() => {
+    unsubscribe();
+    clearTimeout(pending);
+    clearInterval(timer);
+  });
   try {
     await reload();
   } catch (e) {

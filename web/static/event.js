@@ -2,6 +2,7 @@
 import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
 import { actionDialog, adjudicationCard, attachmentsCard } from "./department.js";
+import { live } from "./live.js";
 
 const ACTIONS = {
   receive: "受理", triage: "分拨", dispatch: "派单", accept: "签收", return: "退单", redispatch: "改派",
@@ -230,7 +231,19 @@ export async function renderEvent(ctx, id) {
     document.body.append(drawer);
   } }, "问助手");
   clear(ctx.app, h("div", { class: "row" }, h("a", { href: "#/queue", class: "noprint" }, "← 返回事件"), h("span", { class: "grow" }), ask), h("div", { class: "detail" }, left, right));
-  ctx.onLeave(() => drawer && drawer.remove());
+  // someone else acted on this event (signed, returned, dispatched…): show it without a reload
+  let pending;
+  const unsubscribe = live.subscribe((kind, c) => {
+    if (c.event_id !== id) return;
+    if (kind === "change" && c.actor !== ctx.me.username) toast(`E${id}：${c.actor} ${c.action_zh}`);
+    clearTimeout(pending);
+    pending = setTimeout(() => reload().catch(() => {}), 300);
+  });
+  ctx.onLeave(() => {
+    if (drawer) drawer.remove();
+    clearTimeout(pending);
+    unsubscribe();
+  });
   try {
     await reload();
   } catch (e) {

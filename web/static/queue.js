@@ -1,6 +1,8 @@
 // The event queue: waiting events first, filters, deadline badges, duplicate markers, search;
-// it refreshes itself when new events arrive.
+// it refreshes itself when the server pushes a change in scope (and polls only while the push
+// stream is down).
 import { api, clear, deadline, failure, h, SOURCES, STATUSES, statusBadge, toast, URGENCY, when, WAITING } from "./ui.js";
+import { live } from "./live.js";
 
 const PAGE = 30;
 const POLL_MS = 10000;
@@ -120,14 +122,23 @@ export async function renderQueue(ctx) {
 
   clear(
     app,
-    h("div", { class: "row" }, h("h1", { class: "grow" }, `${me.jurisdiction_name} · 事件`), h("span", { class: "muted small" }, "每 10 秒自动刷新")),
+    h("div", { class: "row" }, h("h1", { class: "grow" }, `${me.jurisdiction_name} · 事件`), h("span", { class: "muted small" }, "有变化即时刷新")),
     h("div", { class: "card filters noprint" }, category, status, source, street, search),
     problem,
     h("div", { class: "card" }, waitingTitle, waitingList, allTitle, allList, pager),
   );
   await load();
 
+  // pushed changes: a new event says so; any change in scope refreshes the lists (once for a burst)
+  let pending;
+  const unsubscribe = live.subscribe((kind, c) => {
+    if (kind === "change" && c.action === "receive") toast(`新到事件 E${c.event_id}`);
+    clearTimeout(pending);
+    pending = setTimeout(load, 300);
+  });
+  // the fallback while the stream is down: look for new events every 10 seconds
   const timer = setInterval(async () => {
+    if (live.up) return;
     try {
       const top = await api.get("/api/v1/events", { limit: 5 });
       const fresh = top.items.filter((e) => e.id > newest);
@@ -139,5 +150,9 @@ export async function renderQueue(ctx) {
       // a failed poll is retried at the next tick
     }
   }, POLL_MS);
-  ctx.onLeave(() => clearInterval(timer));
+  ctx.onLeave(() => {
+    clearInterval(timer);
+    clearTimeout(pending);
+    unsubscribe();
+  });
 }

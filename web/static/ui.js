@@ -21,7 +21,7 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
-async function request(method, path, { params, body, raw, file } = {}) {
+async function request(method, path, { params, body, raw, signal, file } = {}) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -31,6 +31,7 @@ async function request(method, path, { params, body, raw, file } = {}) {
     method,
     headers,
     body: file || (body === undefined ? undefined : JSON.stringify(body)),
+    signal,
   });
   if (raw) return res;
   if (res.status === 401 && !path.endsWith("/auth/login")) {
@@ -56,7 +57,7 @@ async function request(method, path, { params, body, raw, file } = {}) {
 export const api = {
   get: (path, params) => request("GET", path, { params }),
   post: (path, body, params) => request("POST", path, { body, params }),
-  raw: (method, path, body) => request(method, path, { body, raw: true }),
+  raw: (method, path, body, signal) => request(method, path, { body, raw: true, signal }),
   // a file as the request body (attachments), and a download with the session's token
   upload: (path, file, params) => request("POST", path, { file, params }),
   blob: async (path) => (await request("GET", path, { raw: true })).blob(),
