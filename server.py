@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
     """The FastAPI app; its parts are built in the background once it starts. ``prepare``
     is told the store and the knowledge as soon as the store is open: what needs only those
     (sign-in, events, the dashboard) is served from then on."""
+    import asyncio
     from concurrent.futures import Future, ThreadPoolExecutor
 
     import anyio.to_thread
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
     from api.metrics import Metrics, MetricsMiddleware
     from api.routes import ROUTERS
     from api.startup import Startup
+    from api.sweeper import sweep_periodically
     from api.throttle import LoginThrottle
     from web import pages
 
@@ -113,9 +115,14 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # the parts are built after the server accepts connections: liveness answers at once
         startup.start(build)
+        sweeper = None
+        if settings.supervision_sweep_s > 0:
+            sweeper = asyncio.create_task(sweep_periodically(startup, settings.supervision_sweep_s))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             startup.close()
 
     metrics = Metrics()

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     )
     login_window_s: float = Field(default=900, gt=0, description="the sign-in failure window")
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving requests")
+    supervision_sweep_s: float = Field(
+        default=300, ge=0, description="seconds between automatic 督办 sweeps (0: never)"
+    )
     db_pool_size: int = Field(
         default=8,
         ge=1,

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.types import interrupt
 
 from agents.deps import AgentDeps
+from agents.oversight import label_approved_redraft
 from agents.state import TriageContext, TriageState
 from domain.decisions import (
     DECISION,
@@ -147,7 +148,10 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
             },
             now=now,
         )
-    store.dispatch_order(
-        event, order, officer=officer, triaged_by=ctx.actor, now=now, decision=decision.action
-    )
+    with store.db.transaction():
+        if event.status is Status.RETURNED:  # the centre's ruling on the return, as a label
+            label_approved_redraft(store, k, event, order.lead_department, officer, now)
+        store.dispatch_order(
+            event, order, officer=officer, triaged_by=ctx.actor, now=now, decision=decision.action
+        )
     return {"outcome": "dispatched"}

@@ -16,7 +16,7 @@ from agents.dispatch import Dispatcher
 from agents.runtime import Services
 from api.security import CHALLENGE, identify
 from api.startup import Startup
-from domain.access import Principal
+from domain.access import Principal, Role
 from knowledge import Knowledge
 from knowledge.retrieval import RegulationIndex
 from settings import Settings
@@ -80,9 +80,22 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 def officer(principal: PrincipalDep) -> Principal:
     """Callers who approve drafts and move events through their lifecycle."""
+    if principal.role is Role.DEPARTMENT:
+        raise HTTPException(403, detail="部门经办人账号只能办理派给本部门的工单。")
     if not principal.role.acts:
         raise HTTPException(403, detail=f"{principal.role.zh}账号只能报送事件和获取派单草稿。")
     return principal
 
 
 OfficerDep = Annotated[Principal, Depends(officer)]
+
+
+def actor(principal: PrincipalDep) -> Principal:
+    """Callers who move events through their lifecycle: centre officers, and departments
+    (on their own orders, checked by the route)."""
+    if principal.role is Role.DEPARTMENT:
+        return principal
+    return officer(principal)
+
+
+ActorDep = Annotated[Principal, Depends(actor)]

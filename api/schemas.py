@@ -235,6 +235,9 @@ class ActionIn(BaseModel):
     )
     satisfaction: int | None = Field(default=None, ge=1, le=5, description="回访满意度 1-5")
     expected_version: int | None = Field(default=None, description="您看到的版本号，防止并发覆盖")
+    attachments: list[int] = Field(
+        default=[], max_length=50, description="随本次操作提交的附件编号（先上传）"
+    )
 
 
 class ActionResultPublic(BaseModel):
@@ -476,3 +479,70 @@ class AlarmMetricPublic(BaseModel):
 class AlarmDetailPublic(AlarmPublic):
     metrics: list[AlarmMetricPublic] = Field(description="图中各指标的名称和单位")
     series: list[AlarmSeriesPoint] = Field(description="告警前后的读数（画图用）")
+# -- departments: their orders, attachments, adjudicated returns, supervision -----------------
+
+
+class AttachmentPublic(BaseModel):
+    id: int
+    event_id: int
+    order_id: int | None
+    department: str | None
+    uploaded_by: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    note: str | None
+    created_at: datetime
+    url: str = Field(description="下载地址")
+
+
+class DepartmentOrderPublic(BaseModel):
+    """One order in a department's worklist."""
+
+    part: Literal["lead", "assisting"] | None = Field(
+        description="本部门在当前工单中的角色：主办 lead、协办 assisting；None 表示已不再承办"
+    )
+    part_zh: str
+    department_name: str
+    allowed_actions: list[AllowedAction]
+    event: Any = Field(description="事件摘要（EventSummary）")
+
+
+class AdjudicateIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    decision: Literal["accept", "reject", "escalate"] = Field(
+        description="accept 同意退单并改派；reject 驳回退单，原部门继续办理；escalate 提交上一级中心裁定"
+    )
+    corrected_department: StorableStr | None = Field(
+        default=None, max_length=128, description="同意退单时改派的承办部门编码"
+    )
+    note: StorableStr | None = Field(default=None, max_length=2000, description="裁定意见")
+    expected_version: int | None = Field(default=None, description="您看到的版本号，防止并发覆盖")
+
+
+class ReturnPublic(BaseModel):
+    """A returned order waiting for the owning centre's ruling."""
+
+    event_id: int
+    returned_department: str
+    returned_department_name: str
+    reason_code: str | None
+    reason_name: str | None
+    reason: str | None
+    returned_by: str | None
+    owner_level: Level
+    owner_level_zh: str
+    owner_centre: str
+    owner_centre_name: str
+    may_adjudicate: bool
+    suggested_department: str | None = Field(
+        default=None, description="重新分拨草稿建议的承办部门（可作为改派部门）"
+    )
+    suggested_department_name: str | None = None
+    adjudications: list[dict[str, Any]] = []
+
+
+class SweepPublic(BaseModel):
+    raised: list[dict[str, Any]] = Field(description="本次新发起的督办（每件工单每一级只发起一次）")

@@ -162,6 +162,8 @@ def chat(
         user = Users(built.store.db).find(username)
         if user is None or user.disabled:
             fail(f"没有可用的账号 {username}（用 sanji users add 新增）")
+        if user.role.value == "department":
+            fail("部门经办人账号不提供值班助手，请在控制台的本部门工单中办理。")
         _converse(built.chat, principal_for(built.knowledge, user), thread, engine, message)
 
 

@@ -49,6 +49,11 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("index", "cli.regulations:index_app", "法规索引 (regulation index)", group=True),
     Entry("eval", "cli.evals:eval_app", "评测 (evaluation)", group=True),
     Entry("users", "cli.users:users_app", "账号与密钥 (officers and API keys)", group=True),
+    Entry(
+        "supervise",
+        "cli.oversight:supervise",
+        "检查超时工单并按时限规则自动督办（每件工单每一级只督办一次）。",
+    ),
 )
 
 

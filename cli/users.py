@@ -29,9 +29,12 @@ def users_add(
         str,
         typer.Option(
             help="角色：street_officer / district_officer / city_officer / admin / integration"
+            " / department（部门经办人，--jurisdiction 为部门编码，如 500103.urban_mgmt）"
         ),
     ],
-    jurisdiction: Annotated[str, typer.Option(help="辖区名称或编码，如 解放碑街道、渝中区")],
+    jurisdiction: Annotated[
+        str, typer.Option(help="辖区名称或编码，如 解放碑街道、渝中区；部门账号为部门编码或名称")
+    ],
     name: Annotated[str | None, typer.Option(help="显示名")] = None,
     password: Annotated[
         bool, typer.Option("--password/--no-password", help="同时设置登录密码（交互输入）")
@@ -40,7 +43,7 @@ def users_add(
     """新增账号，并签发一个 API Key（只显示这一次）。"""
     from domain.access import Role
     from store import Conflict
-    from tools.scope import check_role_jurisdiction, jurisdiction_code
+    from tools.scope import check_role_jurisdiction, jurisdiction_code, jurisdiction_name
 
     try:
         r = Role(role)
@@ -69,7 +72,7 @@ def users_add(
     finally:
         store.close()
     console.print(
-        f"已新增账号 {username}（{r.zh}，{k.jurisdiction(code).name}）。API Key（请妥善保存，只显示这一次）："
+        f"已新增账号 {username}（{r.zh}，{jurisdiction_name(k, code)}）。API Key（请妥善保存，只显示这一次）："
     )
     print(key)
 
@@ -118,6 +121,8 @@ def users_list() -> None:
         place = (
             k.jurisdictions[u.jurisdiction].name
             if u.jurisdiction in k.jurisdictions
+            else k.departments[u.jurisdiction].name
+            if u.jurisdiction in k.departments
             else u.jurisdiction
         )
         table.add_row(

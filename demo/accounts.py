@@ -15,13 +15,21 @@ from store.db import Database
 from store.users import Users
 from tools.scope import jurisdiction_code
 
-#: username, display name, role, jurisdiction name
+#: username, display name, role, jurisdiction name (a department account: its department's name)
 ACCOUNTS = [
     ("jiefangbei", "解放碑街道值班员", Role.STREET, "解放碑街道"),
     ("yuzhong", "渝中区指挥中心值班员", Role.DISTRICT, "渝中区"),
     ("jiangbei", "江北区指挥中心值班员", Role.DISTRICT, "江北区"),
     ("city", "市运行和治理中心值班员", Role.CITY, "重庆市"),
     ("admin", "系统管理员", Role.ADMIN, "重庆市"),
+    (
+        "jfb_zhifa",
+        "解放碑街道综合行政执法大队经办人",
+        Role.DEPARTMENT,
+        "500103003.street_enforcement",
+    ),
+    ("jfb_jiedao", "解放碑街道办事处经办人", Role.DEPARTMENT, "500103003.street_office"),
+    ("yz_chengguan", "渝中区城市管理局经办人", Role.DEPARTMENT, "500103.urban_mgmt"),
 ]
 
 

@@ -5,7 +5,12 @@ city officer and an admin on everything. An integration client (a hotline system
 platform) files events and asks for drafts within its jurisdiction; it never approves or moves
 an event through its lifecycle. Personal information (names, phone numbers in the text) is
 shown to the officers who dispose and call back (street and district), and to admins; the city
-supervises from aggregates and masked texts, integrations never get it back."""
+supervises from aggregates and masked texts, integrations never get it back.
+
+A department account (部门经办人) belongs to one department instance (``500103.urban_mgmt``):
+it sees the orders addressed to its department, as lead or assisting, and acts only as that
+department (签收, 退单, 延期 request, progress, 办结); it approves nothing and adjudicates
+nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class Role(StrEnum):
     CITY = "city_officer"
     ADMIN = "admin"
     INTEGRATION = "integration"
+    DEPARTMENT = "department"
 
     @property
     def zh(self) -> str:
@@ -35,16 +41,23 @@ class Role(StrEnum):
             Role.CITY: "city",
             Role.ADMIN: "city",
             Role.INTEGRATION: None,
+            Role.DEPARTMENT: None,  # a department instance code, not a jurisdiction
         }[self]
 
     @property
     def reveals_personal(self) -> bool:
-        return self in (Role.STREET, Role.DISTRICT, Role.ADMIN)
+        return self in (Role.STREET, Role.DISTRICT, Role.ADMIN, Role.DEPARTMENT)
 
     @property
     def acts(self) -> bool:
-        """Approves drafts and moves events through their lifecycle."""
-        return self is not Role.INTEGRATION
+        """Approves drafts and moves events through their lifecycle (a centre officer)."""
+        return self not in (Role.INTEGRATION, Role.DEPARTMENT)
+
+    @property
+    def level_rank(self) -> int:
+        """How high the officer's centre stands: street 1, district 2, city and admin 3
+        (0: not a centre officer)."""
+        return {Role.STREET: 1, Role.DISTRICT: 2, Role.CITY: 3, Role.ADMIN: 3}.get(self, 0)
 
     @property
     def supervises(self) -> bool:
@@ -58,6 +71,7 @@ ROLE_ZH = {
     Role.CITY: "市级工作人员",
     Role.ADMIN: "系统管理员",
     Role.INTEGRATION: "对接系统",
+    Role.DEPARTMENT: "部门经办人",
 }
 
 

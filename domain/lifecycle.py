@@ -2,7 +2,8 @@
 
 受理 received → 分拨 triaged → 派遣 dispatched → 签收 accepted | 退单 returned → 处置中 in progress
 → 延期 extension requested → 办结 resolved → 回访 verified → 归档 closed. 督办 (supervision) is a
-flag set by an action that does not change the state. Every applied action yields a
+flag set by an action that does not change the state; so are a department's progress report
+(进展反馈) and the owning centre's ruling on a return (退单裁定). Every applied action yields a
 ``Transition``, the audit record of who did what, when, from which state to which, and why.
 """
 
@@ -71,6 +72,8 @@ class Action(StrEnum):
     CLOSE = "close"
     MERGE_DUPLICATE = "merge_duplicate"
     SUPERVISE = "supervise"
+    REPORT_PROGRESS = "report_progress"
+    ADJUDICATE = "adjudicate"
 
     @property
     def zh(self) -> str:
@@ -96,6 +99,8 @@ ACTION_ZH: dict[Action, str] = {
     Action.CLOSE: "归档",
     Action.MERGE_DUPLICATE: "合并重复件",
     Action.SUPERVISE: "督办",
+    Action.REPORT_PROGRESS: "进展反馈",
+    Action.ADJUDICATE: "退单裁定",
 }
 
 S = Status
@@ -125,7 +130,27 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.CLOSE: (frozenset({S.RESOLVED, S.VERIFIED}), S.CLOSED),
     Action.MERGE_DUPLICATE: (frozenset({S.RECEIVED, S.TRIAGED}), S.CLOSED),
     Action.SUPERVISE: (_OPEN_ORDER_STATES, None),
+    Action.REPORT_PROGRESS: (
+        frozenset({S.ACCEPTED, S.IN_PROGRESS, S.EXTENSION_REQUESTED}),
+        None,
+    ),
+    # the owning centre's ruling on a return; accept and reject are followed by a redispatch
+    Action.ADJUDICATE: (frozenset({S.RETURNED}), None),
 }
+
+#: what a department account may do, and only on an order addressed to it
+DEPARTMENT_ACTIONS = frozenset(
+    {
+        Action.ACCEPT,
+        Action.RETURN,
+        Action.START,
+        Action.REQUEST_EXTENSION,
+        Action.REPORT_PROGRESS,
+        Action.RESOLVE,
+    }
+)
+#: of those, what an assisting department (协办) may do: report its part
+ASSISTING_ACTIONS = frozenset({Action.REPORT_PROGRESS})
 
 #: actions that must say why
 REASON_REQUIRED = frozenset(
@@ -137,6 +162,7 @@ REASON_REQUIRED = frozenset(
         Action.MERGE_DUPLICATE,
         Action.SUPERVISE,
         Action.RETRIAGE,
+        Action.REPORT_PROGRESS,
     }
 )
 
@@ -172,6 +198,13 @@ class Transition(BaseModel):
 
 def allowed_actions(status: Status) -> list[Action]:
     return [a for a, (sources, _) in TRANSITIONS.items() if status in sources]
+
+
+def department_actions(status: Status, part: str | None) -> list[Action]:
+    """What a department may do now, given its part in the current order (lead, assisting,
+    or None when the order does not address it)."""
+    mine = {"lead": DEPARTMENT_ACTIONS, "assisting": ASSISTING_ACTIONS}.get(part or "")
+    return [a for a in allowed_actions(status) if mine and a in mine]
 
 
 def apply(

@@ -152,17 +152,20 @@ class DispatchOrder(BaseModel):
 class Scope(BaseModel):
     """What a caller may see and act on: everything (city), some districts, some streets.
 
-    Events with no known place are visible to city scope only."""
+    Events with no known place are visible to city scope only. A department's scope names
+    its instance code: it sees the events whose dispatched orders address it, whatever the
+    place (``allows`` answers for places only; the store and ``tools.scope`` add the rest)."""
 
     model_config = ConfigDict(frozen=True)
 
     everything: bool = False
     districts: tuple[str, ...] = ()
     streets: tuple[str, ...] = ()
+    department: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.everything or self.districts or self.streets)
+        return not (self.everything or self.districts or self.streets or self.department)
 
     def allows(self, district: str | None, street: str | None) -> bool:
         if self.everything:

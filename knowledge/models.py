@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.vocabulary import Level, Urgency
 
@@ -184,10 +184,29 @@ class ExtensionPolicy(Strict):
     max_hours: float = Field(gt=0)
 
 
+class SupervisionStep(Strict):
+    """A 督办 raised automatically once an order is this many hours past its deadline."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
+    after_overdue_hours: float = Field(ge=0)
+    up_levels: int = Field(default=0, ge=0, le=2)  # 0: the owning centre; 1: the one above
+    description: str
+
+
 class SlaFile(Strict):
     urgency_levels: list[UrgencyLevel]
     due_soon_fraction: float = Field(gt=0, lt=1)
     extension: ExtensionPolicy
+    supervision: list[SupervisionStep] = []
+
+    @field_validator("supervision")
+    @classmethod
+    def _distinct_steps(cls, steps: list[SupervisionStep]) -> list[SupervisionStep]:
+        codes = [s.code for s in steps]
+        if len(set(codes)) != len(codes):
+            raise ValueError("督办步骤的 code 不能重复 (supervision step codes must be distinct)")
+        return sorted(steps, key=lambda s: s.after_overdue_hours)
 
 
 class EscalationCondition(Strict):

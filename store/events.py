@@ -20,6 +20,7 @@ from domain.vocabulary import Level, StoreRules, Urgency
 from store.alarms import AlarmStore
 from store.approvals import Approvals
 from store.db import Database, connect
+from store.departments import Attachments, Oversight
 from store.errors import Conflict, NotFound
 from store.queries import EventQueries
 from store.schema import cell_of, migrate
@@ -54,6 +55,9 @@ EVENT_COLUMNS = (
 )
 
 
+#: the steps of a department's disposal that Open311's status notes report
+PROGRESS = ("accept", "start", "report_progress", "request_extension", "resolve", "return")
+
 TIMESTAMPS = (
     "reported_at",
     "created_at",
@@ -76,6 +80,9 @@ class EventStore(EventQueries):
         self.approvals = Approvals(db)
         #: perception: readings, alarms, device status
         self.alarms = AlarmStore(db)
+        #: photos and documents departments attach; rulings on returns; supervision steps
+        self.attachments = Attachments(db)
+        self.oversight = Oversight(db)
         rules = rules or StoreRules()
         self.return_reasons = rules.return_reasons
         self.due_soon_fraction = rules.due_soon_fraction
@@ -394,6 +401,15 @@ class EventStore(EventQueries):
                 "due_at = NULL, due_soon_at = NULL WHERE id = ?",
                 (order["lead_department"], at, event_id),
             )
+            parts = [(order["lead_department"], "lead")] + [
+                (d, "assisting") for d in db.read_json(order["assisting_departments"]) or []
+            ]
+            for department, part in parts:
+                db.execute(
+                    "INSERT INTO order_departments (order_id, event_id, department, part) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (oid, event_id, department, part),
+                )
         elif t.action is Action.ACCEPT:
             due, soon = self._deadlines(t.at, order["disposal_hours"], order["extension_hours"])
             db.execute(
@@ -451,6 +467,23 @@ class EventStore(EventQueries):
             r["at"] = self.db.read_ts(r["at"])
             r["payload"] = self.db.read_json(r["payload"])
         return rows
+
+    def latest_progress(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Each event's latest step of disposal (签收, progress, extension request, 办结,
+        退单), as Open311's status notes show it."""
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" * len(event_ids))
+        rows = self.db.fetchall(
+            "SELECT * FROM transitions WHERE id IN (SELECT MAX(id) FROM transitions "
+            f"WHERE event_id IN ({marks}) AND action IN ({', '.join('?' * len(PROGRESS))}) "
+            "GROUP BY event_id)",
+            [*event_ids, *PROGRESS],
+        )
+        for r in rows:
+            r["at"] = self.db.read_ts(r["at"])
+            r["payload"] = self.db.read_json(r["payload"]) or {}
+        return {int(r["event_id"]): r for r in rows}
 
     # -- orders -------------------------------------------------------------------------
 
@@ -526,6 +559,37 @@ class EventStore(EventQueries):
             (event_id,),
         )
 
+    def addressed_to(self, event_id: int, department: str) -> bool:
+        """Whether any dispatched order of the event named the department (lead or assisting)."""
+        row = self.db.fetchone(
+            "SELECT 1 AS one FROM order_departments WHERE event_id = ? AND department = ? LIMIT 1",
+            (event_id, department),
+        )
+        return row is not None
+
+    def part_of(self, event_id: int, department: str) -> str | None:
+        """The department's part in the event's current order: lead, assisting, or None."""
+        order = self.current_order_row(event_id)
+        if order is None or order["status"] in ("draft", "superseded", "returned"):
+            return None
+        if order["lead_department"] == department:
+            return "lead"
+        return (
+            "assisting" if department in self.db.read_json(order["assisting_departments"]) else None
+        )
+
+    def current_order_rows(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """``current_order_row`` of many events at once, by event id."""
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" * len(event_ids))
+        rows = self.db.fetchall(
+            "SELECT * FROM orders WHERE id IN (SELECT MAX(id) FROM orders "
+            f"WHERE event_id IN ({marks}) AND status <> 'superseded' GROUP BY event_id)",
+            list(event_ids),
+        )
+        return {int(r["event_id"]): r for r in rows}
+
     def filed_by(self, event_id: int) -> str | None:
         """Who stored the event (the actor of its receive record)."""
         row = self.db.fetchone(
@@ -551,6 +615,18 @@ class EventStore(EventQueries):
         return [
             {"department": o["lead_department"], **m} for o, m in zip(orders, moves, strict=False)
         ]
+
+    def returned_order_row(self, event_id: int) -> dict[str, Any] | None:
+        """The order the event's department returned last (None if it was never returned)."""
+        return self.db.fetchone(
+            "SELECT * FROM orders WHERE event_id = ? AND status = 'returned' "
+            "ORDER BY id DESC LIMIT 1",
+            (event_id,),
+        )
+
+    def order_of(self, row: dict[str, Any]) -> DispatchOrder:
+        """The dispatch order of a row of ``orders`` (as ``current_order_row`` gives it)."""
+        return self._order(row)
 
     def orders(self, event_id: int) -> list[DispatchOrder]:
         rows = self.db.fetchall("SELECT * FROM orders WHERE event_id = ? ORDER BY id", (event_id,))

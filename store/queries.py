@@ -27,6 +27,9 @@ def scope_sql(scope: Scope, prefix: str = "") -> tuple[str, list[Any]]:
     if scope.streets:
         parts.append(f"{prefix}street IN ({', '.join('?' * len(scope.streets))})")
         params += list(scope.streets)
+    if scope.department:  # a department sees the events its dispatched orders address
+        parts.append("id IN (SELECT event_id FROM order_departments WHERE department = ?)")
+        params.append(scope.department)
     return "(" + " OR ".join(parts) + ")", params
 
 

@@ -20,12 +20,14 @@ TYPES = {
         "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "ts": "TEXT",
         "json": "TEXT",
+        "blob": "BLOB",
         "cell": f"CAST(ROUND(lat / {CELL_DEG}) AS INTEGER) || ':' || CAST(ROUND(lon / {CELL_DEG}) AS INTEGER)",
     },
     "postgresql": {
         "pk": "BIGSERIAL PRIMARY KEY",
         "ts": "TIMESTAMPTZ",
         "json": "JSONB",
+        "blob": "BYTEA",
         "cell": f"ROUND(lat / {CELL_DEG})::int || ':' || ROUND(lon / {CELL_DEG})::int",
     },
 }
@@ -297,6 +299,61 @@ CREATE TABLE device_status (
     last_values {json} NOT NULL,
     readings BIGINT NOT NULL DEFAULT 0,
     updated_at {ts} NOT NULL
+)
+""",
+    ),
+    (
+        8,
+        "departments as users: who each dispatched order addresses, attachments, adjudicated "
+        "returns, automatic supervision steps",
+        """
+CREATE TABLE order_departments (
+    order_id BIGINT NOT NULL,
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    department TEXT NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (order_id, department)
+);
+CREATE INDEX order_departments_by_department ON order_departments (department, event_id);
+INSERT INTO order_departments (order_id, event_id, department, part)
+    SELECT id, event_id, lead_department, 'lead' FROM orders
+    WHERE status NOT IN ('draft', 'superseded');
+CREATE TABLE attachments (
+    id {pk},
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    order_id BIGINT,
+    department TEXT,
+    uploaded_by TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    content {blob} NOT NULL,
+    note TEXT,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX attachments_by_event ON attachments (event_id, id);
+CREATE TABLE adjudications (
+    id {pk},
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    order_id BIGINT NOT NULL,
+    decision TEXT NOT NULL,
+    returned_department TEXT NOT NULL,
+    corrected_department TEXT,
+    reason_code TEXT,
+    note TEXT,
+    officer TEXT NOT NULL,
+    owner_level TEXT NOT NULL,
+    escalated_to TEXT,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX adjudications_by_event ON adjudications (event_id, id);
+CREATE TABLE supervisions (
+    order_id BIGINT NOT NULL,
+    step TEXT NOT NULL,
+    event_id BIGINT NOT NULL REFERENCES events(id),
+    at {ts} NOT NULL,
+    PRIMARY KEY (order_id, step)
 )
 """,
     ),

@@ -58,18 +58,29 @@ def narrow(k: Knowledge, scope: Scope, jurisdiction: str | None) -> tuple[list[s
 
 
 def jurisdiction_code(k: Knowledge, name_or_code: str) -> str:
-    """A jurisdiction code from its code or its exact Chinese name (渝中区, 解放碑街道)."""
-    if name_or_code in k.jurisdictions:
+    """A jurisdiction code from its code or its exact Chinese name (渝中区, 解放碑街道); a
+    department instance code (500103.urban_mgmt) or exact name (重庆市渝中区城市管理局) too."""
+    if name_or_code in k.jurisdictions or name_or_code in k.departments:
         return name_or_code
     for node in k.jurisdictions.values():
         if node.name == name_or_code:
             return node.code
-    raise KeyError(f"没有名为「{name_or_code}」的辖区")
+    for dept in k.departments.values():
+        if dept.name == name_or_code:
+            return dept.code
+    raise KeyError(f"没有名为「{name_or_code}」的辖区或部门")
 
 
 def check_role_jurisdiction(k: Knowledge, role: Role, code: str) -> None:
     """A street officer belongs to a street, a district officer to a district, a city officer
-    and an admin to the city; an integration client to any jurisdiction."""
+    and an admin to the city; an integration client to any jurisdiction; a department account
+    to one department instance."""
+    if role is Role.DEPARTMENT:
+        if code not in k.departments:
+            raise ValueError(f"{role.zh}的辖区应为部门编码（如 500103.urban_mgmt），{code} 不是")
+        return
+    if code in k.departments:
+        raise ValueError(f"{code} 是部门编码，只能用于{Role.DEPARTMENT.zh}账号")
     node = k.jurisdiction(code)
     want = role.jurisdiction_level
     if want is not None and node.level != want:
@@ -78,20 +89,33 @@ def check_role_jurisdiction(k: Knowledge, role: Role, code: str) -> None:
 
 
 def principal_for(k: Knowledge, user: User) -> Principal:
+    if user.role is Role.DEPARTMENT:
+        scope = Scope(department=user.jurisdiction)
+    else:
+        scope = scope_for(k, [user.jurisdiction])
     return Principal(
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
         role=user.role,
         jurisdiction=user.jurisdiction,
-        scope=scope_for(k, [user.jurisdiction]),
+        scope=scope,
     )
+
+
+def jurisdiction_name(k: Knowledge, code: str) -> str:
+    """The Chinese name of a jurisdiction or of a department instance."""
+    dept = k.departments.get(code)
+    return dept.name if dept else k.jurisdiction(code).name
 
 
 def may_see(store: Any, scope: Scope, actor: str | None, event: Event) -> bool:
     """The one visibility rule: the scope covers the event's place, or the event is not
-    located yet and ``actor`` filed it (an integration reads back what it sent)."""
+    located yet and ``actor`` filed it (an integration reads back what it sent), or the caller
+    is a department that one of the event's dispatched orders addressed."""
     if scope.allows(event.district, event.street):
+        return True
+    if scope.department and store.addressed_to(event.id, scope.department):
         return True
     unlocated = event.district is None and event.street is None
     return unlocated and actor is not None and store.filed_by(event.id) == actor

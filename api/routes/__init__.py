@@ -6,6 +6,7 @@ from api.routes import (
     alarms,
     auth,
     chat,
+    departments,
     dispatch,
     events,
     health,
@@ -17,5 +18,17 @@ from api.routes import (
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
     m.router
-    for m in (health, auth, events, dispatch, chat, open311, metrics, reviews, alarms, stream)
+    for m in (
+        health,
+        auth,
+        events,
+        dispatch,
+        chat,
+        open311,
+        metrics,
+        reviews,
+        alarms,
+        stream,
+        departments,
+    )
 )

@@ -16,7 +16,7 @@ from api.throttle import LoginThrottle
 from domain.access import Principal
 from knowledge import Knowledge
 from store.users import Users
-from tools.scope import principal_for
+from tools.scope import jurisdiction_name, principal_for
 
 SESSION_TTL = timedelta(hours=12)
 
@@ -30,7 +30,7 @@ def me_of(principal: Principal, knowledge: Knowledge) -> MePublic:
         role=principal.role,
         role_zh=principal.role.zh,
         jurisdiction=principal.jurisdiction,
-        jurisdiction_name=knowledge.jurisdiction(principal.jurisdiction).name,
+        jurisdiction_name=jurisdiction_name(knowledge, principal.jurisdiction),
         sees_personal_information=principal.reveals_personal,
     )
 

@@ -13,10 +13,10 @@ from agents.dispatch import Dispatcher, Engine, for_caller
 from agents.review import summarize_review
 from api.common import masked, visible
 from api.deps import (
+    ActorDep,
     AgentDepsDep,
     DispatcherDep,
     KnowledgeDep,
-    OfficerDep,
     PrincipalDep,
     StoreDep,
 )
@@ -30,10 +30,17 @@ from api.schemas import (
     FiledPublic,
     ReviewPublic,
 )
-from domain.access import Principal
+from domain.access import Principal, Role
 from domain.clock import to_utc
 from domain.drafts import PendingDraft
-from domain.lifecycle import Action, Status, allowed_actions
+from domain.lifecycle import (
+    ASSISTING_ACTIONS,
+    DEPARTMENT_ACTIONS,
+    Action,
+    Status,
+    allowed_actions,
+    department_actions,
+)
 from domain.models import Event, Source
 from knowledge import Knowledge
 from store import EventStore
@@ -57,11 +64,12 @@ def event_view(store: EventStore, principal: Principal, event: Event) -> EventVi
         records = without_events(records, hidden)
         return records if principal.reveals_personal else mask_deep(records)
 
+    actions = allowed_actions(event.status)
+    if principal.role is Role.DEPARTMENT:
+        actions = department_actions(event.status, store.part_of(event.id, principal.jurisdiction))
     return EventViewPublic(
         event=masked(event, principal),
-        allowed_actions=[
-            AllowedAction(action=a.value, name=a.zh) for a in allowed_actions(event.status)
-        ],
+        allowed_actions=[AllowedAction(action=a.value, name=a.zh) for a in actions],
         history=show(store.history(event.id)),
         orders=show([o.model_dump(mode="json") for o in store.orders(event.id)]),
         ai_decisions=show(decisions) if principal.role.acts else [],
@@ -261,7 +269,23 @@ EXPOSED = [
     Action.REOPEN,
     Action.CLOSE,
     Action.SUPERVISE,
+    Action.REPORT_PROGRESS,
 ]
+
+
+def check_department(principal: Principal, store: EventStore, event: Event, action: Action) -> str:
+    """A department acts only as itself, on the current order addressed to it; returns its
+    part in that order (lead or assisting)."""
+    if action not in DEPARTMENT_ACTIONS:
+        raise HTTPException(403, detail=f"部门经办人不能执行「{action.zh}」，请联系指挥中心。")
+    part = store.part_of(event.id, principal.jurisdiction)
+    if part is None:
+        raise HTTPException(403, detail=f"事件 {event.id} 当前的工单不是派给本部门的，不能办理。")
+    if part == "assisting" and action not in ASSISTING_ACTIONS:
+        raise HTTPException(
+            403, detail="协办部门只能反馈进展；签收、退单、延期和办结由主办部门操作。"
+        )
+    return part
 
 
 def _act(
@@ -276,6 +300,17 @@ def _act(
         raise HTTPException(403, detail=f"「{action.zh}」需由区县或市级工作人员操作")
     event = visible(store, principal, event_id)
     payload: dict[str, Any] = {}
+    if principal.role is Role.DEPARTMENT:
+        payload["department"] = principal.jurisdiction
+        payload["part"] = check_department(principal, store, event, action)
+    if body.attachments:
+        known = {a["id"] for a in store.attachments.of_event(event.id)}
+        unknown = [a for a in body.attachments if a not in known]
+        if unknown:
+            raise HTTPException(
+                422, detail=f"附件 {'、'.join(map(str, unknown))} 不属于事件 {event.id}"
+            )
+        payload["attachments"] = list(body.attachments)
     if body.hours is not None:
         payload["hours"] = body.hours
     if body.satisfaction is not None:
@@ -294,7 +329,8 @@ def _act(
     if action is Action.RETURN:  # back through routing, the returning department excluded
         try:
             redraft = dispatcher.triage(event.id, by="sanji", force=True)
-            result.redraft = PendingDraft.model_validate(for_caller(redraft, store, principal))
+            if principal.role is not Role.DEPARTMENT:  # the centre adjudicates, not the department
+                result.redraft = PendingDraft.model_validate(for_caller(redraft, store, principal))
         except Exception as exc:
             result.warnings.append(f"退单已登记，但重新分拨失败：{type(exc).__name__}: {exc}")
     return result
@@ -303,7 +339,7 @@ def _act(
 def _endpoint(action: Action) -> Any:
     def endpoint(
         event_id: int,
-        principal: OfficerDep,
+        principal: ActorDep,
         store: StoreDep,
         dispatcher: DispatcherDep,
         body: ActionIn | None = None,

@@ -25,7 +25,8 @@ from api.schemas import (
 )
 from api.security import identify
 from domain.access import Principal
-from domain.lifecycle import Status
+from domain.clock import CHINA_TZ
+from domain.lifecycle import Action, Status
 from domain.models import Event, EventCreate, Source
 from domain.text import CONTROL, check_storable, fit_text, is_empty
 from knowledge import Knowledge
@@ -93,13 +94,37 @@ async def _principal(
     return principal
 
 
-def _request(event: Event, k: Knowledge, principal: Principal) -> dict[str, Any]:
+def _requests(
+    events: list[Event], store: EventStore, k: Knowledge, principal: Principal
+) -> list[dict[str, Any]]:
+    progress = store.latest_progress([e.id for e in events])
+    return [_request(e, k, principal, progress.get(e.id)) for e in events]
+
+
+def _progress_note(k: Knowledge, event: Event, step: dict[str, Any], principal: Principal) -> str:
+    """「渝中区城市管理局 进展反馈：已到场处置（05-01 10:00）」"""
+    code = step["payload"].get("department") or event.lead_department or ""
+    dept = k.departments.get(code)
+    action = Action(step["action"])
+    reason = step.get("reason") or ""
+    if reason and not principal.reveals_personal:
+        reason = mask_text(reason)
+    when = step["at"].astimezone(CHINA_TZ).strftime("%m-%d %H:%M") if step["at"] else ""
+    who = dept.name if dept else "承办部门"
+    return f"{who} {action.zh}" + (f"：{reason}" if reason else "") + f"（{when}）"
+
+
+def _request(
+    event: Event, k: Knowledge, principal: Principal, step: dict[str, Any] | None = None
+) -> dict[str, Any]:
     lead = k.departments.get(event.lead_department or "")
     st = k.subtypes.get(event.subtype or "")
     text = event.text if principal.reveals_personal else mask_text(event.text)
     notes = event.status.zh + ("（督办）" if event.supervised else "")
     if event.duplicate_of:
         notes += f"；已并入事件 {event.duplicate_of}"
+    if step is not None:
+        notes += "；" + _progress_note(k, event, step, principal)
     return {
         "service_request_id": str(event.id),
         "status": "closed" if event.status in CLOSED else "open",
@@ -140,11 +165,12 @@ async def list_requests(
         raws = [raw.strip() for raw in service_request_id.split(",")]
         # ids that cannot exist (not digits, too long for the id column) match nothing
         ids = [int(raw) for raw in raws if raw.isdigit() and len(raw) <= 18]
-        return [
-            _request(e, knowledge, principal)
-            for e in store.get_events(ids)
-            if covers(store, principal, e)
-        ]
+        return _requests(
+            [e for e in store.get_events(ids) if covers(store, principal, e)],
+            store,
+            knowledge,
+            principal,
+        )
     if status not in (None, "open", "closed"):
         raise _error(400, "status 只能是 open 或 closed")
     until = end_date or datetime.now(UTC)
@@ -163,7 +189,7 @@ async def list_requests(
         limit=MAX_RESULTS,
         count=False,
     )
-    return [_request(e, knowledge, principal) for e in store.get_events([r["id"] for r in rows])]
+    return _requests(store.get_events([r["id"] for r in rows]), store, knowledge, principal)
 
 
 @router.get("/requests/{request_id}.json", response_model=list[Open311Request])
@@ -180,7 +206,7 @@ async def get_request(
         event = visible_event(store, principal.scope, principal.actor, int(request_id))
     except (ValueError, NotFound):
         raise _error(404, f"没有编号为 {request_id} 的诉求") from None
-    return [_request(event, knowledge, principal)]
+    return _requests([event], store, knowledge, principal)
 
 
 @router.post(

@@ -131,7 +131,15 @@ async def stream(
             else:
                 al = max(al, n)
             if not principal.scope.allows(change["district"], change["street"]):
-                continue
+                department = principal.scope.department  # its orders, wherever they are
+                if (
+                    not department
+                    or change["event_id"] is None
+                    or not await anyio.to_thread.run_sync(
+                        store.addressed_to, int(change["event_id"]), department, limiter=limiter
+                    )
+                ):
+                    continue
             yield ServerSentEvent(event=EVENTS[kind], id=_id(t, a, al), data=_message(change))
             last_sent = time.monotonic()
         if time.monotonic() - last_sent >= KEEPALIVE_S:

@@ -110,3 +110,27 @@ def test_allowed_actions_lists_what_an_officer_can_do_next() -> None:
     }
     assert allowed_actions(Status.CLOSED) == []
     assert Action.RECEIVE not in {a for s in Status for a in allowed_actions(s)}
+
+
+def test_a_department_acts_on_its_own_part_only() -> None:
+    from domain.lifecycle import department_actions
+
+    assert department_actions(Status.DISPATCHED, "lead") == [Action.ACCEPT, Action.RETURN]
+    assert department_actions(Status.DISPATCHED, "assisting") == []
+    assert department_actions(Status.ACCEPTED, "assisting") == [Action.REPORT_PROGRESS]
+    lead_now = department_actions(Status.IN_PROGRESS, "lead")
+    assert Action.RESOLVE in lead_now and Action.REPORT_PROGRESS in lead_now
+    assert Action.SUPERVISE not in lead_now and Action.APPROVE_EXTENSION not in lead_now
+    assert department_actions(Status.IN_PROGRESS, None) == []
+    assert department_actions(Status.RETURNED, "lead") == []  # the centre rules on a return
+
+
+def test_progress_and_rulings_keep_the_state() -> None:
+    with pytest.raises(IllegalTransition, match="必须填写原因"):
+        apply(Status.IN_PROGRESS, Action.REPORT_PROGRESS, actor="a", at=AT)
+    t = apply(Status.IN_PROGRESS, Action.REPORT_PROGRESS, actor="a", at=AT, reason="已到场")
+    assert t.to_status is Status.IN_PROGRESS
+    ruling = apply(Status.RETURNED, Action.ADJUDICATE, actor="中心", at=AT)
+    assert ruling.to_status is Status.RETURNED
+    with pytest.raises(IllegalTransition):
+        apply(Status.DISPATCHED, Action.ADJUDICATE, actor="中心", at=AT)

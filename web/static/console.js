@@ -8,6 +8,7 @@ import { renderDashboard } from "./dashboard.js";
 import { live } from "./live.js";
 import { renderPeriod } from "./period.js";
 import { renderAlarms } from "./alarms.js";
+import { renderDepartment } from "./department.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -107,10 +108,13 @@ async function route() {
     if (!state.me) state.me = await api.get("/api/v1/auth/me");
     header();
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("on", a.dataset.nav === page);
+    const department = state.me.role === "department"; // its own orders; no assistant
+    for (const a of document.querySelectorAll("[data-nav=assistant], [data-nav=dashboard], [data-nav=period]")) a.hidden = department;
     const ctx = { app, me: state.me, k: await knowledge(), onLeave: (fn) => (state.stop = fn) };
     clear(app, h("p", { class: "muted" }, "正在加载…"));
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
+    if (department) return await renderDepartment(ctx);
     if (page === "assistant") return renderAssistant(ctx);
     if (page === "period") return await renderPeriod(ctx);
     if (page === "alarms") return await renderAlarms(ctx);

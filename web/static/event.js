@@ -1,6 +1,7 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
 import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
+import { actionDialog, adjudicationCard, attachmentsCard } from "./department.js";
 import { live } from "./live.js";
 import { eventAlarms } from "./alarms.js";
 
@@ -9,6 +10,7 @@ const ACTIONS = {
   retriage: "重新分拨", start: "开始处置", request_extension: "申请延期", approve_extension: "批准延期",
   reject_extension: "驳回延期", resolve: "办结", resolve_directly: "直接答复办结", verify: "回访",
   reopen: "重新办理", close: "归档", merge_duplicate: "合并重复件", supervise: "督办",
+  report_progress: "进展反馈", adjudicate: "退单裁定",
 };
 // what each lifecycle action asks for before it is sent
 const FIELDS = {
@@ -23,7 +25,9 @@ const FIELDS = {
   supervise: ["reason"],
 };
 const SUPERVISING = new Set(["supervise", "approve_extension", "reject_extension"]);
-const HIDDEN = new Set(["receive", "triage", "dispatch", "redispatch", "retriage", "merge_duplicate"]);
+const HIDDEN = new Set(["receive", "triage", "dispatch", "redispatch", "retriage", "merge_duplicate", "adjudicate"]);
+// actions that may carry photos or documents: asked for with an upload (department.js)
+const WITH_FILES = new Set(["report_progress", "resolve"]);
 
 function dialog(title, fields, onSubmit) {
   const error = h("div");
@@ -163,6 +167,7 @@ function lifecycleCard(ctx, v, reload) {
   const allowed = v.allowed_actions.filter((a) => !HIDDEN.has(a.action) && !(street && SUPERVISING.has(a.action)));
   if (!allowed.length || ctx.me.role === "integration") return null;
   const act = (a) => {
+    if (ctx.me.role === "department" || WITH_FILES.has(a.action)) return actionDialog(ctx, v.event.id, v.event.version, a, reload);
     const inputs = {};
     const fields = (FIELDS[a.action] || []).map((name) => {
       const optional = name.endsWith("?");
@@ -208,7 +213,7 @@ export async function renderEvent(ctx, id) {
   async function reload() {
     const v = await api.get(`/api/v1/events/${id}`);
     let d = null;
-    if (v.pending_approval) d = await api.get(`/api/v1/events/${id}/draft`);
+    if (v.pending_approval && ctx.me.role !== "department") d = await api.get(`/api/v1/events/${id}/draft`);
     const sensed = ["sensor", "ai_video"].includes(v.event.source) ? await eventAlarms(id).catch(() => null) : null;
     clear(left, eventCard(v, ctx.k), sensed, timeline(v));
     const triage = WAITING.includes(v.event.status) && !d
@@ -218,10 +223,12 @@ export async function renderEvent(ctx, id) {
           try { await api.post(`/api/v1/events/${id}/triage`); await reload(); } catch (e) { toast(e.message); ev.target.disabled = false; }
         } }, "智能分拨"))
       : null;
-    clear(right, d ? draftCard(ctx, v, d, reload) : triage, lifecycleCard(ctx, v, reload), decisions(v),
+    const centre = ctx.me.role !== "department";
+    clear(right, adjudicationCard(ctx, v, reload), d && centre ? draftCard(ctx, v, d, reload) : centre ? triage : null,
+      lifecycleCard(ctx, v, reload), attachmentsCard(ctx, v, reload), decisions(v),
       ["resolved", "verified", "closed"].includes(v.event.status) ? h("p", {}, h("a", { href: `#/review/${id}` }, "查看复盘 →")) : null);
   }
-  const ask = h("button", { class: "noprint", onclick: () => {
+  const ask = h("button", { class: "noprint", hidden: ctx.me.role === "department" || undefined, onclick: () => {
     if (drawer) { drawer.remove(); drawer = null; return; }
     drawer = h("div", { class: "card drawer" }, h("div", { class: "row" }, h("b", { class: "grow" }, `就事件 E${id} 提问`), h("button", { onclick: () => { drawer.remove(); drawer = null; } }, "关闭")), chatPanel(ctx, { eventId: id, thread: `event-${id}` }));
     document.body.append(drawer);

@@ -21,15 +21,16 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
-async function request(method, path, { params, body, raw, signal } = {}) {
+async function request(method, path, { params, body, raw, signal, file } = {}) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (file) headers["Content-Type"] = file.type || "application/octet-stream";
   const res = await fetch(path + query(params), {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: file || (body === undefined ? undefined : JSON.stringify(body)),
     signal,
   });
   if (raw) return res;
@@ -57,6 +58,9 @@ export const api = {
   get: (path, params) => request("GET", path, { params }),
   post: (path, body, params) => request("POST", path, { body, params }),
   raw: (method, path, body, signal) => request(method, path, { body, raw: true, signal }),
+  // a file as the request body (attachments), and a download with the session's token
+  upload: (path, file, params) => request("POST", path, { file, params }),
+  blob: async (path) => (await request("GET", path, { raw: true })).blob(),
   setToken: (token) => (token ? sessionStorage.setItem(TOKEN, token) : sessionStorage.removeItem(TOKEN)),
   hasToken: () => Boolean(sessionStorage.getItem(TOKEN)),
 };
