@@ -479,6 +479,8 @@ class AlarmMetricPublic(BaseModel):
 class AlarmDetailPublic(AlarmPublic):
     metrics: list[AlarmMetricPublic] = Field(description="图中各指标的名称和单位")
     series: list[AlarmSeriesPoint] = Field(description="告警前后的读数（画图用）")
+
+
 # -- departments: their orders, attachments, adjudicated returns, supervision -----------------
 
 

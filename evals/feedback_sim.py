@@ -5,8 +5,8 @@ was delegated elsewhere (say 渣土车违规运输 to the street enforcement tea
 --true-type street_enforcement``), which is the kind of error returns reveal. For a month,
 demo events are stored, triaged by the offline engine and approved; the department named signs
 (签收) when it is the right type, and otherwise returns the order (退单, 非本单位职责). The
-owning centre adjudicates the return: accepted, re-routed to the right department (the event is
-re-triaged and the officer edits the lead), with the adjudication recorded as feedback. A few
+owning centre adjudicates the return (``agents.oversight.adjudicate``, as the console does):
+accepted and re-dispatched to the right department, the ruling recorded as a label. A few
 correct orders are returned too (noise) and the centre rejects those returns.
 
 Then ``agents.feedback.retrain`` runs as ``sanji train --feedback`` does, and the next week's
@@ -34,6 +34,7 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.feedback import FeedbackModel, drift, retrain
+from agents.oversight import adjudicate
 from demo.generator import Generator
 from domain.lifecycle import Action
 from knowledge import Knowledge, default_knowledge
@@ -154,57 +155,30 @@ def run(
                 reason_code=code,
             )
             clock.at += timedelta(hours=1)
+            # the owning centre rules on the return as officers do in the console
             if wrong:
                 accepted += 1
-                jurisdiction = ev.street  # where the event happened (the generator knows)
-                corrected = department_of_type(k, truth, jurisdiction)
-                store.add_feedback(
-                    event_id=event.id,
-                    officer="中心值班长",
-                    kind="return_adjudicated",
-                    payload={
-                        "decision": "accept",
-                        "returned_department": drafted,
-                        "corrected_department": corrected,
-                        "reason_code": code,
-                        "note": "退单理由成立，改派",
-                        "subtype": ev.subtype,
-                        "order_id": None,
-                    },
-                    now=clock.at,
-                )
-                store.transition(
+                corrected = department_of_type(k, truth, ev.street)  # the generator knows where
+                adjudicate(
+                    store,
+                    k,
                     event.id,
-                    Action.RETRIAGE,
-                    actor="中心值班长",
-                    at=clock.at,
-                    reason="退单裁定：改派",
-                )
-                dispatcher.triage(event.id, by="sim", force=True)
-                dispatcher.decide(
-                    event.id,
-                    {"action": "edit", "edits": {"lead_department": corrected}},
-                    by="中心值班长",
+                    "accept",
+                    "中心值班长",
+                    clock.at,
+                    corrected_department=corrected,
+                    note="退单理由成立，改派",
                 )
             else:
                 rejected += 1
-                store.add_feedback(
-                    event_id=event.id,
-                    officer="中心值班长",
-                    kind="return_adjudicated",
-                    payload={
-                        "decision": "reject",
-                        "returned_department": drafted,
-                        "corrected_department": None,
-                        "reason_code": code,
-                        "note": "地址已核实，请继续办理",
-                        "subtype": ev.subtype,
-                        "order_id": None,
-                    },
-                    now=clock.at,
-                )
-                store.transition(
-                    event.id, Action.REDISPATCH, actor="中心值班长", at=clock.at, reason="退单驳回"
+                adjudicate(
+                    store,
+                    k,
+                    event.id,
+                    "reject",
+                    "中心值班长",
+                    clock.at,
+                    note="地址已核实，请继续办理",
                 )
         lead = store.get_event(event.id).lead_department or drafted
         clock.at += timedelta(hours=1)
