@@ -96,6 +96,31 @@ def departments_for(k: Knowledge, q: DepartmentsQuery) -> DepartmentsAnswer:
     return DepartmentsAnswer(subtype=st.code, level=level, lead=lead, assisting=assisting)
 
 
+def _lead_instead(
+    k: Knowledge,
+    answer: DepartmentsAnswer,
+    code: str,
+    lead_level: Level,
+    duty_ids: list[str],
+    level: Level,
+) -> DepartmentsAnswer:
+    """``answer`` owned at ``level`` with department ``code`` leading (at ``lead_level``,
+    citing ``duty_ids``); the former lead and the assisting units assist, each once."""
+    lead = AssignedDepartment(
+        code=code,
+        name=k.departments[code].name,
+        role="lead",
+        level=lead_level,
+        duty_ids=duty_ids,
+        duties=[k.duties[d].text for d in duty_ids],
+    )
+    assisting: list[AssignedDepartment] = []
+    for a in [answer.lead, *answer.assisting]:
+        if a.code != code and a.code not in {x.code for x in assisting}:
+            assisting.append(a.model_copy(update={"role": "assist"}))
+    return DepartmentsAnswer(subtype=answer.subtype, level=level, lead=lead, assisting=assisting)
+
+
 def unlocated_owner(k: Knowledge, place: str, answer: DepartmentsAnswer) -> DepartmentsAnswer:
     """Who holds an event whose place is known less precisely than its level needs: a street
     matter whose district is known but whose street is not (``place`` the district), or a
@@ -105,20 +130,7 @@ def unlocated_owner(k: Knowledge, place: str, answer: DepartmentsAnswer) -> Depa
     change: the caller keeps it."""
     level = Level.CITY if place == k.city.code else Level.DISTRICT
     centre = k.department("governance_center", place, level)
-    duty_ids = ["GC-01"]
-    lead = AssignedDepartment(
-        code=centre.code,
-        name=centre.name,
-        role="lead",
-        level=level,
-        duty_ids=duty_ids,
-        duties=[k.duties[d].text for d in duty_ids],
-    )
-    assisting: list[AssignedDepartment] = []
-    for a in [answer.lead, *answer.assisting]:
-        if a.code != lead.code and a.code not in {x.code for x in assisting}:
-            assisting.append(a.model_copy(update={"role": "assist"}))
-    return DepartmentsAnswer(subtype=answer.subtype, level=level, lead=lead, assisting=assisting)
+    return _lead_instead(k, answer, centre.code, level, ["GC-01"], level)
 
 
 def led_by(
@@ -130,21 +142,8 @@ def led_by(
     above it. The lead cites the duties the subtype gives that type, if any."""
     lv, code = _place(k, type_code, jurisdiction, Level.STREET if lowest else answer.level)
     duty_ids = [d for a in [answer.lead, *answer.assisting] if a.code == code for d in a.duty_ids]
-    lead = AssignedDepartment(
-        code=code,
-        name=k.departments[code].name,
-        role="lead",
-        level=lv,
-        duty_ids=duty_ids,
-        duties=[k.duties[d].text for d in duty_ids],
-    )
-    assisting = [answer.lead.model_copy(update={"role": "assist"}), *answer.assisting]
-    level = lv if lv is not Level.ENTERPRISE else answer.level
-    return DepartmentsAnswer(
-        subtype=answer.subtype,
-        level=level,
-        lead=lead,
-        assisting=[a for a in assisting if a.code != code],
+    return _lead_instead(
+        k, answer, code, lv, duty_ids, lv if lv is not Level.ENTERPRISE else answer.level
     )
 
 
@@ -202,18 +201,4 @@ def device_owner(
     spec = k.department_types[owner_type]
     duty_ids = [d.id for d in spec.duties if any(w in d.text for w in ("监测", "设施", "运行"))]
     duty_ids = duty_ids[:2] or [spec.duties[0].id]
-    lead = AssignedDepartment(
-        code=code,
-        name=k.departments[code].name,
-        role="lead",
-        level=lv,
-        duty_ids=duty_ids,
-        duties=[k.duties[d].text for d in duty_ids],
-    )
-    assisting: list[AssignedDepartment] = []
-    for a in [answer.lead, *answer.assisting]:
-        if a.code != lead.code and a.code not in {x.code for x in assisting}:
-            assisting.append(a.model_copy(update={"role": "assist"}))
-    return DepartmentsAnswer(
-        subtype=answer.subtype, level=answer.level, lead=lead, assisting=assisting
-    )
+    return _lead_instead(k, answer, code, lv, duty_ids, answer.level)

@@ -4,27 +4,19 @@ they belong to, and the devices that went quiet. Screenshots go to tests/artifac
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from knowledge import Knowledge
+from tests.browser.chromium import page_for, require_chromium, shot
 from tests.live import Live, backend_live
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -33,33 +25,6 @@ def live(
 ) -> Iterator[Live]:
     with backend_live(tmp_path_factory.mktemp("alarms"), prepared_data, knowledge, events=20) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def page_for(browser: Browser, live: Live, user: str, width: int = 1280) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(live.url + "/")
-    page.fill("#username", user)
-    page.fill("#password", live.passwords[user])
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("jurisdiction")).to_be_visible()
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def send(live: Live, readings: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,28 +3,22 @@ real server over HTTP. Screenshots of every page go to tests/artifacts/screensho
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from knowledge import Knowledge
+from tests.browser.chromium import no_overflow, page_for, require_chromium, shot
 from tests.live import Live, backend_live
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 BEIJING = timezone(timedelta(hours=8))
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)",
-        allow_module_level=True,
-    )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -35,39 +29,6 @@ def live(
         tmp_path_factory.mktemp("console"), prepared_data, knowledge, events=400
     ) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def page_for(browser: Browser, live: Live, user: str, width: int = 1280) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(live.url + "/")
-    page.fill("#username", user)
-    page.fill("#password", live.passwords[user])
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("jurisdiction")).to_be_visible()
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def no_overflow(page: Page) -> None:
-    """Nothing on the page is wider than the window (no sideways scrolling)."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"] + 1, f"page is {width}px wide"  # type: ignore[index]
 
 
 def code(k: Knowledge, name: str) -> str:

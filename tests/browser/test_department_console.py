@@ -3,25 +3,17 @@ reports progress with a photo and returns another; the owning centre rules on th
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from knowledge import Knowledge
+from tests.browser.chromium import page_for, require_chromium, shot
 from tests.live import Live, backend_live
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium fonts-noto-cjk)",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+require_chromium()
 
 ENFORCEMENT = "500103003.street_enforcement"  # demo account jfb_zhifa
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(200))
@@ -35,28 +27,6 @@ def live(
         tmp_path_factory.mktemp("department-console"), prepared_data, knowledge, events=60
     ) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def page_for(browser: Browser, live: Live, user: str) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(live.url + "/")
-    page.fill("#username", user)
-    page.fill("#password", live.passwords[user])
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("jurisdiction")).to_be_visible()
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def dispatched_to_enforcement(live: Live, external_id: str) -> int:
@@ -99,8 +69,7 @@ def test_a_department_signs_and_reports_progress_with_a_photo(browser: Browser, 
     )
     dialog.locator("button.primary").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "department-orders-1280.png"), full_page=True)
+    shot(page, "department-orders-1280")
     with live.client("jiefangbei") as centre:
         history = centre.get(f"/api/v1/events/{event_id}").json()["history"]
         files = centre.get(f"/api/v1/events/{event_id}/attachments").json()
@@ -129,7 +98,7 @@ def test_a_return_is_ruled_on_by_the_owning_centre(browser: Browser, live: Live)
     card = centre.get_by_test_id("adjudication")
     expect(card).to_contain_text("非本单位职责")
     expect(card.locator("button[data-decision=reject]")).to_be_visible()
-    centre.screenshot(path=str(SHOTS / "event-return-ruling-1280.png"), full_page=True)
+    shot(centre, "event-return-ruling-1280")
     card.locator("button[data-decision=reject]").click()
     ruling = centre.locator("dialog[open]")
     ruling.get_by_test_id("ruling-note").fill("占道经营属执法大队职责")

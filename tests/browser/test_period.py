@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import Browser, Page, expect
 
 from demo.load import load_demo
 from knowledge import Knowledge
 from store import EventStore
+from tests.browser.chromium import no_overflow, page_for, require_chromium, shot
 from tests.live import Live, backend_live
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-from tests.browser.test_console import no_overflow, page_for, shot  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +32,6 @@ def live(
         load_demo(store, knowledge, seed=3, now=datetime.now(UTC), count=0, period_week="500103")
         store.close()
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def open_review(browser: Browser, live: Live, user: str) -> Page:
