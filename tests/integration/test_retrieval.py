@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from evals.retrieval import Question, evaluate, load_dataset, write_report
-from knowledge.embedding import embed_query, model
+from knowledge.embedding import embed_query, model, model_id
 from knowledge.retrieval import BUILTIN_DIR, IndexBuildError, RegulationIndex, open_index
 from knowledge.retrieval.rerank import FEATURES
+from knowledge.retrieval.vectors import ShippedVectors, key
+from tests.unit.test_vectors import SAME_DIRECTION
 from tools.regulations import ArticleQuery, RegulationQuery, get_article, search_regulations
 
 
@@ -352,9 +354,14 @@ def test_a_fresh_data_dir_takes_the_shipped_vectors(built: tuple[RegulationIndex
     assert report.reused == report_units
     uids = [a.uid for a in fresh.units]
     stored = fresh.collection.get(ids=uids[:20], include=["embeddings", "documents"])
-    computed = model().passage(list(stored["documents"]))
+    shipped = ShippedVectors.load(model_id())
+    assert shipped is not None
+    given = [shipped.get(key(text, model_id())) for text in stored["documents"]]
     # Chroma keeps what it was given up to float32 rounding (about 1e-8)
-    np.testing.assert_allclose(np.asarray(stored["embeddings"]), computed, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(stored["embeddings"]), given, rtol=0, atol=1e-6)
+    # and what it was given is the model's vector of the passage (as this CPU computes it)
+    computed = model().passage(list(stored["documents"]))
+    assert (np.sum(np.asarray(given) * computed, axis=1) > SAME_DIRECTION).all()
 
 
 def test_data_dirs_share_the_vector_cache_and_embed_only_what_changed(tmp_path: Path) -> None:
