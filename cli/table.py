@@ -44,6 +44,12 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("index", "cli.regulations:index_app", "法规索引 (regulation index)", group=True),
     Entry("eval", "cli.evals:eval_app", "评测 (evaluation)", group=True),
     Entry("users", "cli.users:users_app", "账号与密钥 (officers and API keys)", group=True),
+    Entry(
+        "alarms",
+        "cli.alarms:alarms_app",
+        "感知告警：从 MQTT/NATS 接收读数、模拟一天的读数 (sensor and AI-video alarms)",
+        group=True,
+    ),
 )
 
 

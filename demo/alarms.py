@@ -104,9 +104,7 @@ class Day:
         """When ``device`` reports during the day (a fixed phase per device)."""
         step = max(device.interval_s, 10)
         phase = self.rng(f"phase:{device.id}").randrange(step)
-        return [
-            self.start + timedelta(seconds=s) for s in range(phase, 24 * 3600, step)
-        ]
+        return [self.start + timedelta(seconds=s) for s in range(phase, 24 * 3600, step)]
 
     def kind(self, *kinds: str) -> list[SimDevice]:
         return [d for d in self.devices if d.kind in kinds]

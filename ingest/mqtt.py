@@ -59,7 +59,9 @@ class MqttAddress:
     def parse(cls, url: str) -> MqttAddress:
         u = urlparse(url if "://" in url else f"mqtt://{url}")
         if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-            raise BadUrl(f"MQTT 地址应形如 mqtt://主机:端口（如 mqtt://127.0.0.1:1883），收到「{url}」")
+            raise BadUrl(
+                f"MQTT 地址应形如 mqtt://主机:端口（如 mqtt://127.0.0.1:1883），收到「{url}」"
+            )
         try:
             port = u.port or 1883
         except ValueError as e:
@@ -130,7 +132,7 @@ class MqttConsumer:
     def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         with self._lock:
             generation = self._generation
-        self._inbox.put((generation, msg.mid, msg.qos, Message(msg.payload, msg.topic)))
+        self._inbox.put((generation, msg.mid, msg.qos, Message(bytes(msg.payload), msg.topic)))
 
     # the consumer's thread
     def run(self, stop: threading.Event) -> None:
@@ -147,17 +149,18 @@ class MqttConsumer:
         )
         client.loop_start()
         try:
+            items: list[tuple[int, int, int, Message]] = []
+
+            def take(timeout: float) -> Message | None:
+                try:
+                    item = self._inbox.get(timeout=timeout)
+                except queue.Empty:
+                    return None
+                items.append(item)
+                return item[3]
+
             while not stop.is_set():
-                items: list[tuple[int, int, int, Message]] = []
-
-                def take(timeout: float) -> Message | None:
-                    try:
-                        item = self._inbox.get(timeout=timeout)
-                    except queue.Empty:
-                        return None
-                    items.append(item)
-                    return item[3]
-
+                items.clear()
                 batch = collect(take, stop=stop)
                 if not batch or not self.pump.handle(batch):
                     continue

@@ -174,7 +174,9 @@ def publish_http(
             body = b"[" + b",".join(encode([r]) for r in chunk) + b"]"
             answer = client.post(url, content=body, headers=headers)
             if answer.status_code >= 300:
-                raise ConnectionError(f"服务器拒绝了读数（HTTP {answer.status_code}）：{answer.text[:300]}")
+                raise ConnectionError(
+                    f"服务器拒绝了读数（HTTP {answer.status_code}）：{answer.text[:300]}"
+                )
             sent += len(chunk)
             if progress is not None:
                 progress(sent)

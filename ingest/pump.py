@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from domain.alarms import MAX_BATCH, AlarmSink, IngestResult, Outcome, Reading
 from ingest.wire import DeadLetter, DeadLetters, decode
@@ -95,15 +96,15 @@ class Pump:
         for r in readings:
             unique.setdefault(r.key, r)  # a message redelivered within one batch
         repeats = len(readings) - len(unique)
-        results: list[IngestResult] = []
         batch = list(unique.values())
+        results: list[IngestResult] = []
         for start in range(0, len(batch), MAX_BATCH):
             part = batch[start : start + MAX_BATCH]
-            done = self._until_stored(lambda part=part: self._isolating(part, dead))  # type: ignore[misc]
+            done = self._until_stored(partial(self._ingest, part, dead))
             if done is None:
                 return False
             results += done
-        if dead and not self._until_stored(lambda: self.dead_letters.keep(dead) or []):
+        if dead and self._until_stored(partial(self._keep, dead)) is None:
             return False
         with self._lock:
             c = self.counts
@@ -124,20 +125,28 @@ class Pump:
             self.observe(batch, results)
         return True
 
-    def _until_stored(
-        self, attempt: Callable[[], list[IngestResult] | None]
-    ) -> list[IngestResult] | None:
+    def _until_stored(self, attempt: Callable[[], list[IngestResult]]) -> list[IngestResult] | None:
         """``attempt()`` until the store takes it; None if told to stop first."""
         wait = 0.5
         while True:
             try:
-                return attempt() or []
+                return attempt()
             except (StoreError, OSError) as e:
                 self.counts.retries += 1
                 log.error("写入失败（%s），%.1f 秒后重试，消息暂不确认：%s", self.source, wait, e)
                 if self.stop.wait(wait):
                     return None
                 wait = min(wait * 2, self.max_wait_s)
+
+    def _ingest(self, part: list[Reading], dead: list[DeadLetter]) -> list[IngestResult]:
+        found: list[DeadLetter] = []  # fresh on every attempt: a retry adds nothing twice
+        results = self._isolating(part, found)
+        dead += found
+        return results
+
+    def _keep(self, dead: list[DeadLetter]) -> list[IngestResult]:
+        self.dead_letters.keep(dead)
+        return []
 
     def _isolating(self, batch: list[Reading], dead: list[DeadLetter]) -> list[IngestResult]:
         """The sink's results for ``batch``; a reading that makes it fail (not because the
@@ -152,7 +161,7 @@ class Pump:
                 dead.append(
                     DeadLetter(
                         self.source,
-                        f"sanji/readings/{batch[0].device_id}",
+                        f"device:{batch[0].device_id}",
                         batch[0].model_dump_json(),
                         f"处理这个读数时出错（{type(e).__name__}：{e}）",
                     )
@@ -162,9 +171,7 @@ class Pump:
             return self._isolating(batch[:half], dead) + self._isolating(batch[half:], dead)
 
 
-def collect(
-    take: Callable[[float], Message | None], *, stop: threading.Event
-) -> list[Message]:
+def collect(take: Callable[[float], Message | None], *, stop: threading.Event) -> list[Message]:
     """One batch from a blocking source: wait for a first message (up to a second, so a stop
     is noticed), then take more until BATCH_MESSAGES or BATCH_SECONDS after the first."""
     first = take(1.0)
