@@ -127,7 +127,7 @@ class Pump:
 
     def _until_stored(self, attempt: Callable[[], list[IngestResult]]) -> list[IngestResult] | None:
         """``attempt()`` until the store takes it; None if told to stop first."""
-        wait = 0.5
+        wait = min(0.5, self.max_wait_s)
         while True:
             try:
                 return attempt()
