@@ -33,7 +33,7 @@ STREAM = "SANJI_READINGS"
 SUBJECT = "sanji.readings.>"
 DURABLE = "sanji-alarms"
 #: how long JetStream waits for an acknowledgement before delivering a message again
-ACK_WAIT_S = 60.0
+ACK_WAIT_S = 30.0
 
 
 def subject_for(device_id: str, prefix: str = "sanji.readings") -> str:

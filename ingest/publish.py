@@ -112,10 +112,13 @@ def publish_nats(
     stream: str = "SANJI_READINGS",
     subject: str = "sanji.readings.>",
     progress: Progress | None = None,
+    dedupe: bool = True,
 ) -> int:
     """Publish to ``{subject prefix}.{device_id}`` on the stream (created when missing);
-    returns the readings sent once the stream acknowledged them all."""
-    return asyncio.run(_publish_nats(url, messages, stream, subject, progress))
+    returns the readings sent once the stream acknowledged them all. ``dedupe`` sets
+    ``Nats-Msg-Id`` to the reading's key on one-reading messages, so the stream itself drops
+    a resend within its duplicate window."""
+    return asyncio.run(_publish_nats(url, messages, stream, subject, progress, dedupe))
 
 
 async def _publish_nats(
@@ -124,6 +127,7 @@ async def _publish_nats(
     stream: str,
     subject: str,
     progress: Progress | None,
+    dedupe: bool,
 ) -> int:
     from ingest.nats import connect, ensure_stream
 
@@ -135,7 +139,7 @@ async def _publish_nats(
         sent = 0
         futures = []
         for chunk in messages:
-            headers = {"Nats-Msg-Id": chunk[0].key} if len(chunk) == 1 else None
+            headers = {"Nats-Msg-Id": chunk[0].key} if dedupe and len(chunk) == 1 else None
             futures.append(
                 await js.publish_async(
                     f"{prefix}.{chunk[0].device_id}", encode(chunk), headers=headers
