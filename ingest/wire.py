@@ -73,7 +73,8 @@ class Decoded:
 
 
 def _text(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace")
+    """The body as text a database can keep (undecodable bytes and NUL shown as U+FFFD)."""
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     if len(text) > KEEP_CHARS:
         return text[:KEEP_CHARS] + f"…（共 {len(text)} 字，已截断）"
     return text
