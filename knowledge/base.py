@@ -32,6 +32,7 @@ from knowledge.models import (
     Urgency,
     UrgencyLevel,
 )
+from knowledge.sensing import Sensing, load_sensing
 from knowledge.yamlfile import YamlFile
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -65,6 +66,8 @@ class Knowledge:
     #: well-known places a text may name instead of a street (landmarks.yaml)
     landmarks: tuple[Landmark, ...] = ()
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    #: device kinds, alarm rules and the device registry (alarm_rules.yaml, devices/*.yaml)
+    sensing: Sensing = field(default_factory=Sensing, repr=False)
 
     @property
     def store_rules(self) -> StoreRules:
@@ -406,6 +409,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         return_reasons={r.code: r for r in reasons.reasons},
         landmarks=landmarks,
         _children=children,
+        sensing=load_sensing(root, nodes, types, subtypes),
     )
 
 

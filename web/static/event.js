@@ -1,6 +1,7 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
 import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
+import { eventAlarms } from "./alarms.js";
 
 const ACTIONS = {
   receive: "受理", triage: "分拨", dispatch: "派单", accept: "签收", return: "退单", redispatch: "改派",
@@ -117,6 +118,7 @@ function draftCard(ctx, v, d, reload) {
     h("h2", {}, "智能派单草稿", " ", h("span", { class: "badge b-grey" }, d.engine === "llm" ? "大模型" : "离线引擎")),
     d.needs_human.length ? h("ul", { class: "warn" }, d.needs_human.map((n) => h("li", {}, n))) : null,
     d.reroute && d.reroute.length ? h("p", { class: "note" }, `退单后重新分拨：${d.reroute.join("；")}`) : null,
+    d.alarm_rules && d.alarm_rules.length ? h("p", { class: "note", "data-testid": "alarm-rules" }, h("b", {}, "感知告警规则："), d.alarm_rules.map((r) => `${r.id} ${r.name}（${r.why}）`).join("；"), " ", h("a", { href: "#/alarms" }, "查看告警")) : null,
     h("h3", {}, `${c.category} · ${c.name}`, h("span", { class: "conf", title: `把握 ${confidence}%` }, h("i", { style: `width:${confidence}%` })), h("span", { class: "muted small" }, `把握 ${confidence}%`)),
     h("p", { class: "muted small" }, "其他可能：", c.alternatives.slice(1).map((a) => `${a.name}（${Math.round(a.probability * 100)}%）`).join("、") || "无"),
     h("ul", { class: "depts" },
@@ -206,7 +208,8 @@ export async function renderEvent(ctx, id) {
     const v = await api.get(`/api/v1/events/${id}`);
     let d = null;
     if (v.pending_approval) d = await api.get(`/api/v1/events/${id}/draft`);
-    clear(left, eventCard(v, ctx.k), timeline(v));
+    const sensed = ["sensor", "ai_video"].includes(v.event.source) ? await eventAlarms(id).catch(() => null) : null;
+    clear(left, eventCard(v, ctx.k), sensed, timeline(v));
     const triage = WAITING.includes(v.event.status) && !d
       ? h("section", { class: "card" }, h("p", {}, "这件事件还没有派单草稿。"),
         h("button", { class: "primary", "data-testid": "triage", onclick: async (ev) => {
