@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.common import console, err, fail, get_settings
+from cli.common import console, err, fail
 
 if TYPE_CHECKING:
     from agents.runtime import Services
@@ -67,10 +67,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _sink(services: Services) -> AlarmSink:
-    perception = getattr(services, "perception", None)
-    if perception is None:
-        fail("这个版本的 Sanji 还没有感知管道（services.perception），无法接收读数")
-    sink: AlarmSink = perception
+    sink: AlarmSink = services.perception
     return sink
 
 
@@ -98,16 +95,16 @@ def consume(
     from ingest.mqtt import MqttConsumer
     from ingest.nats import NatsConsumer
     from ingest.pump import Pump
-    from ingest.wire import JsonlDeadLetters
+    from ingest.wire import JsonlDeadLetters, StoreDeadLetters
 
     kind, url = _one(mqtt=mqtt, nats=nats)
     _check_url(kind, url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    letters = dead_letters or get_settings().data_dir / "deadletter" / "readings.jsonl"
     stop = _stop_on_signals()
     err.print("正在准备感知管道…")
     with services() as built:
-        pump = Pump(_sink(built), JsonlDeadLetters(letters), kind, stop=stop)
+        letters = JsonlDeadLetters(dead_letters) if dead_letters else StoreDeadLetters(built.store)
+        pump = Pump(_sink(built), letters, kind, stop=stop)
         consumer: MqttConsumer | NatsConsumer
         if kind == "mqtt":
             consumer = MqttConsumer(url, pump, topic=f"{topic}/#", client_id=client_id)
@@ -138,11 +135,7 @@ def _devices(folder: Path | None) -> list[SimDevice]:
             fail(f"设备登记目录不存在：{folder}")
         return load_devices(folder)
     k = default_knowledge()
-    registered = getattr(k, "devices", None)
-    if registered:
-        entries = registered.values() if isinstance(registered, dict) else registered
-        return [SimDevice.of(d.model_dump() if hasattr(d, "model_dump") else d) for d in entries]
-    return load_devices(k.source / "devices")
+    return [SimDevice.of(d.model_dump()) for d in k.sensing.devices.values()]
 
 
 @alarms_app.command("simulate")

@@ -3,25 +3,31 @@
 One message is one JSON object, ``Reading.model_dump_json()``, or a JSON array of them (a
 gateway's batch). :func:`decode` turns a message body into the readings it carries and, for
 what fails, a Chinese reason; nothing is dropped silently: a bad message or a bad item of an
-array becomes a :class:`DeadLetter`, kept by a :class:`DeadLetters` store and then
+array becomes a :class:`DeadLetter`, kept by a :class:`DeadLetters` store (the store's log of
+rejected readings, or a JSON Lines file) and then
 acknowledged, so a poison message never blocks the stream or crashes the consumer."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
 from domain.alarms import MAX_BATCH, Reading
 from domain.messages import validation_message
+
+if TYPE_CHECKING:
+    from store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,39 @@ class JsonlDeadLetters:
             os.fsync(f.fileno())
         for x in letters:
             log.warning("死信（%s %s）：%s", x.source, x.where, x.reason)
+
+
+class StoreDeadLetters:
+    """Dead letters in the store's log of rejected readings (``rejected_readings``), beside
+    the readings the pipeline refused, where officers and the API see them. Keyed by a hash
+    of where and what, so a redelivered bad message is kept once."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def keep(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        rows = []
+        for x in letters:
+            digest = hashlib.sha1(f"{x.source}\n{x.where}\n{x.body}".encode()).hexdigest()
+            device = re.split(r"[/.]", x.where.removeprefix("device:"))[-1]
+            rows.append(
+                {
+                    "key": f"dead:{digest}",
+                    "device_id": device if _DEVICE.fullmatch(device) else None,
+                    "reason": x.reason,
+                    "body": {"source": x.source, "where": x.where, "text": x.body},
+                }
+            )
+        with self.store.db.transaction():
+            self.store.alarms.reject(rows, now=datetime.now(UTC))
+        for x in letters:
+            log.warning("死信（%s %s）：%s", x.source, x.where, x.reason)
+
+
+#: what a device id looks like in the registry
+_DEVICE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,63}")
 
 
 @dataclass

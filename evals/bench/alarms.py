@@ -149,13 +149,17 @@ def _store_counts(settings: Any) -> dict[str, int]:
 
     store = open_store(settings)
     try:
-        one = store.db.fetchone
+
+        def one(sql: str) -> int:
+            row = store.db.fetchone(sql)
+            return int(row["n"]) if row else 0
+
         return {
-            "readings": int(one("SELECT COUNT(*) AS n FROM readings")["n"]),
-            "distinct_keys": int(one("SELECT COUNT(DISTINCT key) AS n FROM readings")["n"]),
-            "rejected": int(one("SELECT COUNT(*) AS n FROM rejected_readings")["n"]),
-            "alarms": int(one("SELECT COUNT(*) AS n FROM alarms")["n"]),
-            "events": int(one("SELECT COUNT(*) AS n FROM events")["n"]),
+            "readings": one("SELECT COUNT(*) AS n FROM readings"),
+            "distinct_keys": one("SELECT COUNT(DISTINCT key) AS n FROM readings"),
+            "rejected": one("SELECT COUNT(*) AS n FROM rejected_readings"),
+            "alarms": one("SELECT COUNT(*) AS n FROM alarms"),
+            "events": one("SELECT COUNT(*) AS n FROM events"),
         }
     finally:
         store.close()

@@ -44,17 +44,21 @@ def storm(knowledge: Knowledge) -> list[Reading]:
 def counts(url: str, knowledge: Knowledge) -> dict[str, Any]:
     store = EventStore.open(url, knowledge.store_rules)
     try:
-        one = store.db.fetchone
+
+        def one(sql: str) -> int:
+            row = store.db.fetchone(sql)
+            return int(row["n"]) if row else 0
+
         twice = store.db.fetchall(
             "SELECT device_id, rule_id, opened_at, COUNT(*) AS n FROM alarms "
             "GROUP BY device_id, rule_id, opened_at HAVING COUNT(*) > 1"
         )
         return {
-            "readings": int(one("SELECT COUNT(*) AS n FROM readings")["n"]),
-            "keys": int(one("SELECT COUNT(DISTINCT key) AS n FROM readings")["n"]),
-            "rejected": int(one("SELECT COUNT(*) AS n FROM rejected_readings")["n"]),
-            "alarms": int(one("SELECT COUNT(*) AS n FROM alarms")["n"]),
-            "events": int(one("SELECT COUNT(*) AS n FROM events")["n"]),
+            "readings": one("SELECT COUNT(*) AS n FROM readings"),
+            "keys": one("SELECT COUNT(DISTINCT key) AS n FROM readings"),
+            "rejected": one("SELECT COUNT(*) AS n FROM rejected_readings"),
+            "alarms": one("SELECT COUNT(*) AS n FROM alarms"),
+            "events": one("SELECT COUNT(*) AS n FROM events"),
             "alarms_twice": len(twice),
         }
     finally:
@@ -69,10 +73,10 @@ def reference(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """The same readings ingested directly, in batches of 500, into a fresh store."""
-    from agents.perception import Perception
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agents.dispatch import Dispatcher
+    from agents.perception import Perception
     from tests.conftest import offline_deps
 
     root = tmp_path_factory.mktemp("reference")
