@@ -113,7 +113,7 @@ def consume(
         console.print(f"开始接收读数（{kind} {url}），按 Ctrl-C 停止")
 
         def report() -> None:
-            last = -1
+            last = 0
             while not stop.wait(every):
                 if pump.counts.readings != last:
                     last = pump.counts.readings

@@ -14,9 +14,11 @@ it died are delivered again (the sink is idempotent: nothing is made twice). An
 acknowledgement is sent only on the connection its message came on: after a reconnect the
 broker redelivers the rest itself.
 
-Broker limits worth knowing (Mosquitto's defaults): ``max_queued_messages 1000`` per client
-drops QoS 1 messages beyond that while the consumer is away or behind; raise it for a fleet
-of devices, or have gateways send arrays of readings (one message, many readings)."""
+Broker limits worth knowing: Mosquitto keeps at most ``max_queued_messages`` (1000 by
+default) per client beyond those in flight and drops the rest. While we are connected, the
+receive maximum below lets up to 65,535 more wait in our inbox; while we are away, only the
+queue is left: raise it for a fleet of devices, or have gateways send arrays of readings (one
+message, many readings)."""
 
 from __future__ import annotations
 
@@ -40,8 +42,10 @@ TOPIC = "sanji/readings/#"
 CLIENT_ID = "sanji-alarms-consumer"
 #: how long the broker keeps the session (subscription and queued messages) while we are away
 SESSION_EXPIRY_S = 7 * 24 * 3600
-#: how many unacknowledged QoS 1 messages the broker may send us at once (MQTT 5 flow control)
-RECEIVE_MAXIMUM = 2000
+#: how many unacknowledged QoS 1 messages the broker may send us at once (MQTT 5 flow control):
+#: the most, so that what waits for us sits in our inbox rather than in the broker's queue,
+#: which Mosquitto caps (``max_queued_messages``, 1000 by default) by dropping messages
+RECEIVE_MAXIMUM = 65535
 
 
 class BadUrl(ValueError):
