@@ -156,11 +156,17 @@ def test_sanji_alarms_consume_killed_mid_stream_loses_nothing_and_makes_nothing_
         assert got["readings"] == got["keys"] == len(storm)
         assert got["alarms_twice"] == 0
         assert (got["alarms"], got["events"]) == (reference["alarms"], reference["events"])
-        # the same messages again: delivered, and nothing new made
-        before = _duplicates(log)
+        # the same messages again: delivered, and nothing new made (the restarted process
+        # has printed all it made before we count its duplicates)
+        wait_for(
+            lambda: _summary(log)["新增"] == len(storm) - at_kill,
+            timeout=120,
+            what="the restarted consumer's summary",
+        )
+        before = _summary(log)["重复"]
         route.publish(storm, per_message=per_message, dedupe=False)
         wait_for(
-            lambda: _duplicates(log) >= before + len(storm),
+            lambda: _summary(log)["重复"] >= before + len(storm),
             timeout=600,
             what="the repeated messages",
         )
@@ -174,9 +180,11 @@ def test_sanji_alarms_consume_killed_mid_stream_loses_nothing_and_makes_nothing_
     assert "已停止" in text
 
 
-def _duplicates(log: Path) -> int:
-    """The duplicate count of the consumer's last printed summary."""
+def _summary(log: Path) -> dict[str, int]:
+    """The counts the running consumer printed last (its lines after its start line)."""
     import re
 
-    found = re.findall(r"重复 (\d+)", log.read_text(encoding="utf-8", errors="replace"))
-    return int(found[-1]) if found else 0
+    text = log.read_text(encoding="utf-8", errors="replace").rsplit("开始接收读数", 1)[-1]
+    found = re.findall(r"新增 (\d+)，重复 (\d+)", text)
+    new, dup = (int(x) for x in found[-1]) if found else (0, 0)
+    return {"新增": new, "重复": dup}
