@@ -117,13 +117,13 @@ def consume(
             while not stop.wait(every):
                 if pump.counts.readings != last:
                     last = pump.counts.readings
-                    console.print(pump.counts.summary())
+                    console.print(pump.counts.summary(), soft_wrap=True)
 
         threading.Thread(target=report, daemon=True).start()
         try:
             consumer.run(stop)
         finally:
-            console.print(f"已停止。{pump.counts.summary()}")
+            console.print(f"已停止。{pump.counts.summary()}", soft_wrap=True)
 
 
 def _devices(folder: Path | None) -> list[SimDevice]:
