@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from domain.alarms import MAX_BATCH, Reading
 from domain.messages import validation_message
@@ -126,10 +126,28 @@ def _invalid(error: ValidationError) -> str:
     return f"读数不合格：{message}" + (f"（另有 {more} 处错误）" if more else "")
 
 
+_MANY: TypeAdapter[list[Reading]] = TypeAdapter(list[Reading])
+
+
+def _fast(body: bytes) -> list[Reading] | None:
+    """The readings of a well-formed message, parsed by pydantic-core straight from the
+    bytes; None when anything is wrong (the slow path then says what, item by item)."""
+    try:
+        if body.lstrip()[:1] == b"[":
+            many = _MANY.validate_json(body)
+            return many if len(many) <= MAX_BATCH else None
+        return [Reading.model_validate_json(body)]
+    except (ValidationError, ValueError):
+        return None
+
+
 def decode(body: bytes, *, source: str, where: str) -> Decoded:
     """The readings a message body carries; what cannot be read becomes a dead letter with a
     Chinese reason (bad UTF-8, bad JSON, neither object nor array, an item failing
     validation). Valid items of an array go through even when others fail."""
+    fast = _fast(body)
+    if fast is not None:
+        return Decoded(fast, [])
     out = Decoded([], [])
 
     def dead(text: str, reason: str) -> None:
