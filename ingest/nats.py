@@ -130,15 +130,15 @@ class NatsConsumer:
         asyncio.run(self._main(stop))
 
     async def _fetch_batch(self, psub: Any) -> list[Msg]:
-        """What is waiting, up to BATCH_MESSAGES; when that is a few, what else arrives
-        within BATCH_SECONDS. A fetch is only sent for messages known to be waiting, or with
+        """What is waiting, up to BATCH_MESSAGES; when that is only a few (a quiet stream),
+        what else arrives within BATCH_SECONDS. A fetch is only sent for messages known to be waiting, or with
         a full second to linger: a pull request that times out on the client may still be
         answered by the server, and its messages would then wait ``ack_wait`` to come back."""
         try:
             msgs = list(await psub.fetch(batch=BATCH_MESSAGES, timeout=1.0))
         except (NatsTimeout, TimeoutError):
             return []
-        if len(msgs) < BATCH_MESSAGES:
+        if len(msgs) < BATCH_MESSAGES // 10:
             await asyncio.sleep(BATCH_SECONDS)
             try:
                 waiting = (await psub.consumer_info()).num_pending or 0
