@@ -4,7 +4,8 @@ from a reading's publication to its event's draft, and a consumer restart (SIGKI
 with nothing lost and nothing made twice. Reports numbers; never fails on timing.
 
     python -m evals.bench.alarms [--broker mqtt|nats|both] [--seconds 30] [--rate 2000]
-        [--per-message 1] [--workdir DIR] [--database-url URL] [--out FILE]
+        [--per-message 1] [--floor] [--no-restart] [--mqtt-url URL] [--nats-url URL]
+        [--workdir DIR] [--database-url URL] [--out FILE]
 
 Input: simulated days (``demo.alarms``) of every registered device, consecutive days from
 2026-07-01 until there are ``seconds × rate`` readings, published at ``rate`` readings per
@@ -352,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--rate", type=float, default=2000)
     p.add_argument("--per-message", type=int, default=1)
+    p.add_argument("--mqtt-url", default=URLS["mqtt"])
+    p.add_argument("--nats-url", default=URLS["nats"])
     p.add_argument("--workdir", type=Path, default=Path("data/bench/alarms"))
     p.add_argument("--database-url")
     p.add_argument("--no-restart", action="store_true")
@@ -367,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         report["floor"] = floor(readings, a.workdir, a.database_url)
         print(json.dumps({"floor": report["floor"]}), flush=True)
     for broker in ["mqtt", "nats"] if a.broker == "both" else [a.broker]:
-        args = (broker, URLS[broker], readings, a.rate, a.per_message, a.workdir, a.database_url)
+        url = a.mqtt_url if broker == "mqtt" else a.nats_url
+        args = (broker, url, readings, a.rate, a.per_message, a.workdir, a.database_url)
         run = {"sustained": sustained(*args)}
         print(json.dumps(run, ensure_ascii=False), flush=True)
         if not a.no_restart:
