@@ -188,3 +188,50 @@ def _summary(log: Path) -> dict[str, int]:
     found = re.findall(r"新增 (\d+)，重复 (\d+)", text)
     new, dup = (int(x) for x in found[-1]) if found else (0, 0)
     return {"新增": new, "重复": dup}
+
+
+def test_simulate_over_http_feeds_the_api_and_a_second_run_makes_nothing_new(
+    knowledge: Knowledge, prepared_data: Path, tmp_path: Path
+) -> None:
+    """``sanji alarms simulate --http``: the storm hour through ``POST /api/v1/alarms`` with an
+    integration's API key; the same day again is all duplicates."""
+    from tests.live import backend_live
+
+    with backend_live(tmp_path, prepared_data, knowledge, events=0) as live:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SANJI_")}
+        env |= {"SANJI_API_KEY": live.keys["hotline"], "COLUMNS": "200"}
+        cmd = [
+            sys.executable,
+            "-m",
+            "cli",
+            "alarms",
+            "simulate",
+            "--http",
+            f"{live.url}/api/v1/alarms",
+            "--from",
+            "15:00",
+            "--to",
+            "16:00",
+            "--batch",
+            "200",
+        ]
+        first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert first.returncode == 0, first.stderr
+        assert "完成：已发送" in first.stdout
+        with live.client("hotline") as c:
+            alarms = c.get("/api/v1/alarms", params={"limit": 500}).json()
+            assert {a["rule_id"] for a in alarms} >= {"AR-RG-01", "AR-WL-01"}
+            again = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+            )
+            assert again.returncode == 0, again.stderr
+            assert c.get("/api/v1/alarms", params={"limit": 500}).json() == alarms
+        bad = subprocess.run(
+            [*cmd[:6], f"{live.url}/api/v1/alarms"],
+            cwd=ROOT,
+            env={**env, "SANJI_API_KEY": "wrong"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert bad.returncode == 1 and "服务器拒绝了读数（HTTP 401）" in bad.stderr
