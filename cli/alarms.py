@@ -167,6 +167,7 @@ def simulate(
     """发布一天的模拟读数：午后暴雨、夜间渣土车、传感器离线、解放碑晚间人流聚集。"""
     from demo.alarms import simulate_day
     from ingest.publish import paced, publish_http, publish_mqtt, publish_nats
+    from knowledge import default_knowledge
 
     kind, url = _one(mqtt=mqtt, nats=nats, http=http)
     _check_url(kind, url)
@@ -182,7 +183,7 @@ def simulate(
         fail("没有找到任何设备登记（knowledge/data/devices/*.yaml）")
     readings = [
         r
-        for r in simulate_day(found, which, seed=seed)
+        for r in simulate_day(found, which, seed=seed, knowledge=default_knowledge())
         if window[0] <= _hours_of(r.observed_at, which) < window[1]
     ]
     console.print(

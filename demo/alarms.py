@@ -12,8 +12,12 @@ values on its own interval (``interval_s``); on top of that, *episodes* change t
 
 An episode is a function of the :class:`Day` returning a :class:`Scene`: readings that replace
 a device's regular reading at the same time (metrics) or come beside it (detections), and
-devices that fall silent. ``EPISODES`` is the list :func:`simulate_day` plays by default; more
-plug in by appending to it (the 綦江 river pollution episode does)."""
+devices that fall silent; an episode with a model of its own may take over whole devices
+(``Scene.owns``). ``EPISODES`` is the list :func:`simulate_day` plays by default; more plug in
+by appending to it. The 綦江 river pollution episode (``demo.episodes.pollution_episode``,
+readings of every basin station) plugs in as an episode returning
+``Scene(readings=episode.readings, owns={r.device_id for r in episode.readings})``, with the
+knowledge from ``Day.knowledge``."""
 
 from __future__ import annotations
 
@@ -78,6 +82,9 @@ class Scene:
 
     readings: list[Reading] = field(default_factory=list)
     silent_from: dict[str, datetime] = field(default_factory=dict)  # device id → last moment
+    #: devices whose whole day the episode writes (their regular readings are dropped): an
+    #: episode with a model of its own, such as the river network's pollution plume
+    owns: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class Day:
     devices: tuple[SimDevice, ...]
     day: date
     seed: int
+    #: the knowledge, for episodes that need more than the devices (the river network)
+    knowledge: Any = None
 
     @property
     def start(self) -> datetime:
@@ -282,9 +291,10 @@ def simulate_day(
     *,
     seed: int = 7,
     episodes: Iterable[Episode] | None = None,
+    knowledge: Any = None,
 ) -> list[Reading]:
     """Every reading of ``devices`` on ``day`` (Beijing time), in time order."""
-    d = Day(tuple(devices), day, seed)
+    d = Day(tuple(devices), day, seed, knowledge)
     by_slot: dict[tuple[str, datetime, str | None], Reading] = {}
     for device in d.devices:
         rng = d.rng(f"normal:{device.id}")
@@ -295,6 +305,8 @@ def simulate_day(
     silent: dict[str, datetime] = {}
     for episode in EPISODES if episodes is None else episodes:
         scene = episode(d)
+        if scene.owns:
+            by_slot = {slot: r for slot, r in by_slot.items() if slot[0] not in scene.owns}
         for r in scene.readings:
             label = r.detection.label if r.detection else None
             by_slot[(r.device_id, r.observed_at, label)] = r

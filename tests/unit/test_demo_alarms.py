@@ -118,6 +118,24 @@ def test_an_episode_plugs_in_and_replaces_regular_readings(devices: list[SimDevi
     assert len(low) == 12 and all(at(9) <= r.observed_at < at(12) for r in low)
 
 
+def test_an_episode_with_its_own_model_takes_over_a_device(devices: list[SimDevice]) -> None:
+    """How the river network's pollution episode plugs in: it writes the station's whole day
+    on its own schedule, and the regular readings of that station are dropped."""
+
+    def plume(day: Day) -> Scene:
+        station = next(d for d in day.devices if d.kind == "water_quality")
+        times = [day.at(h / 4) for h in range(96)]
+        return Scene(
+            readings=[day.reading(station, t, {"do_mg_l": 3.0}) for t in times],
+            owns={station.id},
+        )
+
+    readings = simulate_day(devices, DAY, episodes=[*EPISODES, plume])
+    water = [r for r in readings if r.device_id == "JB-WQ-01"]
+    assert len(water) == 96 and {r.metrics["do_mg_l"] for r in water} == {3.0}
+    assert len([r for r in readings if r.device_id == "YZ-RG-01"]) == 288  # others untouched
+
+
 def test_the_shipped_registry_if_present_simulates(devices: list[SimDevice]) -> None:
     shipped = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "devices"
     if not shipped.is_dir():
