@@ -117,8 +117,10 @@ class NatsConsumer:
         stream: str = STREAM,
         subject: str = SUBJECT,
         durable: str = DURABLE,
+        ack_wait_s: float = ACK_WAIT_S,
     ) -> None:
         self.url = check_url(url)
+        self.ack_wait_s = ack_wait_s
         self.pump = pump
         self.stream = stream
         self.subject = subject
@@ -149,6 +151,22 @@ class NatsConsumer:
                 pass
         return msgs
 
+    async def _handle(self, batch: list[Message], msgs: list[Msg]) -> bool:
+        """The pump's verdict on a batch, telling JetStream every few seconds that the batch
+        is still being worked on (while the store is down the pump waits), so that after
+        ``ack_wait`` it is not handed to another instance pulling from the same durable."""
+        work = asyncio.ensure_future(asyncio.to_thread(self.pump.handle, batch))
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(work), timeout=self.ack_wait_s / 3)
+            except TimeoutError:
+                for m in msgs:
+                    try:
+                        await m.in_progress()
+                    except Exception as e:  # redelivered later; the sink makes nothing twice
+                        log.warning("无法延长消息的确认期限（%s）", e)
+                        break
+
     async def _main(self, stop: threading.Event) -> None:
         nc = await connect(self.url, name=f"sanji-consumer-{self.durable}", stop=stop)
         self.pump.counts.connects += 1
@@ -162,7 +180,7 @@ class NatsConsumer:
                 config=ConsumerConfig(
                     ack_policy=AckPolicy.EXPLICIT,
                     deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=ACK_WAIT_S,
+                    ack_wait=self.ack_wait_s,
                     max_ack_pending=20_000,
                 ),
             )
@@ -178,7 +196,7 @@ class NatsConsumer:
                 if not msgs:
                     continue
                 batch = [Message(m.data, m.subject) for m in msgs]
-                if not await asyncio.to_thread(self.pump.handle, batch):
+                if not await self._handle(batch, msgs):
                     break
                 for m in msgs:
                     try:

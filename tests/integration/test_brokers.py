@@ -12,14 +12,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from domain.alarms import Reading
+from domain.alarms import IngestResult, Reading
 from ingest.mqtt import MqttConsumer
 from ingest.nats import NatsConsumer
 from ingest.publish import paced, publish_mqtt, publish_nats
@@ -86,11 +87,16 @@ class Route:
             f"d-{self.tag}",
         ]
 
-    def consumer(self, pump: Pump) -> MqttConsumer | NatsConsumer:
+    def consumer(self, pump: Pump, ack_wait_s: float = 30) -> MqttConsumer | NatsConsumer:
         if self.kind == "mqtt":
             return MqttConsumer(self.url, pump, topic=f"{self.topic}/#", client_id=f"c-{self.tag}")
         return NatsConsumer(
-            self.url, pump, stream=self.stream, subject=self.subject, durable=f"d-{self.tag}"
+            self.url,
+            pump,
+            stream=self.stream,
+            subject=self.subject,
+            durable=f"d-{self.tag}",
+            ack_wait_s=ack_wait_s,
         )
 
     def publish(
@@ -273,3 +279,50 @@ def test_the_consumer_comes_back_after_a_broker_restart(kind: str, tmp_path: Pat
         if kind == "mqtt":
             assert pump.counts.connects >= 2  # a new connection, the same session
         assert sink.keys() == {r.key for r in readings(route.tag, 600)}
+
+
+def test_while_the_store_is_down_messages_wait_unacknowledged_and_arrive_once(
+    route: Route, tmp_path: Path
+) -> None:
+    """The store refuses for a while (StoreError): the batch is retried, nothing is
+    acknowledged meanwhile, nothing is lost, and nothing is taken twice, though the outage
+    lasts several times JetStream's ack wait (2 s here)."""
+    import time
+
+    from store.errors import StoreError
+
+    sink = SqliteSink(tmp_path / "sink.db")
+    down_until = [0.0]
+    taken: Counter[str] = Counter()
+
+    class Flaky:
+        def ingest(self, batch: Sequence[Reading]) -> list[IngestResult]:
+            if time.monotonic() < down_until[0]:
+                raise StoreError("数据库暂时不可用")
+            taken.update(r.key for r in batch)
+            return sink.ingest(batch)
+
+    pump = Pump(Flaky(), JsonlDeadLetters(tmp_path / "dead.jsonl"), route.kind, max_wait_s=1)
+    consumer = route.consumer(pump, ack_wait_s=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(consumer.connected.is_set, timeout=60, what="the consumer to connect")
+        warm = readings(f"{route.tag}-warm", 1)
+
+        def warmed() -> bool:
+            route.publish(warm)
+            return sink.count() == 1
+
+        wait_for(warmed, what="a first reading")
+        down_until[0] = time.monotonic() + 8
+        outage = readings(route.tag, 50)
+        route.publish(outage)
+        wait_for(lambda: sink.count() == 51, what="the readings after the outage")
+        assert pump.counts.retries >= 2
+        time.sleep(3)  # room for a redelivery to show up, were there one
+        assert [taken[r.key] for r in outage] == [1] * 50
+    finally:
+        stop.set()
+        thread.join(timeout=60)
