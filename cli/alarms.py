@@ -66,6 +66,16 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+class _NotYet:
+    """The pump's sink and dead letters before the pipeline is built (never called)."""
+
+    def ingest(self, batch: Any) -> Any:
+        raise RuntimeError("the pipeline is not built yet")
+
+    def keep(self, letters: Any) -> None:
+        raise RuntimeError("the pipeline is not built yet")
+
+
 def _sink(services: Services) -> AlarmSink:
     sink: AlarmSink = services.perception
     return sink
@@ -101,29 +111,39 @@ def consume(
     _check_url(kind, url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     stop = _stop_on_signals()
-    err.print("正在准备感知管道…")
-    with services() as built:
-        letters = JsonlDeadLetters(dead_letters) if dead_letters else StoreDeadLetters(built.store)
-        pump = Pump(_sink(built), letters, kind, stop=stop)
-        consumer: MqttConsumer | NatsConsumer
-        if kind == "mqtt":
-            consumer = MqttConsumer(url, pump, topic=f"{topic}/#", client_id=client_id)
-        else:
-            consumer = NatsConsumer(url, pump, stream=stream, subject=subject, durable=durable)
-        console.print(f"开始接收读数（{kind} {url}），按 Ctrl-C 停止")
+    # the pump gets its sink once the pipeline is built; an MQTT consumer connects first, so
+    # the broker keeps delivering to this session (into the inbox, unacknowledged) meanwhile
+    pump = Pump(_NotYet(), _NotYet(), kind, stop=stop)
+    consumer: MqttConsumer | NatsConsumer
+    if kind == "mqtt":
+        consumer = MqttConsumer(url, pump, topic=f"{topic}/#", client_id=client_id)
+        consumer.connect()
+    else:
+        consumer = NatsConsumer(url, pump, stream=stream, subject=subject, durable=durable)
+    try:
+        err.print("正在准备感知管道…")
+        with services() as built:
+            pump.sink = _sink(built)
+            pump.dead_letters = (
+                JsonlDeadLetters(dead_letters) if dead_letters else StoreDeadLetters(built.store)
+            )
+            console.print(f"开始接收读数（{kind} {url}），按 Ctrl-C 停止")
 
-        def report() -> None:
-            last = 0
-            while not stop.wait(every):
-                if pump.counts.readings != last:
-                    last = pump.counts.readings
-                    console.print(pump.counts.summary(), soft_wrap=True)
+            def report() -> None:
+                last = 0
+                while not stop.wait(every):
+                    if pump.counts.readings != last:
+                        last = pump.counts.readings
+                        console.print(pump.counts.summary(), soft_wrap=True)
 
-        threading.Thread(target=report, daemon=True).start()
-        try:
-            consumer.run(stop)
-        finally:
-            console.print(f"已停止。{pump.counts.summary()}", soft_wrap=True)
+            threading.Thread(target=report, daemon=True).start()
+            try:
+                consumer.run(stop)
+            finally:
+                console.print(f"已停止。{pump.counts.summary()}", soft_wrap=True)
+    finally:
+        if isinstance(consumer, MqttConsumer):
+            consumer.close()  # when building the pipeline failed; run() closes it otherwise
 
 
 def _devices(folder: Path | None) -> list[SimDevice]:

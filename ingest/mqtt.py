@@ -113,6 +113,7 @@ class MqttConsumer:
         self._inbox: queue.Queue[tuple[int, int, int, Message]] = queue.Queue()
         self._generation = 0  # the connection a message came on (acks go on the same one)
         self._lock = threading.Lock()
+        self._client: paho.Client | None = None
         self.connected = threading.Event()
 
     # paho's network thread
@@ -139,8 +140,13 @@ class MqttConsumer:
         self._inbox.put((generation, msg.mid, msg.qos, Message(bytes(msg.payload), msg.topic)))
 
     # the consumer's thread
-    def run(self, stop: threading.Event) -> None:
-        self.pump.stop = stop
+    def connect(self) -> None:
+        """Open the session and start receiving into the inbox (nothing is acknowledged until
+        :meth:`run` has ingested it). ``sanji alarms consume`` calls this before building the
+        pipeline, so a restarted consumer is back at the broker within a second or two, not
+        after the seconds the pipeline takes to build."""
+        if self._client is not None:
+            return
         client = new_client(self.address, self.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -152,6 +158,19 @@ class MqttConsumer:
             self.address.host, self.address.port, keepalive=30, clean_start=False, properties=props
         )
         client.loop_start()
+        self._client = client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.pump.stop = stop
+        self.connect()
+        client = self._client
+        assert client is not None
         try:
             items: list[tuple[int, int, int, Message]] = []
 
@@ -174,5 +193,4 @@ class MqttConsumer:
                     if generation == current and qos > 0:
                         client.ack(mid, qos)
         finally:
-            client.disconnect()
-            client.loop_stop()
+            self.close()
