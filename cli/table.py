@@ -54,6 +54,12 @@ COMMANDS: tuple[Entry, ...] = (
         "cli.oversight:supervise",
         "检查超时工单并按时限规则自动督办（每件工单每一级只督办一次）。",
     ),
+    Entry(
+        "alarms",
+        "cli.alarms:alarms_app",
+        "感知告警：从 MQTT/NATS 接收读数、模拟一天的读数 (sensor and AI-video alarms)",
+        group=True,
+    ),
 )
 
 
