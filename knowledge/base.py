@@ -32,6 +32,7 @@ from knowledge.models import (
     Urgency,
     UrgencyLevel,
 )
+from knowledge.rivers import RiverNetwork, load_rivers
 from knowledge.yamlfile import YamlFile
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -65,6 +66,8 @@ class Knowledge:
     #: well-known places a text may name instead of a street (landmarks.yaml)
     landmarks: tuple[Landmark, ...] = ()
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    #: river networks and the water-quality stations on them (rivers/*.yaml)
+    rivers: RiverNetwork = field(default_factory=RiverNetwork, repr=False)
 
     @property
     def store_rules(self) -> StoreRules:
@@ -406,6 +409,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         return_reasons={r.code: r for r in reasons.reasons},
         landmarks=landmarks,
         _children=children,
+        rivers=load_rivers(root, nodes, types),
     )
 
 
