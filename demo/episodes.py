@@ -74,9 +74,10 @@ def pollution_episode(
     strength: float = 1.0,
     seed: int = 0,
     interval_s: int = 300,
+    span_hours: float = 24.0,
 ) -> PollutionEpisode:
-    """A day (from ``day``, 24 hours) of readings of every water-quality station on the river
-    network, with ``source`` discharging from ``starts_at`` for ``hours``."""
+    """A day (from ``day``, ``span_hours`` long) of readings of every water-quality station on
+    the river network, with ``source`` discharging from ``starts_at`` for ``hours``."""
     net = k.rivers
     src = net.node(source)
     if not src.is_source:
@@ -102,7 +103,7 @@ def pollution_episode(
             "turbidity_ntu": rng.uniform(6.0, 25.0),
         }
         cycle = rng.uniform(0.25, 0.55)  # daily oxygen swing (photosynthesis), peak mid-afternoon
-        steps = int(24 * 3600 / interval_s)
+        steps = int(span_hours * 3600 / interval_s)
         for i in range(steps):
             if rng.random() < 0.01:
                 continue  # a lost transmission

@@ -209,6 +209,7 @@ def _load_file(
     up: dict[str, list[str]],
 ) -> None:
     mine: list[str] = []
+    line_of: dict[str, int] = {}  # node -> index of its reach going down
     for i, n in enumerate(spec.nodes):
         loc: list[int | str] = ["nodes", i]
         if n.id in nodes:
@@ -256,6 +257,7 @@ def _load_file(
             raise f.error(loc, f"{r.downstream} is a source: nothing flows into a source")
         if nodes[r.upstream].kind == "outlet":
             raise f.error(loc, f"{r.upstream} is the outlet: nothing flows out of it")
+        line_of[r.upstream] = i
         down[r.upstream] = Reach(r.upstream, r.downstream, r.length_km, r.velocity_m_s)
         up.setdefault(r.downstream, []).append(r.upstream)
     outlets = [n for n in mine if nodes[n].kind == "outlet"]
@@ -269,9 +271,9 @@ def _load_file(
         seen = {node_id}
         here = node_id
         while here in down:
-            here = down[here].downstream
+            prev, here = here, down[here].downstream
             if here in seen:
-                raise f.error(["nodes", i, "id"], f"{node_id} flows in a loop back to {here}")
+                raise f.error(["reaches", line_of[prev]], f"reach {prev} → {here} closes a loop")
             seen.add(here)
 
 

@@ -48,6 +48,8 @@ SIGNATURES: dict[str, dict[str, int]] = {
 #: source cannot explain
 RULED_OUT = 0.05
 UNEXPLAINED = 0.25
+#: a station between the source and the alarm without readings when the water passed
+UNVERIFIED = 0.8
 
 
 class TraceQuery(BaseModel):
@@ -135,24 +137,29 @@ def _noise(values: list[float]) -> float:
     return 1.4826 * median(steps) / math.sqrt(2) if steps else 0.0
 
 
-def _clean_level(values: list[float], metric: str) -> float:
-    ordered = sorted(values)
-    q = {-1: 0.75, 1: 0.25, 0: 0.5}[DIRECTION[metric]]
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+#: the readings an onset is measured against: those from 4 h to 1 h before it (a slow change,
+#: such as the daily oxygen cycle, moves little in that time; a plume's front moves a lot)
+BASELINE = (timedelta(hours=4), timedelta(hours=1))
 
 
 def detect_onset(series: Sequence[Reading], metric: str) -> datetime | None:
-    """When the metric of one station's readings first departs from its clean level for
+    """When the metric of one station's readings first departs from its recent level for
     ``RUN`` readings in a row (None when it never does)."""
     points = [(to_utc(r.observed_at), r.metrics[metric]) for r in series if metric in r.metrics]
     if len(points) < RUN:
         return None
-    values = [v for _, v in points]
-    clean = _clean_level(values, metric)
-    limit = max(MIN_CHANGE[metric], 4 * _noise(values))
+    limit = max(MIN_CHANGE[metric], 4 * _noise([v for _, v in points]))
     run = 0
-    for i, (_, v) in enumerate(points):
-        d = v - clean
+    lo = hi = 0  # the baseline window points[lo:hi]
+    for i, (t, v) in enumerate(points):
+        while hi < i and points[hi][0] <= t - BASELINE[1]:
+            hi += 1
+        while lo < hi and points[lo][0] < t - BASELINE[0]:
+            lo += 1
+        if hi - lo < 2 * RUN:
+            run = 0
+            continue
+        d = v - median(x for _, x in points[lo:hi])
         bad = {-1: d < -limit, 1: d > limit, 0: abs(d) > limit}[DIRECTION[metric]]
         run = run + 1 if bad else 0
         if run == RUN:
@@ -254,8 +261,8 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
     if q.metric not in WATER_METRICS:
         raise ValueError(f"不是水质指标：{q.metric}（可用：{'、'.join(WATER_METRICS)}）")
     s_node = net.station_node(q.station)
-    onset = to_utc(q.onset)
     series = _series(readings, q.as_of)
+    onset = _front(series.get(q.station, []), q)
     above = net.upstream_within(s_node.id, q.horizon_hours)
     stations = _stations(net, series, q.metric, s_node.id, onset, above)
     anomalous = [s for s in stations if s.status == "anomalous"]
@@ -303,6 +310,7 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
                     "但该站水质正常，基本排除"
                 )
             elif st.status == "no_data":
+                score *= UNVERIFIED
                 evidence.append(f"{st.name}位于下游途中，但该时段无数据，无法佐证")
         explained = [d for d in onsets if net.stations[d] in downstream]
         if not ruled_out and explained:
@@ -392,8 +400,23 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
         top=[c.node for c in top],
         streets=streets,
         districts=districts,
-        summary=_summary(q, s_node.name, name_of[first], onsets[first], changed, top, districts),
+        summary=_summary(
+            q, onset, s_node.name, name_of[first], onsets[first], changed, top, districts
+        ),
     )
+
+
+def _front(series: list[Reading], q: TraceQuery) -> datetime:
+    """When the change at the alarm station began: a threshold rule fires when the value
+    crosses a limit, which may be hours after the plume's front arrived; the station's own
+    readings tell when they departed from their recent level."""
+    alarm = to_utc(q.onset)
+    seen = detect_onset(
+        [r for r in series if to_utc(r.observed_at) <= alarm + timedelta(hours=1)], q.metric
+    )
+    if seen is not None and alarm - timedelta(hours=q.horizon_hours) <= seen < alarm:
+        return seen
+    return alarm
 
 
 def _km(net: RiverNetwork, start: str, end: str) -> float:
@@ -437,6 +460,7 @@ def _crossed(
 
 def _summary(
     q: TraceQuery,
+    onset: datetime,
     station: str,
     first: str,
     first_at: datetime,
@@ -445,7 +469,13 @@ def _summary(
     districts: list[Crossed],
 ) -> str:
     metric = WATER_METRICS[q.metric][0]
-    text = f"{station}{metric}自{hhmm(q.onset)}起连续异常（{changed}）；最早出现异常的是{first}（{hhmm(first_at)}）。"
+    began = hhmm(onset)
+    if onset != to_utc(q.onset):
+        began += f"（{hhmm(q.onset)}触发告警）"
+    text = (
+        f"{station}{metric}自{began}起持续异常（{changed}）；"
+        f"最早出现异常的是{first}（{hhmm(first_at)}）。"
+    )
     if not top:
         return text + f"上游{q.horizon_hours:g}小时流程内未找到符合证据的登记污染源，请现场排查。"
     names = "；".join(f"{c.name}（{c.kind_zh}，{c.street_name}，得分{c.score:.2f}）" for c in top)

@@ -21,6 +21,9 @@ from knowledge import Knowledge, load_knowledge
 from tools.tracing import TraceQuery, detect_onset, trace_upstream
 
 DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
+#: hours of readings before the day: stations report all the time, so a trace early in the
+#: day finds upstream stations' readings of the night before
+HISTORY = 24
 
 
 def _rank(k: Knowledge, ep: PollutionEpisode, station: str, onset: datetime) -> int | None:
@@ -55,7 +58,8 @@ def run(k: Knowledge, sources: list[str], seeds: int) -> list[dict[str, object]]
             ep = pollution_episode(
                 k,
                 source=source,
-                day=DAY,
+                day=DAY - timedelta(hours=HISTORY),
+                span_hours=24 + HISTORY,
                 starts_at=starts,
                 hours=rng.uniform(3.0, 8.0),
                 strength=rng.uniform(0.8, 1.3),
