@@ -22,6 +22,7 @@ from agents.state import TriageContext
 from domain.access import Principal
 from domain.decisions import Decision
 from domain.drafts import (
+    AlarmRuleHit,
     ApprovalWait,
     DispatchDraft,
     DraftCategory,
@@ -89,6 +90,7 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
         needs_human=out.get("needs_human", []),
         injection=out.get("injection", []),
         trace=out.get("trace", []),
+        alarm_rules=[AlarmRuleHit(**x) for x in c.get("alarm_rules", [])],
     )
 
 

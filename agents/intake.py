@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from agents.state import TriageContext, TriageState
-from domain.models import Event, Scope
+from domain.models import Event, Scope, Source
 from domain.text import without_invisible
+from domain.vocabulary import Urgency
 from prompts import Prompt, load
 from tools.claims import find_claims
 from tools.duplicates import DuplicateQuery, find_duplicates
@@ -78,7 +79,12 @@ def classify_event(
 
     text, pred, claims = _weigh_claims(deps, text)
     prompt, usage = None, Usage()
-    if ctx.engine == "llm":
+    alarm = alarm_of(deps, event)
+    if alarm is not None:  # a sensor or video alarm: its rule names the subtype
+        from agents.classifier import Prediction
+
+        pred, claims = Prediction(alarm["subtype"], 1.0, [(alarm["subtype"], 1.0)], "rule"), []
+    elif ctx.engine == "llm":
         if deps.llm is None:
             fallbacks.append("未配置大模型，使用离线引擎")
         else:
@@ -97,6 +103,8 @@ def classify_event(
             pred = shot
     st = k.subtype(pred.subtype)
     urgency, words = urgency_for(k, st.code, text)
+    if alarm is not None and Urgency(alarm["urgency"]).rank > urgency.rank:
+        urgency, words = Urgency(alarm["urgency"]), [r["id"] for r in alarm["rules"]]
 
     loc: dict[str, Any]
     if event.street:
@@ -190,6 +198,9 @@ def classify_event(
         "urgency_words": words,
         "engine": pred.engine,
         "model_version": deps.classifier.version,
+        "alarm_rules": alarm["rules"] if alarm is not None else [],
+        # a silent or stuck sensor is its owner's to fix (routing makes the owner lead)
+        "device_owner": alarm["owner"] if alarm is not None and alarm["data_quality"] else None,
     }
     if stored:
         store.set_classification(
@@ -260,6 +271,34 @@ def _weigh_claims(deps: AgentDeps, text: str) -> tuple[str, Prediction, list[str
     if not found.labelled and same and not escalating:
         return text, pred, []
     return found.body, body, found.claims
+
+
+def alarm_of(deps: AgentDeps, event: Event) -> dict[str, Any] | None:
+    """The alarm a sensor or AI-video event was filed for (``attributes.alarm``), when every
+    rule it cites is a known alarm rule of the subtype it names; else None (a typed-in
+    report claiming to be an alarm is classified by its text like any other)."""
+    alarm = event.attributes.get("alarm")
+    if event.source not in (Source.SENSOR, Source.AI_VIDEO) or not isinstance(alarm, dict):
+        return None
+    sensing = deps.knowledge.sensing
+    cited = alarm.get("rules")
+    if not isinstance(cited, list) or not cited:
+        return None
+    rules = [sensing.rule(str(r.get("id"))) if isinstance(r, dict) else None for r in cited]
+    subtype = alarm.get("subtype")
+    if any(r is None or r.subtype != subtype for r in rules):
+        return None
+    return {
+        "subtype": subtype,
+        "urgency": max((r.urgency for r in rules if r), key=lambda u: u.rank).value,
+        "rules": [
+            {"id": r.id, "name": r.name, "why": str(c.get("why", ""))[:300]}
+            for r, c in zip(rules, cited, strict=True)
+            if r is not None
+        ],
+        "owner": alarm.get("owner"),
+        "data_quality": all(r.data_quality for r in rules if r),
+    }
 
 
 class SubtypeChoice(BaseModel):

@@ -20,7 +20,10 @@ from tools.drafting import draft_order
 
 def _routing_chose(routing: dict[str, Any]) -> bool:
     return bool(
-        routing.get("engine") == "llm" or routing.get("reroute") or routing.get("unlocated")
+        routing.get("engine") == "llm"
+        or routing.get("reroute")
+        or routing.get("unlocated")
+        or routing.get("owner_leads")
     )
 
 
@@ -67,6 +70,13 @@ def plan_disposal(
         )
     if routing.get("reroute"):
         extra.append("退单后重新分拨：" + "；".join(routing["reroute"]))
+    if c.get("alarm_rules"):
+        extra.append(
+            "感知告警规则："
+            + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in c["alarm_rules"])
+        )
+    if routing.get("owner_leads"):
+        extra.append("设备离线或数据异常，由设备权属单位主办修复")
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
     basis = (

@@ -15,7 +15,13 @@ from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
 from tools.escalation import EscalationQuery, escalate, spans
 from tools.pii import mask_text
-from tools.routing import DepartmentsAnswer, DepartmentsQuery, departments_for, unlocated_owner
+from tools.routing import (
+    DepartmentsAnswer,
+    DepartmentsQuery,
+    departments_for,
+    device_owner,
+    unlocated_owner,
+)
 
 
 def route_event(
@@ -47,6 +53,9 @@ def route_event(
         answer = departments_for(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )
+    owner = c.get("device_owner")
+    if owner in k.department_types:  # a data-quality event: the device's owner leads
+        answer = device_owner(k, owner, jurisdiction, answer)
     needs_human = list(state.get("needs_human", []))
     district = loc.get("district")
     # the place is known less precisely than the event's level needs: a street matter (its own
@@ -105,6 +114,7 @@ def route_event(
         "returns": returns,
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
+        "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner
     }
     trace = audit(
         deps,

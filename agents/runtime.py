@@ -21,6 +21,7 @@ from agents.classifier import ensure_classifier, zero_shot
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import build_llm
+from agents.perception import Perception
 from knowledge import Knowledge, default_knowledge
 from knowledge.retrieval import RegulationIndex, open_index, open_ready_index
 from settings import Settings
@@ -105,6 +106,19 @@ class Services:
     def chat(self) -> ChatAssistant:
         """The officers' assistant, sharing the dispatcher's checkpointer and drafts."""
         return ChatAssistant(self.deps, self.checkpointer, self.dispatcher)
+
+    @cached_property
+    def perception(self) -> Perception:
+        """The one alarm sink: readings from the API and the brokers become alarms and
+        events; its windows and open alarms are rebuilt from the store at first use. New
+        events are triaged when there is a checkpointer to keep their drafts."""
+        return Perception(
+            self.store,
+            self.knowledge,
+            self.dispatcher,
+            clock=self.deps.clock,
+            draft=self.checkpointer is not None,
+        )
 
     def warm_up(self, progress: Progress = _quiet) -> None:
         """Build the lazy parts (label embeddings of the zero-shot path, the lexical index)

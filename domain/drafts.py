@@ -59,6 +59,14 @@ class EscalationRuleHit(BaseModel):
     why: str
 
 
+class AlarmRuleHit(BaseModel):
+    """A perception rule (knowledge/data/alarm_rules.yaml) whose alarm the event was filed for."""
+
+    id: str
+    name: str
+    why: str
+
+
 class DraftLocation(BaseModel):
     street: str | None
     district: str | None
@@ -96,6 +104,9 @@ class DispatchDraft(BaseModel):
     needs_human: list[str] = Field(description="需要人工确认的原因")
     injection: list[str] = Field(description="文本中疑似对模型下指令的片段")
     trace: list[dict[str, Any]] = Field(description="各智能体的引擎、用时和回退记录")
+    alarm_rules: list[AlarmRuleHit] = Field(
+        default=[], description="物联感知或AI视频告警事件所触发的告警规则"
+    )
 
 
 class ApprovalWait(BaseModel):

@@ -33,6 +33,7 @@ from knowledge.models import (
     UrgencyLevel,
 )
 from knowledge.rivers import RiverNetwork, load_rivers
+from knowledge.sensing import Sensing, load_sensing
 from knowledge.yamlfile import YamlFile
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -66,6 +67,8 @@ class Knowledge:
     #: well-known places a text may name instead of a street (landmarks.yaml)
     landmarks: tuple[Landmark, ...] = ()
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    #: device kinds, alarm rules and the device registry (alarm_rules.yaml, devices/*.yaml)
+    sensing: Sensing = field(default_factory=Sensing, repr=False)
     #: river networks and the water-quality stations on them (rivers/*.yaml)
     rivers: RiverNetwork = field(default_factory=RiverNetwork, repr=False)
 
@@ -409,6 +412,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         return_reasons={r.code: r for r in reasons.reasons},
         landmarks=landmarks,
         _children=children,
+        sensing=load_sensing(root, nodes, types, subtypes),
         rivers=load_rivers(root, nodes, types),
     )
 

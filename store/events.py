@@ -17,6 +17,7 @@ from domain.lifecycle import (
 )
 from domain.models import DispatchOrder, Event, EventCreate
 from domain.vocabulary import Level, StoreRules, Urgency
+from store.alarms import AlarmStore
 from store.approvals import Approvals
 from store.db import Database, connect
 from store.errors import Conflict, NotFound
@@ -73,6 +74,8 @@ class EventStore(EventQueries):
         self.db = db
         #: drafts waiting for an officer's decision
         self.approvals = Approvals(db)
+        #: perception: readings, alarms, device status
+        self.alarms = AlarmStore(db)
         rules = rules or StoreRules()
         self.return_reasons = rules.return_reasons
         self.due_soon_fraction = rules.due_soon_fraction

@@ -239,6 +239,65 @@ ALTER TABLE ai_decisions ADD COLUMN completion_tokens INTEGER;
 CREATE INDEX ai_decisions_run ON ai_decisions (run_id, id)
 """,
     ),
+    (
+        7,
+        "perception: sensor readings (idempotent by key), rejected readings, alarms, device status",
+        """
+CREATE TABLE readings (
+    id {pk},
+    key TEXT NOT NULL UNIQUE,
+    device_id TEXT NOT NULL,
+    observed_at {ts} NOT NULL,
+    metrics {json} NOT NULL,
+    detection {json},
+    lat DOUBLE PRECISION,
+    lon DOUBLE PRECISION,
+    attributes {json} NOT NULL,
+    received_at {ts} NOT NULL
+);
+CREATE INDEX readings_device_time ON readings (device_id, observed_at);
+CREATE TABLE rejected_readings (
+    id {pk},
+    key TEXT NOT NULL UNIQUE,
+    device_id TEXT,
+    reason TEXT NOT NULL,
+    body {json} NOT NULL,
+    received_at {ts} NOT NULL
+);
+CREATE TABLE alarms (
+    id {pk},
+    device_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    subtype TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    street TEXT,
+    district TEXT,
+    lat DOUBLE PRECISION,
+    lon DOUBLE PRECISION,
+    opened_at {ts} NOT NULL,
+    last_at {ts} NOT NULL,
+    cleared_at {ts},
+    readings INTEGER NOT NULL DEFAULT 1,
+    normal INTEGER NOT NULL DEFAULT 0,
+    peak {json} NOT NULL,
+    why TEXT NOT NULL,
+    first_key TEXT,
+    event_id BIGINT REFERENCES events(id)
+);
+CREATE INDEX alarms_open_device ON alarms (cleared_at, device_id);
+CREATE INDEX alarms_device_time ON alarms (device_id, opened_at);
+CREATE INDEX alarms_district_time ON alarms (district, opened_at);
+CREATE INDEX alarms_event ON alarms (event_id);
+CREATE TABLE device_status (
+    device_id TEXT PRIMARY KEY,
+    last_seen {ts},
+    last_observed {ts},
+    last_values {json} NOT NULL,
+    readings BIGINT NOT NULL DEFAULT 0,
+    updated_at {ts} NOT NULL
+)
+""",
+    ),
 ]
 
 #: lifecycle states in which an order's disposal clock is running (matches the partial indexes)

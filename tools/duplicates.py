@@ -243,3 +243,58 @@ def find_duplicates(
 
 def _span(hours: float) -> str:
     return f"{hours:.0f}小时" if hours < 48 else f"{hours / 24:.0f}天"
+
+
+class ReportQuery(BaseModel):
+    subtype: str = Field(description="告警对应的事件小类")
+    lat: float = Field(description="设备纬度")
+    lon: float = Field(description="设备经度")
+    at: datetime = Field(description="告警时间")
+    radius_km: float = Field(default=1.0, gt=0, le=10, description="空间半径（公里）")
+    window_hours: float = Field(default=24, gt=0, le=720, description="此前多少小时内的上报")
+    machine_sources: list[str] = Field(
+        default=["sensor", "ai_video"], description="不算作群众上报的来源"
+    )
+
+
+def open_reports_nearby(store: EventStore, q: ReportQuery) -> list[DuplicateCandidate]:
+    """群众（热线、网络、网格）此前上报、仍在办理中的同类事件，按距离由近到远：一条感知告警
+    与它们是同一事项时，告警作为重复件并入最近的一条，附上读数作为佐证。"""
+    rows = store.nearby(
+        Scope(everything=True),
+        since=q.at - timedelta(hours=q.window_hours),
+        until=q.at,
+        cells=cells_around(q.lat, q.lon, q.radius_km),
+    )
+    ids = [r["id"] for r in rows if r["lat"] is not None]
+    details = store.summaries(Scope(everything=True), ids)
+    found = []
+    for row in details.values():
+        if row["source"] in q.machine_sources or row["subtype"] != q.subtype:
+            continue
+        if row["status"] in ("resolved", "verified", "closed") or row["duplicate_of"]:
+            continue
+        km = _km(q.lat, q.lon, row["lat"], row["lon"])
+        if km > q.radius_km:
+            continue
+        hours = abs((q.at - row["reported_at"]).total_seconds()) / 3600
+        reasons = [
+            "同一事件小类",
+            f"相距{km * 1000:.0f}米" if km < 1 else f"相距{km:.1f}公里",
+            f"相隔{_span(hours)}",
+        ]
+        score = (
+            0.6 + 0.25 * math.exp(-km / q.radius_km) + 0.15 * max(0.0, 1 - hours / q.window_hours)
+        )
+        found.append(
+            DuplicateCandidate(
+                event=summarize(row),
+                score=round(min(1.0, score), 3),
+                text_similarity=0.0,
+                distance_km=round(km, 3),
+                hours_apart=round(hours, 1),
+                reasons=reasons,
+            )
+        )
+    found.sort(key=lambda c: (c.distance_km or 0, -c.event.id))
+    return found

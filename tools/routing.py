@@ -154,3 +154,31 @@ def urgency_for(k: Knowledge, subtype: str, text: str) -> tuple[Urgency, list[st
     if urgent and st.urgency.rank < Urgency.URGENT.rank:
         return Urgency.URGENT, urgent
     return st.urgency, []
+
+
+def device_owner(
+    k: Knowledge, owner_type: str, place: str, answer: DepartmentsAnswer
+) -> DepartmentsAnswer:
+    """Who leads a data-quality event (a silent or stuck sensor): the department that owns
+    the device (the registry's ``owner``), at the answer's level or the nearest it has; the
+    departments of ``answer`` (the big-data bureau that keeps the sensing network) assist.
+    The owner's duties on monitoring and facilities are cited, else its first duty."""
+    lv, code = _place(k, owner_type, place, answer.level)
+    spec = k.department_types[owner_type]
+    duty_ids = [d.id for d in spec.duties if any(w in d.text for w in ("监测", "设施", "运行"))]
+    duty_ids = duty_ids[:2] or [spec.duties[0].id]
+    lead = AssignedDepartment(
+        code=code,
+        name=k.departments[code].name,
+        role="lead",
+        level=lv,
+        duty_ids=duty_ids,
+        duties=[k.duties[d].text for d in duty_ids],
+    )
+    assisting: list[AssignedDepartment] = []
+    for a in [answer.lead, *answer.assisting]:
+        if a.code != lead.code and a.code not in {x.code for x in assisting}:
+            assisting.append(a.model_copy(update={"role": "assist"}))
+    return DepartmentsAnswer(
+        subtype=answer.subtype, level=answer.level, lead=lead, assisting=assisting
+    )

@@ -1,0 +1,311 @@
+"""Perception.ingest and sweep over a real store (SQLite and PostgreSQL): idempotency,
+rejection, alarms and hysteresis, folding, a citizen's report, restarts, silent devices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agents.perception import Perception
+from domain.alarms import Detection, Outcome, Reading
+from domain.lifecycle import Status
+from domain.models import EventCreate, Source
+from domain.vocabulary import Urgency
+from knowledge import Knowledge
+from store import EventStore
+
+T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def level(device: str, minute: int, value: float, rain: float = 0.0, **kw: Any) -> Reading:
+    return Reading(
+        message_id=f"{device}-{minute}",
+        device_id=device,
+        observed_at=T0 + timedelta(minutes=minute),
+        metrics={"level_m": value, "rain_mm_h": rain},
+        **kw,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make(store: EventStore, knowledge: Knowledge, clock: Clock) -> Callable[[], Perception]:
+    return lambda: Perception(store, knowledge, None, clock=clock)
+
+
+def test_a_redelivered_batch_changes_nothing(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    batch = [level("YZ-WL-01", 5 * i, v) for i, v in enumerate([0.1, 0.2, 0.35, 0.4])]
+    clock.now = T0 + timedelta(minutes=20)
+    first = p.ingest(batch)
+    assert [r.outcome for r in first] == [Outcome.NEW] * 4
+    events = store.count_events()
+    alarms = store.alarms.list_alarms()
+    assert events == 1 and {a["rule_id"] for a in alarms} >= {"AR-WL-01"}
+    again = p.ingest([*batch, batch[0]])
+    assert [r.outcome for r in again] == [Outcome.DUPLICATE] * 5
+    assert store.count_events() == events
+    assert store.alarms.list_alarms() == alarms
+    assert store.alarms.count_readings() == 4
+    # a second process (a restarted consumer) sees the same keys as duplicates too
+    assert all(r.outcome is Outcome.DUPLICATE for r in make().ingest(batch))
+
+
+def test_a_resend_without_message_id_is_recognised_by_content(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    r = Reading(device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 3.0})
+    same = Reading(device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 3.0})
+    out = p.ingest([r, same])
+    assert [x.outcome for x in out] == [Outcome.NEW, Outcome.DUPLICATE]
+    assert out[0].key == out[1].key
+
+
+def test_bad_readings_are_refused_in_chinese_and_kept(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    batch = [
+        Reading(message_id="a", device_id="XX-UNKNOWN", observed_at=T0, metrics={"level_m": 1}),
+        Reading(message_id="b", device_id="YZ-WL-01", observed_at=T0, metrics={"do_mg_l": 5}),
+        Reading(
+            message_id="c",
+            device_id="YZ-WL-01",
+            observed_at=T0,
+            detection=Detection(label="crowd", confidence=0.9),
+        ),
+        Reading(
+            message_id="d",
+            device_id="YZ-AV-01",
+            observed_at=T0,
+            detection=Detection(label="ufo", confidence=0.9),
+        ),
+        Reading(
+            message_id="e",
+            device_id="YZ-GS-01",
+            observed_at=T0 + timedelta(days=2),
+            metrics={"ch4_pct_lel": 1},
+        ),
+        Reading(message_id="ok", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1}),
+    ]
+    out = p.ingest(batch)
+    assert [r.outcome for r in out] == [Outcome.REJECTED] * 5 + [Outcome.NEW]
+    reasons = [r.reason or "" for r in out[:5]]
+    assert "未登记的设备 XX-UNKNOWN" in reasons[0]
+    assert "没有指标 do_mg_l" in reasons[1] and "level_m（积水深度）" in reasons[1]
+    assert "不上报识别结果" in reasons[2]
+    assert "识别标签 ufo" in reasons[3] and "muck_truck" in reasons[3]
+    assert "观测时间" in reasons[4]
+    kept = {r["key"]: r for r in store.alarms.rejected()}
+    assert set(kept) == {"a", "b", "c", "d", "e"}
+    assert kept["a"]["body"]["metrics"] == {"level_m": 1.0}  # nothing sent is lost
+    assert store.alarms.count_readings() == 1
+
+
+def test_alarms_of_one_device_fold_into_one_event_with_its_text(
+    store: EventStore, make: Callable[[], Perception], clock: Clock, knowledge: Knowledge
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=1)
+    out = p.ingest(
+        [
+            level("YZ-WL-01", 0, 0.05),
+            level("YZ-WL-01", 5, 0.2, rain=45),
+            level("YZ-WL-01", 10, 0.35, rain=50),
+        ]
+    )
+    assert out[0].event_ids == []
+    assert out[1].rule_ids == ["AR-WL-03"]  # heavy rain with water on the road
+    assert set(out[2].rule_ids) >= {"AR-WL-01", "AR-WL-02", "AR-WL-03"}
+    assert out[1].event_ids == out[2].event_ids
+    event = store.get_event(out[1].event_ids[0])
+    assert event.source is Source.SENSOR
+    assert event.street == "500103007" and event.district == "500103"
+    assert event.subtype == "ES04" and event.urgency is Urgency.CRITICAL
+    assert "菜园坝下穿道积水监测点" in event.text and "AR-WL-03" in event.text
+    assert "雨强45毫米/小时" in event.text
+    alarm = event.attributes["alarm"]
+    assert alarm["device"] == "YZ-WL-01" and alarm["rules"][0]["id"] == "AR-WL-03"
+    assert store.count_events() == 1
+
+
+def test_nearby_devices_of_the_same_incident_share_an_event(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=1)
+    a = p.ingest([level("YZ-WL-01", 0, 0.4)])  # 菜园坝
+    # a video camera 60 m away sees water on the road: the same incident
+    b = p.ingest(
+        [
+            Reading(
+                message_id="cam-1",
+                device_id="YZ-AV-05",
+                observed_at=T0 + timedelta(minutes=3),
+                detection=Detection(
+                    label="waterlogging", confidence=0.93, image_ref="oss://f/1.jpg"
+                ),
+            )
+        ]
+    )
+    assert b[0].rule_ids == ["AR-AV-06"] and b[0].event_ids == a[0].event_ids
+    # 大坪, 3 km away, is another incident
+    c = p.ingest([level("YZ-WL-02", 4, 0.4)])
+    assert c[0].event_ids and c[0].event_ids != a[0].event_ids
+    assert store.count_events() == 2
+
+
+def test_a_flapping_reading_opens_one_alarm_and_one_event(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=3)
+    values = [0.32, 0.28, 0.31, 0.29, 0.33, 0.2, 0.31]  # around 0.3, never below 0.15
+    out = p.ingest([level("YZ-WL-03", 10 * i, v) for i, v in enumerate(values)])
+    alarms = [a for a in store.alarms.list_alarms() if a["rule_id"] == "AR-WL-01"]
+    assert len(alarms) == 1 and alarms[0]["cleared_at"] is None
+    assert alarms[0]["peak"] == {"level_m": 0.33}
+    assert store.count_events() == 1
+    assert {e for r in out for e in r.event_ids} == {alarms[0]["event_id"]}
+    # two readings below the clear value (0.15) close it; the next exceedance is a new alarm
+    p.ingest([level("YZ-WL-03", 80, 0.1), level("YZ-WL-03", 90, 0.05)])
+    cleared = store.alarms.get_alarm(alarms[0]["id"])
+    assert cleared["cleared_at"] == T0 + timedelta(minutes=90)
+    p.ingest([level("YZ-WL-03", 100, 0.4)])
+    again = [a for a in store.alarms.list_alarms() if a["rule_id"] == "AR-WL-01"]
+    assert len(again) == 2
+
+
+def test_a_restarted_process_goes_on_where_the_last_stopped(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    clock.now = T0 + timedelta(hours=2)
+
+    def do(minute: int, value: float) -> Reading:
+        return Reading(
+            message_id=f"wq-{minute}",
+            device_id="YZ-WQ-01",
+            observed_at=T0 + timedelta(minutes=minute),
+            metrics={"do_mg_l": value, "ph": 7.2 + minute / 1000},
+        )
+
+    make().ingest([do(0, 3.4), do(5, 2.8), do(10, 2.6)])
+    assert store.count_events() == 0  # two low readings: not yet three in a row
+    second = make()  # the process restarted: the window is rebuilt from the store
+    out = second.ingest([do(15, 2.5)])
+    assert out[0].rule_ids == ["AR-WQ-01"] and out[0].event_ids
+    third = make()
+    more = third.ingest([do(20, 2.4)])
+    assert more[0].rule_ids == ["AR-WQ-01"] and more[0].alarm_ids == out[0].alarm_ids
+    assert more[0].event_ids == out[0].event_ids  # extended, not opened again
+    assert store.count_events() == 1
+
+
+def test_an_alarm_joins_a_citizens_open_report_as_a_duplicate(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    report, _ = store.add_event(
+        EventCreate(
+            source=Source.HOTLINE,
+            text="市民来电：菜园坝下穿道积水很深，车都过不去了",
+            reported_at=T0,
+            lat=29.5470,
+            lon=106.5449,
+        ),
+        now=T0,
+    )
+    store.set_classification(
+        report.id,
+        street="500103007",
+        district="500103",
+        subtype="ES04",
+        category="ES",
+        urgency=Urgency.URGENT,
+        now=T0,
+    )
+    clock.now = T0 + timedelta(hours=1)
+    out = make().ingest([level("YZ-WL-01", 20, 0.45)])
+    alarm_event = store.get_event(out[0].event_ids[0])
+    assert alarm_event.duplicate_of == report.id and alarm_event.status is Status.CLOSED
+    merge = store.history(alarm_event.id)[-1]
+    assert merge["action"] == "merge_duplicate"
+    assert merge["payload"]["evidence"]["readings"]["level_m"] == 0.45
+    assert "同一事项" in merge["reason"]
+    assert store.get_event(report.id).status is Status.RECEIVED  # the report goes on
+
+
+def test_a_silent_device_is_one_event_per_outage(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0
+    p.ingest(
+        [
+            Reading(
+                message_id="g0", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 0.5}
+            )
+        ]
+    )
+    assert p.sweep(T0 + timedelta(minutes=2)) == []  # 3 intervals of 60 s have not passed
+    first = p.sweep(T0 + timedelta(minutes=10))
+    assert [r.rule_ids for r in first] == [["AR-GS-90"]]
+    event = store.get_event(first[0].event_ids[0])
+    assert event.subtype == "ES11" and "已10分钟没有上报数据" in event.text
+    assert event.attributes["alarm"]["owner"] == "gas_company"
+    assert p.sweep(T0 + timedelta(minutes=30)) == []  # the same outage
+    assert make().sweep(T0 + timedelta(minutes=40)) == []  # also after a restart
+    p.ingest(
+        [
+            Reading(
+                message_id="g1",
+                device_id="YZ-GS-02",
+                observed_at=T0 + timedelta(minutes=41),
+                metrics={"ch4_pct_lel": 0.6},
+            )
+        ]
+    )
+    silent = store.alarms.get_alarm(first[0].alarm_ids[0])
+    assert silent["cleared_at"] == T0 + timedelta(minutes=41)
+    second = p.sweep(T0 + timedelta(minutes=60))
+    assert [r.rule_ids for r in second] == [["AR-GS-90"]]
+    assert second[0].event_ids != first[0].event_ids
+    # devices that never reported are listed as silent, not raised as outages
+    assert {r.key for r in second} == {"sweep:YZ-GS-02"}
+
+
+def test_a_failed_batch_leaves_nothing_behind(
+    store: EventStore, make: Callable[[], Perception], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=1)
+    batch = [level("YZ-WL-01", 0, 0.1), level("YZ-WL-01", 5, 0.4)]
+
+    def boom(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store.alarms, "save_status", boom)
+    with pytest.raises(RuntimeError):
+        p.ingest(batch)
+    monkeypatch.undo()
+    assert store.alarms.count_readings() == 0 and store.count_events() == 0
+    out = p.ingest(batch)  # the retry is processed as if the first never happened
+    assert [r.outcome for r in out] == [Outcome.NEW, Outcome.NEW]
+    assert set(out[1].rule_ids) == {"AR-WL-01", "AR-WL-02"} and store.count_events() == 1
