@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agents.dispatch import Dispatcher
+from agents.tracing import trace_alarm, trace_attributes, traceable
 from domain.alarms import IngestResult, Outcome, Reading
 from domain.clock import CHINA_TZ, to_utc
 from domain.lifecycle import Action
@@ -360,6 +361,9 @@ class Perception:
         if r.detection is not None and r.detection.image_ref:
             text += f"抓拍图片：{r.detection.image_ref}。"
         alarm_ids = [int(a.alarm_id or 0) for _, a in group]
+        traced = self._trace(device, lead, sample.at) if not lead.data_quality else {}
+        if traced:
+            text += f"上游溯源：{traced['trace']['summary']}"
         event = EventCreate(
             source=source,
             external_id=f"alarm-{alarm_ids[0]}",
@@ -385,7 +389,8 @@ class Perception:
                     "readings": {**r.metrics},
                     "detection": r.detection.model_dump() if r.detection else None,
                     "observed_at": sample.at.isoformat(),
-                }
+                },
+                **traced,
             },
         )
         stored, _ = self.store.add_event(event, now=sample.at, actor=ACTOR)
@@ -434,6 +439,25 @@ class Perception:
         else:
             work.to_triage.append(stored.id)
         return stored.id
+
+    def _trace(self, device: Device, rule: AlarmRule, at: datetime) -> dict[str, Any]:
+        """A water station's alarm traced upstream, with its joint warning (empty for other
+        devices, or when tracing fails: the event is filed all the same)."""
+        if not traceable(self.k, device.id):
+            return {}
+        try:
+            trace, warning = trace_alarm(
+                self.store,
+                self.k,
+                device_id=device.id,
+                rule_id=rule.id,
+                onset=at,
+                urgency=rule.urgency,
+            )
+        except Exception:
+            log.exception("upstream trace of %s at %s failed", device.id, at)
+            return {}
+        return trace_attributes(trace, warning)
 
     # -- sweep ------------------------------------------------------------------------------
 

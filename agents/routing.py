@@ -13,9 +13,10 @@ from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
-from tools.escalation import EscalationQuery, escalate, spans
+from tools.escalation import EscalationAnswer, EscalationQuery, RuleHit, escalate, spans
 from tools.pii import mask_text
 from tools.routing import (
+    AssignedDepartment,
     DepartmentsAnswer,
     DepartmentsQuery,
     departments_for,
@@ -56,6 +57,9 @@ def route_event(
     owner = c.get("device_owner")
     if owner in k.department_types:  # a data-quality event: the device's owner leads
         answer = device_owner(k, owner, jurisdiction, answer)
+    warning = c.get("joint_warning")
+    if warning:  # a water alarm traced upstream: every crossed jurisdiction assists
+        answer, esc = _joint(answer, esc, warning)
     needs_human = list(state.get("needs_human", []))
     district = loc.get("district")
     # the place is known less precisely than the event's level needs: a street matter (its own
@@ -115,6 +119,7 @@ def route_event(
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
         "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner
+        "joint_warning": warning["explanation"] if warning else None,
     }
     trace = audit(
         deps,
@@ -246,3 +251,20 @@ def _ask_llm(
         text=state["text"][:1500],
     )
     return by_code[answer.lead] if answer is not None else None
+
+
+def _joint(
+    answer: DepartmentsAnswer, esc: EscalationAnswer, warning: dict[str, Any]
+) -> tuple[DepartmentsAnswer, EscalationAnswer]:
+    """The joint warning of an upstream trace (``tools.jointwarning``) as the routing answer:
+    its lead, the departments of every jurisdiction crossed, and the level its escalation
+    rules decided."""
+    level = Level(warning["level"])
+    joint = DepartmentsAnswer(
+        subtype=answer.subtype,
+        level=level,
+        lead=AssignedDepartment.model_validate(warning["lead"]),
+        assisting=[AssignedDepartment.model_validate(a) for a in warning["assisting"]],
+    )
+    rules = [RuleHit.model_validate(r) for r in warning["escalation"]]
+    return joint, EscalationAnswer(level=level, default_level=esc.default_level, rules=rules)

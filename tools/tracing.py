@@ -183,7 +183,7 @@ def signature_at(series: Sequence[Reading], onset: datetime) -> dict[str, int]:
             for r in series
             if metric in r.metrics and t0 <= to_utc(r.observed_at) <= t0 + timedelta(hours=2)
         ]
-        if len(before) < RUN or len(after) < RUN:
+        if len(before) < RUN or not after:  # at the alarm, the change may be one reading old
             continue
         d = median(after) - median(before)
         small = MIN_CHANGE[metric] / 2
