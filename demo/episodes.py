@@ -22,10 +22,10 @@ from knowledge.rivers import WATER_METRICS
 
 #: what one source of each kind does to the water just below it, at full strength
 EFFECTS: dict[str, dict[str, float]] = {
-    "outfall": {"do_mg_l": -4.0, "nh3n_mg_l": 2.5, "cod_mg_l": 18, "turbidity_ntu": 35, "ph": 0},
-    "sewage_plant": {"do_mg_l": -3.6, "nh3n_mg_l": 3.0, "cod_mg_l": 15, "turbidity_ntu": 2},
-    "livestock": {"do_mg_l": -3.6, "nh3n_mg_l": 4.0, "cod_mg_l": 22, "turbidity_ntu": 3},
-    "industrial": {"do_mg_l": -3.0, "nh3n_mg_l": 0.05, "cod_mg_l": 28, "ph": -1.3},
+    "outfall": {"do_mg_l": -5.5, "nh3n_mg_l": 2.5, "cod_mg_l": 18, "turbidity_ntu": 35, "ph": 0},
+    "sewage_plant": {"do_mg_l": -5.0, "nh3n_mg_l": 3.0, "cod_mg_l": 15, "turbidity_ntu": 2},
+    "livestock": {"do_mg_l": -5.0, "nh3n_mg_l": 4.0, "cod_mg_l": 22, "turbidity_ntu": 3},
+    "industrial": {"do_mg_l": -4.2, "nh3n_mg_l": 0.05, "cod_mg_l": 28, "ph": -1.3},
     "construction": {"do_mg_l": -0.2, "cod_mg_l": 1.0, "turbidity_ntu": 140},
 }
 #: sensor noise (standard deviation) per metric
