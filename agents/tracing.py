@@ -106,3 +106,64 @@ def warning_of(k: Knowledge, attributes: dict[str, Any]) -> JointWarning | None:
     if any(c not in k.departments for c in codes):
         return None
     return warning
+
+
+def trace_of_alarm(
+    store: EventStore, k: Knowledge, alarm: dict[str, Any], *, refresh: bool = False
+) -> tuple[str, TraceAnswer, JointWarning]:
+    """A stored water alarm's trace: the one filed with its event (``filed``), or, with
+    ``refresh`` or when none was filed, a new one from the stored readings up to the alarm's
+    last reading (``refreshed``)."""
+    if not refresh and alarm.get("event_id") is not None:
+        attributes = store.get_event(int(alarm["event_id"])).attributes
+        if isinstance(attributes.get("trace"), dict) and warning_of(k, attributes) is not None:
+            try:
+                trace = TraceAnswer.model_validate(attributes["trace"])
+            except ValueError:
+                pass
+            else:
+                if trace.station == alarm["device_id"]:
+                    return "filed", trace, JointWarning.model_validate(attributes["joint_warning"])
+    trace, warning = trace_alarm(
+        store,
+        k,
+        device_id=alarm["device_id"],
+        rule_id=alarm["rule_id"],
+        onset=alarm["opened_at"],
+        urgency=Urgency(alarm["urgency"]) if alarm.get("urgency") else None,
+        as_of=alarm.get("cleared_at") or alarm.get("last_at"),
+    )
+    return "refreshed", trace, warning
+
+
+def latest_water_alarm(
+    store: EventStore,
+    k: Knowledge,
+    places: list[tuple[list[str] | None, list[str] | None]],
+) -> dict[str, Any] | None:
+    """The newest open alarm of a water station on a river network in the first of
+    ``places`` (districts, streets; None: anywhere) that has one, else the newest alarm that
+    has cleared, in the same order."""
+    for open_only in (True, False):
+        for districts, streets in places:
+            offset = 0
+            while True:
+                rows = store.alarms.list_alarms(
+                    open_only=open_only,
+                    districts=districts,
+                    streets=streets,
+                    limit=200,
+                    offset=offset,
+                )
+                for row in rows:
+                    if traceable(k, row["device_id"]) and not _data_quality(k, row["rule_id"]):
+                        return row
+                if len(rows) < 200:
+                    break
+                offset += 200
+    return None
+
+
+def _data_quality(k: Knowledge, rule_id: str) -> bool:
+    rule = k.sensing.rule(rule_id)
+    return rule is not None and rule.data_quality

@@ -17,6 +17,8 @@ from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
 from domain.text import CONTROL, EMPTY_TEXT, StorableStr, fit_text, is_empty
 from domain.vocabulary import Level, Urgency
+from tools.jointwarning import JointWarning
+from tools.tracing import TraceAnswer
 
 # -- health and knowledge ------------------------------------------------------------------
 
@@ -411,3 +413,16 @@ class Open311Receipt(BaseModel):
 class Open311Error(BaseModel):
     code: int
     description: str
+
+
+class AlarmTracePublic(BaseModel):
+    """一条水质告警的上游溯源：疑似源头排名及证据、途经辖区和联合预警（主办、协办、层级）。"""
+
+    alarm_id: int
+    event_id: int | None
+    device_id: str
+    computed: Literal["filed", "refreshed"] = Field(
+        description="filed：事件登记时的溯源；refreshed：按该告警最后读数时刻重新溯源"
+    )
+    trace: TraceAnswer
+    joint_warning: JointWarning

@@ -12,7 +12,11 @@ from tools.tracing import TraceAnswer, hhmm
 _SOURCE = re.compile(
     r"源头|溯源|污染源|排污源|谁(?:在)?(?:排|偷排)|从哪(?:里|儿)?来|哪(?:里|儿)来的|来源"
 )
-_WATER = re.compile(r"溶解氧|氨氮|水质|化学需氧量|COD|浊度|河|江|溪|水体|污染|排污|监测站", re.I)
+_WATER = re.compile(
+    r"溶解氧|氨氮|水质|化学需氧量|(?<![a-z])cod(?![a-z])|浊度|水体|河水|江水|溪水|河道|河流|河里|江里|"
+    r"污水|污染|排污|偷排|监测站|綦江|蒲河",
+    re.I,
+)
 
 SHOWN = 3
 
