@@ -1,11 +1,20 @@
 """Upstream tracing against planted pollution: for every registered source of the river
-network (or the ones named) and several seeds, generate the day (``demo.episodes``), take
-the first station whose readings break the plain class III rule as the alarm, trace
-upstream, and report the rank of the planted source. The same is reported from the most
-downstream station that saw the plume (a longer way up, more candidates on it).
+network (or the ones named) and several seeds, generate the day (``demo.episodes``) with a
+day of history before it, and report the rank of the planted source in the trace of the first
+alarm (the first station to alarm, nearest the source) and of the last one (the station
+furthest down the river: a longer way up, more candidates on it).
 
-    python -m evals.bench.trace --seeds 5
-    python -m evals.bench.trace --sources qj-s09 qj-s16 --seeds 10
+Two ways to get the alarms:
+- default: the tracer alone; the alarm is the first station breaking a plain class III rule
+  (溶解氧 < 5 mg/L, 浊度 > 60 NTU for a site, three readings in a row), the last one the most
+  downstream station whose readings show the plume;
+- ``--pipeline``: the readings go through ``Perception.ingest`` (the shipped alarm rules, a
+  fresh SQLite store per episode) and the ranks are read from the traces filed with the
+  alarm-born events, as officers would see them.
+
+    python -m evals.bench.trace --seeds 10
+    python -m evals.bench.trace --seeds 3 --pipeline
+    python -m evals.bench.trace --sources qj-s09 qj-s16 --seeds 10 --verbose
 """
 
 from __future__ import annotations
@@ -13,17 +22,47 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from agents.perception import Perception
 from demo.episodes import PollutionEpisode, first_alarm, pollution_episode
 from domain.clock import CHINA_TZ
 from knowledge import Knowledge, load_knowledge
+from store import EventStore
 from tools.tracing import TraceQuery, detect_onset, trace_upstream
 
 DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
 #: hours of readings before the day: stations report all the time, so a trace early in the
 #: day finds upstream stations' readings of the night before
 HISTORY = 24
+
+
+@dataclass
+class Row:
+    source: str
+    kind: str
+    seed: int
+    alarm: str | None = None  # the first station to alarm
+    rank_alarm: int | None = None
+    last: str | None = None  # the last station down the river that alarmed (or saw it)
+    rank_last: int | None = None
+
+
+def episode(k: Knowledge, source: str, seed: int) -> PollutionEpisode:
+    rng = random.Random(f"{source}:{seed}")
+    return pollution_episode(
+        k,
+        source=source,
+        day=DAY - timedelta(hours=HISTORY),
+        span_hours=24 + HISTORY,
+        starts_at=DAY + timedelta(hours=rng.uniform(1.0, 9.0)),
+        hours=rng.uniform(3.0, 8.0),
+        strength=rng.uniform(0.8, 1.3),
+        seed=seed,
+    )
 
 
 def _rank(k: Knowledge, ep: PollutionEpisode, station: str, onset: datetime) -> int | None:
@@ -37,80 +76,104 @@ def _last_seen(k: Knowledge, ep: PollutionEpisode) -> tuple[str, datetime] | Non
     """The station furthest down the river whose readings show the plume."""
     seen = []
     for device in ep.arrivals:
-        series = [r for r in ep.readings if r.device_id == device]
-        onset = detect_onset(series, ep.alarm_metric)
+        onset = detect_onset([r for r in ep.readings if r.device_id == device], ep.alarm_metric)
         if onset is not None:
-            seen.append(
-                (k.rivers.travel_hours(ep.source, k.rivers.stations[device]) or 0, device, onset)
-            )
+            hours = k.rivers.travel_hours(ep.source, k.rivers.stations[device]) or 0.0
+            seen.append((hours, device, onset))
     if not seen:
         return None
     _, device, onset = max(seen)
     return device, onset
 
 
-def run(k: Knowledge, sources: list[str], seeds: int) -> list[dict[str, object]]:
+def tracer_only(k: Knowledge, ep: PollutionEpisode, row: Row) -> None:
+    alarm = first_alarm(ep)
+    if alarm is not None:
+        row.alarm, row.rank_alarm = alarm[0], _rank(k, ep, *alarm)
+    last = _last_seen(k, ep)
+    if last is not None:
+        row.last, row.rank_last = last[0], _rank(k, ep, *last)
+
+
+def through_pipeline(k: Knowledge, ep: PollutionEpisode, row: Row, folder: Path) -> None:
+    store = EventStore.open(f"sqlite:///{folder / f'{row.source}-{row.seed}.db'}", k.store_rules)
+    try:
+        clock = {"now": ep.readings[0].observed_at}
+        perception = Perception(store, k, None, clock=lambda: clock["now"])
+        for i in range(0, len(ep.readings), 500):
+            batch = ep.readings[i : i + 500]
+            clock["now"] = batch[-1].observed_at
+            perception.ingest(batch)
+        traced = []
+        for alarm in reversed(store.alarms.list_alarms(limit=1000)):  # oldest first
+            if alarm["event_id"] is None:
+                continue
+            trace = store.get_event(int(alarm["event_id"])).attributes.get("trace")
+            if isinstance(trace, dict) and trace["station"] == alarm["device_id"]:
+                rank = next(
+                    (c["rank"] for c in trace["candidates"] if c["node"] == ep.source), None
+                )
+                hours = k.rivers.travel_hours(ep.source, k.rivers.stations[alarm["device_id"]])
+                traced.append((alarm["device_id"], rank, hours or 0.0))
+        if traced:
+            row.alarm, row.rank_alarm, _ = traced[0]
+            row.last, row.rank_last, _ = max(traced, key=lambda t: t[2])
+    finally:
+        store.close()
+
+
+def run(k: Knowledge, sources: list[str], seeds: int, pipeline: bool) -> list[Row]:
     rows = []
-    for source in sources:
-        for seed in range(seeds):
-            rng = random.Random(f"{source}:{seed}")
-            starts = DAY + timedelta(hours=rng.uniform(1.0, 9.0))
-            ep = pollution_episode(
-                k,
-                source=source,
-                day=DAY - timedelta(hours=HISTORY),
-                span_hours=24 + HISTORY,
-                starts_at=starts,
-                hours=rng.uniform(3.0, 8.0),
-                strength=rng.uniform(0.8, 1.3),
-                seed=seed,
-            )
-            alarm = first_alarm(ep)
-            last = _last_seen(k, ep)
-            rows.append(
-                {
-                    "source": source,
-                    "kind": ep.kind,
-                    "seed": seed,
-                    "alarm": alarm[0] if alarm else None,
-                    "rank_alarm": _rank(k, ep, *alarm) if alarm else None,
-                    "last": last[0] if last else None,
-                    "rank_last": _rank(k, ep, *last) if last else None,
-                }
-            )
+    with tempfile.TemporaryDirectory() as tmp:
+        for source in sources:
+            for seed in range(seeds):
+                ep = episode(k, source, seed)
+                row = Row(source=source, kind=ep.kind, seed=seed)
+                if pipeline:
+                    through_pipeline(k, ep, row, Path(tmp))
+                else:
+                    tracer_only(k, ep, row)
+                rows.append(row)
     return rows
 
 
+def _share(rows: list[Row], attr: str, best: int = 1) -> str:
+    ranks = [getattr(r, attr) for r in rows]
+    return f"{sum(x is not None and x <= best for x in ranks)}/{len(ranks)}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sources", nargs="*", help="source node ids (default: every source)")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--pipeline", action="store_true", help="alarms from Perception.ingest")
     parser.add_argument("--verbose", action="store_true", help="one line per episode")
     args = parser.parse_args(argv)
     k = load_knowledge()
     sources = args.sources or [n.id for n in k.rivers.nodes.values() if n.is_source]
-    rows = run(k, sources, args.seeds)
+    rows = run(k, sources, args.seeds, args.pipeline)
     if args.verbose:
         for r in rows:
             print(r)
-    print(f"command: python -m evals.bench.trace {' '.join(argv or sys.argv[1:])}".rstrip())
-    print(f"{'source':8} {'kind':13} {'alarmed':>7} {'rank1@alarm':>11} {'rank1@last':>10}")
+    print(
+        f"command: python -m evals.bench.trace {' '.join(sys.argv[1:] if argv is None else argv)}"
+    )
+    print(f"{'source':8} {'kind':13} {'alarmed':>8} {'rank1@first':>11} {'rank1@last':>10}")
     for source in sources:
-        mine = [r for r in rows if r["source"] == source]
-        alarmed = [r for r in mine if r["alarm"]]
-        seen = [r for r in mine if r["last"]]
+        mine = [r for r in rows if r.source == source]
+        alarmed = [r for r in mine if r.alarm]
+        seen = [r for r in mine if r.last]
         print(
-            f"{source:8} {mine[0]['kind']!s:13} {len(alarmed):>3}/{len(mine):<3} "
-            f"{sum(r['rank_alarm'] == 1 for r in alarmed):>5}/{len(alarmed):<5} "
-            f"{sum(r['rank_last'] == 1 for r in seen):>4}/{len(seen):<5}"
+            f"{source:8} {mine[0].kind:13} {len(alarmed):>4}/{len(mine):<3} "
+            f"{_share(alarmed, 'rank_alarm'):>11} {_share(seen, 'rank_last'):>10}"
         )
-    alarmed = [r for r in rows if r["alarm"]]
-    seen = [r for r in rows if r["last"]]
+    alarmed = [r for r in rows if r.alarm]
+    seen = [r for r in rows if r.last]
     print(
         f"total: {len(rows)} episodes, {len(alarmed)} alarmed; planted source at rank 1 from the "
-        f"alarm station {sum(r['rank_alarm'] == 1 for r in alarmed)}/{len(alarmed)}, "
-        f"in the top 3 {sum((r['rank_alarm'] or 99) <= 3 for r in alarmed)}/{len(alarmed)}; "
-        f"from the last station that saw it {sum(r['rank_last'] == 1 for r in seen)}/{len(seen)}"
+        f"first alarm {_share(alarmed, 'rank_alarm')}, in the top 3 "
+        f"{_share(alarmed, 'rank_alarm', 3)}; from the last station "
+        f"{_share(seen, 'rank_last')}"
     )
     return 0
 
