@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         le=100,
         description="PostgreSQL connections per pool (the store's and the checkpointer's each)",
     )
+    perception_sweep_s: float = Field(
+        default=60,
+        ge=0,
+        description="how often the server looks for silent sensors and lapsed detection "
+        "alarms (seconds; 0: never, e.g. when `sanji alarms consume` sweeps instead)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -263,6 +263,25 @@ class Perception:
         opened = self._open[device.id]
         by_subtype: dict[str, list[tuple[Firing, OpenAlarm]]] = {}
         for f in fresh:
+            known = self.store.alarms.open_alarm_of(device.id, f.rule.id)
+            if known is not None and int(known["id"]) not in work.cleared:
+                # opened by another process on the same store: extend it
+                a = OpenAlarm(
+                    rule_id=f.rule.id,
+                    opened_at=known["opened_at"],
+                    last_at=sample.at,
+                    alarm_id=int(known["id"]),
+                    event_id=known["event_id"],
+                    peak=_peak(f.rule, dict(known["peak"]), f.values),
+                    readings=int(known["readings"]) + 1,
+                )
+                opened[f.rule.id] = a
+                self._touch(a, work)
+                result.alarm_ids.append(int(known["id"]))
+                result.rule_ids.append(f.rule.id)
+                if a.event_id is not None and a.event_id not in result.event_ids:
+                    result.event_ids.append(a.event_id)
+                continue
             a = OpenAlarm(
                 rule_id=f.rule.id,
                 opened_at=sample.at,

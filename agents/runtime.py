@@ -8,6 +8,7 @@ Nothing else opens a store or builds ``AgentDeps``; callers take what they need 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class Services:
     checkpointer: Any
     dispatcher: Dispatcher
     _closed: bool = field(default=False, repr=False)
+    _stop_sweeping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def knowledge(self) -> Knowledge:
@@ -120,6 +122,22 @@ class Services:
             draft=self.checkpointer is not None,
         )
 
+    def sweep_every(self, seconds: float) -> None:
+        """Run ``perception.sweep`` every ``seconds`` in a daemon thread until ``close``
+        (silent sensors become events without a reading to trigger them). 0: never."""
+        if seconds <= 0:
+            return
+        stop = self._stop_sweeping
+
+        def loop() -> None:
+            while not stop.wait(seconds):
+                try:
+                    self.perception.sweep()
+                except Exception:  # the next round tries again; nothing is lost meanwhile
+                    log.exception("perception sweep failed")
+
+        threading.Thread(target=loop, name="sanji-perception-sweep", daemon=True).start()
+
     def warm_up(self, progress: Progress = _quiet) -> None:
         """Build the lazy parts (label embeddings of the zero-shot path, the lexical index)
         before the first request rather than during it."""
@@ -133,6 +151,7 @@ class Services:
         if self._closed:
             return
         self._closed = True
+        self._stop_sweeping.set()
         if self.checkpointer is not None:
             close_checkpointer(self.checkpointer)
         self.store.close()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.common import MAX_API_TEXT
 from domain.access import Role
+from domain.alarms import IngestResult
 from domain.decisions import MAX_DISPOSAL_HOURS
 from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
@@ -413,6 +414,64 @@ class Open311Receipt(BaseModel):
 class Open311Error(BaseModel):
     code: int
     description: str
+
+
+# -- perception: alarms and devices ---------------------------------------------------------
+
+
+class AlarmsIngestedPublic(BaseModel):
+    """每条读数的处理结果，顺序与提交时相同。"""
+
+    new: int = Field(description="新接收的读数条数")
+    duplicate: int = Field(description="此前已接收过的读数条数（未重复处理）")
+    rejected: int = Field(description="被拒收的读数条数（原文已存档，见 reason）")
+    results: list[IngestResult]
+
+
+class AlarmPublic(BaseModel):
+    id: int
+    device_id: str
+    device_name: str
+    kind: str
+    kind_zh: str
+    rule_id: str
+    rule_name: str
+    rule_type: str
+    subtype: str
+    subtype_name: str
+    urgency: Urgency
+    street: str | None
+    district: str | None
+    lat: float | None
+    lon: float | None
+    opened_at: datetime
+    last_at: datetime = Field(description="最近一次满足规则的读数时间")
+    cleared_at: datetime | None = Field(description="解除时间；未解除为空")
+    open: bool
+    readings: int = Field(description="满足规则的读数条数")
+    peak: dict[str, float] = Field(description="告警期间的最不利值")
+    why: str = Field(description="触发说明")
+    event_id: int | None = Field(description="告警所在事件")
+
+
+class AlarmSeriesPoint(BaseModel):
+    observed_at: datetime
+    metrics: dict[str, float]
+    label: str | None = None
+    confidence: float | None = None
+
+
+class AlarmMetricPublic(BaseModel):
+    code: str
+    name: str
+    unit: str
+    threshold: float | None = Field(description="规则的阈值（图中画线）")
+    clear: float | None = Field(description="解除值")
+
+
+class AlarmDetailPublic(AlarmPublic):
+    metrics: list[AlarmMetricPublic] = Field(description="图中各指标的名称和单位")
+    series: list[AlarmSeriesPoint] = Field(description="告警前后的读数（画图用）")
 
 
 class AlarmTracePublic(BaseModel):

@@ -30,6 +30,14 @@ FIELD_ZH = {
     "subtype": "小类",
     "username": "用户名",
     "password": "密码",
+    "message_id": "消息编号",
+    "device_id": "设备编号",
+    "observed_at": "观测时间",
+    "metrics": "指标",
+    "detection": "识别结果",
+    "label": "识别标签",
+    "confidence": "置信度",
+    "image_ref": "图片地址",
 }
 
 

@@ -163,6 +163,15 @@ class AlarmStore:
             self.db.fetchall("SELECT * FROM alarms WHERE cleared_at IS NULL ORDER BY id")
         )
 
+    def open_alarm_of(self, device_id: str, rule_id: str) -> dict[str, Any] | None:
+        """The open alarm of a device under a rule (another process may have opened it)."""
+        rows = self.db.fetchall(
+            "SELECT * FROM alarms WHERE device_id = ? AND rule_id = ? AND cleared_at IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (device_id, rule_id),
+        )
+        return self._alarms(rows)[0] if rows else None
+
     def get_alarm(self, alarm_id: int) -> dict[str, Any]:
         row = self.db.fetchone("SELECT * FROM alarms WHERE id = ?", (alarm_id,))
         if row is None:

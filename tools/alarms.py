@@ -249,15 +249,17 @@ def evaluate(
             continue
         hit = check(rule, kind, window)
         alarm = open_alarms.get(rule.id)
+        if alarm is not None and rule.type == "detection" and expired(rule, alarm, now):
+            # the last detection is long past: that alarm is over, a new one may open
+            out.cleared.append(rule.id)
+            alarm = None
         if hit is not None:
             values, why = hit
             out.fired.append(Firing(rule, values, why, new=alarm is None))
             continue
         if alarm is None:
             continue
-        if rule.type == "detection":
-            if expired(rule, alarm, now):
-                out.cleared.append(rule.id)
+        if rule.type == "detection":  # clears only by time (above, or the sweep)
             continue
         if rule.type == "stuck":
             out.cleared.append(rule.id)

@@ -1,5 +1,7 @@
 """``device_statuses``: which registered devices are online, silent or stuck, from the stored
-device status and open alarms (so every process and replica answers alike). Time passed in."""
+device status and open alarms (so every process and replica answers alike). A device that
+never sent a reading is silent (登记后从未上报): no data is what an officer must see. Time
+passed in."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class DeviceStatus(BaseModel):
     lat: float
     lon: float
     owner: str
+    owner_name: str = Field(description="设备权属单位")
     interval_s: int
     state: State
     state_zh: str
@@ -46,15 +49,12 @@ class DeviceStatus(BaseModel):
 def device_statuses(
     store: EventStore, k: Knowledge, scope: Scope, q: DeviceQuery
 ) -> list[DeviceStatus]:
-    """列出登记的感知设备及其状态（在线、离线、数据异常），离线最久的在前。"""
+    """列出本辖区登记的感知设备及其状态（在线、离线、数据异常）、最近一次读数和权属单位：断线的在前（断线最久的最前），登记后从未上报的其次。"""
     s = k.sensing
     stored = store.alarms.statuses()
     open_by_device: dict[str, list[str]] = {}
     for a in store.alarms.open_alarms():
         open_by_device.setdefault(a["device_id"], []).append(a["rule_id"])
-    registry_start = min(
-        (r["updated_at"] for r in stored.values() if r.get("updated_at")), default=q.now
-    )
     out = []
     for device in s.devices.values():
         if not scope.allows(device.district, device.street):
@@ -67,16 +67,24 @@ def device_statuses(
         last = row.get("last_observed")
         rules = {r.id: r for r in s.rules_of(device.kind)}
         alarms = open_by_device.get(device.id, [])
-        silent = any(rules[r].type == "silent" for r in alarms if r in rules) or any(
-            is_silent(r, device.interval_s, last, registry_start, q.now)
-            for r in rules.values()
-            if r.type == "silent"
+        # no reading ever, an open silent alarm, or no reading for the silent rule's intervals
+        silent = (
+            last is None
+            or any(rules[r].type == "silent" for r in alarms if r in rules)
+            or any(
+                is_silent(r, device.interval_s, last, last, q.now)
+                for r in rules.values()
+                if r.type == "silent"
+            )
         )
         stuck = any(rules[r].type == "stuck" for r in alarms if r in rules)
         state: State = "silent" if silent else "stuck" if stuck else "online"
         if q.state and state != q.state:
             continue
         kind = s.kinds[device.kind]
+        owner = k.departments.get(f"{device.district}.{device.owner}") or k.departments.get(
+            f"{k.city.code}.{device.owner}"
+        )
         out.append(
             DeviceStatus(
                 id=device.id,
@@ -88,6 +96,7 @@ def device_statuses(
                 lat=device.lat,
                 lon=device.lon,
                 owner=device.owner,
+                owner_name=owner.name if owner else device.owner,
                 interval_s=device.interval_s,
                 state=state,
                 state_zh=STATE_ZH[state],
@@ -98,5 +107,6 @@ def device_statuses(
             )
         )
     order = {"silent": 0, "stuck": 1, "online": 2}
-    out.sort(key=lambda d: (order[d.state], -(d.minutes_silent or 1e9), d.id))
+    # outages first, longest first; then devices that never reported
+    out.sort(key=lambda d: (order[d.state], d.last_seen is None, -(d.minutes_silent or 0), d.id))
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from domain.vocabulary import Urgency
 from knowledge import Knowledge
 from knowledge.retrieval import RegulationIndex
 from store import EventStore
-from tools import duplicates, events, locate, regulations, routing, stats
+from tools import devices, duplicates, events, locate, regulations, routing, stats
 from tools.scope import jurisdiction_code
 
 
@@ -42,6 +42,14 @@ class DeadlineArgs(BaseModel):
         default=None, description="街道或区县编码；不填则为本人全部辖区"
     )
     limit: int = Field(default=20, ge=1, le=200)
+
+
+class DeviceArgs(BaseModel):
+    state: Literal["online", "silent", "stuck"] | None = Field(
+        default=None, description="online 在线 / silent 离线（含登记后从未上报）/ stuck 数据异常"
+    )
+    district: str | None = Field(default=None, description="区县编码；不填则为本人全部辖区")
+    kind: str | None = Field(default=None, description="设备类型，如 water_quality、ai_video、gas")
 
 
 class OwnershipArgs(BaseModel):
@@ -97,6 +105,10 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
 
     def sla_for(subtype: str, urgency: Urgency) -> Any:
         return _dump(routing.sla_for(k, routing.SlaQuery(subtype=subtype, urgency=urgency)))
+
+    def device_status(**kw: Any) -> Any:
+        q = devices.DeviceQuery(now=deps.clock(), **kw)
+        return _dump(devices.device_statuses(store, k, scope, q))
 
     def tool(
         fn: Callable[..., Any], name: str, doc: str | None, schema: type[BaseModel]
@@ -154,4 +166,5 @@ def build_tools(deps: ToolDeps) -> list[BaseTool]:
             routing.DepartmentsQuery,
         ),
         tool(sla_for, "sla_for", routing.sla_for.__doc__, routing.SlaQuery),
+        tool(device_status, "device_status", devices.device_statuses.__doc__, DeviceArgs),
     ]

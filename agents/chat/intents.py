@@ -22,7 +22,7 @@ from knowledge.retrieval.lexical import load_synonyms
 
 Kind = Literal[
     "overdue", "due_soon", "count", "list", "event", "basis", "regulation",
-    "draft", "similar", "ownership", "confirm", "cancel", "help", "unknown",
+    "draft", "similar", "ownership", "confirm", "cancel", "help", "unknown", "devices",
     "water_source",
 ]  # fmt: skip
 
@@ -118,6 +118,14 @@ _EVENT_REF = re.compile(
     r"这(?:起|件|宗)(?:事件?|工单|案件|案子)?|这(?:个|条)(?:事件?|工单|案件|案子)|这(?:事件?|单|工单)|"
     r"该(?:事件|工单|案件|件)|此(?:事件|案|件)|本(?:事件|案)|当前(?:事件|工单)"
 )
+#: questions about the sensing devices themselves: which are offline, stuck, the online rate
+_DEVICES = re.compile(
+    r"(?:设备|传感器|探头|摄像头|监测(?:点|站|仪)|感知(?:设备|点位)?|水质站|雨量站|水位计|井盖)"
+    r"[^。？?]{0,10}?(?:离线|掉线|断线|不在线|失联|没(?:有)?(?:数据|上报|信号)|数据(?:异常|中断)|"
+    r"读数不变|卡住|在线)|(?:离线|掉线|失联)(?:的)?(?:设备|传感器|摄像头|监测点|点位)|在线率"
+)
+#: the part of a devices question that asks for stuck sensors (a flat line), not silent ones
+DEVICES_STUCK = re.compile(r"数据异常|读数不变|卡住|不变化|一直不变")
 _DUE_SOON = re.compile(
     r"快(?:要)?(?:到期|超时|超期|逾期)|即将(?:到期|超时|超期|逾期)|马上(?:就|要)?(?:到期|超时|超期)|"
     r"临近(?:到期|时限|期限)|将要(?:到期|超时)|要到期|(?:超时|到期)预警|"
@@ -433,7 +441,7 @@ def parse(text: str, k: Knowledge, now: datetime) -> Intent:
     )
     refers = bool(_EVENT_REF.search(t))
     kind, why = _kind(t, slots, refers)
-    query = question if kind in ("basis", "regulation") else ""
+    query = question if kind in ("basis", "regulation", "devices") else ""
     if kind == "ownership":
         query = subject(_mask(masked, [m.span() for m in _EVENT_REF.finditer(masked)]))
         return replace(
@@ -465,6 +473,8 @@ def _kind(t: str, s: Intent, event_ref: bool) -> tuple[Kind, str]:
         return "regulation", f"含“{m.group()}”：检索法规"
     if m := _SIMILAR.search(t):
         return "similar", f"含“{m.group()}”：查类似事件"
+    if not has_event and (m := _DEVICES.search(t)):
+        return "devices", f"含“{m.group()}”：查感知设备的在线状态"
     if has_event:
         return "event", "指向具体事件：查看事件详情"
     soon = _DUE_SOON.search(t)

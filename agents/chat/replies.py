@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.chat import ownership as owners
-from agents.chat.intents import Intent
+from agents.chat.intents import DEVICES_STUCK, Intent
 from agents.chat.ownership_model import Ownership
 from agents.chat.ownership_text import render as render_ownership
 from agents.chat.state import ChatContext, ChatState, Reply
@@ -24,6 +24,7 @@ from domain.lifecycle import Status
 from domain.models import Event, EventCreate, Scope
 from store import Conflict, NotFound
 from tools import duplicates, events, regulations
+from tools.devices import DeviceQuery, device_statuses
 from tools.pii import mask_text
 from tools.scope import narrow, visible_event
 from tools.tracing import hhmm
@@ -34,7 +35,7 @@ HELP = (
     "某类事件的清单；某件事件的情况、处理依据（法规条文）和相似事件；法规条文检索；"
     "某类事项或某件事件归谁管、要不要上报区里（按派单的定责和升级规则）；"
     "河流水质告警可能的污染源头（按河网向上游溯源）；"
-    "为某件事件起草派单（需您确认后才派出）。例如：「渝中区今天有哪些超时未办结的事件」、"
+    "为某件事件起草派单（需您确认后才派出）；哪些感知设备离线或数据异常。例如：「渝中区今天有哪些超时未办结的事件」、"
     "「解放碑街道本周噪音投诉多少件，比上周多还是少」、「帮我给事件 E123 起草派单」。"
 )
 
@@ -103,6 +104,49 @@ class OfflineReplies:
         text = f"{place}目前有 {len(rows)} 件超过办理时限未办结的事件（时限自签收起算），最早到期的在前：\n"
         text += self._lines(rows, lambda r: f"已超时 {_duration(r.hours_overdue or 0)}")
         return Reply(text, events=[r.id for r in rows[:LIST_MAX]])
+
+    def _on_devices(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        """Which sensing devices are offline (or stuck) now, in the question's place."""
+        k = self.deps.knowledge
+        districts, streets = narrow(k, self._scope(ctx), intent.jurisdiction)
+        place = self._place(intent, ctx)
+        every = device_statuses(
+            self.deps.store,
+            k,
+            self._scope(ctx),
+            DeviceQuery(now=self.deps.clock(), district=districts[0] if districts else None),
+        )
+        if streets:
+            every = [d for d in every if d.street in streets]
+        if not every:
+            return Reply(f"{place}没有登记的感知设备。")
+        stuck = bool(DEVICES_STUCK.search(intent.query or ""))
+        want = "stuck" if stuck else "silent"
+        rows = [d for d in every if d.state == want]
+        online = sum(d.state == "online" for d in every)
+        rate = f"共登记 {len(every)} 台，在线 {online} 台，在线率 {online / len(every):.0%}"
+        if not rows:
+            what = "读数异常（长时间不变）" if stuck else "离线"
+            return Reply(f"{place}目前没有{what}的感知设备（{rate}）。")
+        what = "数据异常（读数长时间不变）" if stuck else "离线"
+        lines = []
+        for d in rows[:LIST_MAX]:
+            street = k.jurisdictions[d.street].name if d.street in k.jurisdictions else ""
+            minutes = d.minutes_silent or 0
+            since = (
+                "登记后从未上报"
+                if d.last_seen is None
+                else f"已 {minutes:.0f} 分钟无数据"
+                if minutes < 60
+                else f"已 {_duration(minutes / 60)}无数据"
+            )
+            state_text = since if want == "silent" else d.state_zh
+            lines.append(
+                f"· {d.name}（{d.id}，{d.kind_zh}）｜{street}｜{state_text}｜权属 {d.owner_name}"
+            )
+        if len(rows) > LIST_MAX:
+            lines.append(f"……另有 {len(rows) - LIST_MAX} 台，请在控制台设备列表中查看。")
+        return Reply(f"{place}目前有 {len(rows)} 台感知设备{what}（{rate}）：\n" + "\n".join(lines))
 
     def _on_due_soon(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         rows, place = self._by_deadline(events.list_due_soon, intent, ctx)

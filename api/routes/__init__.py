@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.routes import auth, chat, dispatch, events, health, metrics, open311, tracing
+from api.routes import alarms, auth, chat, dispatch, events, health, metrics, open311, tracing
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (health, auth, events, dispatch, chat, open311, metrics, tracing)
+    m.router for m in (health, auth, events, dispatch, chat, open311, metrics, alarms, tracing)
 )

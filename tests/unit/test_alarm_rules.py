@@ -283,6 +283,16 @@ def test_a_detection_alarm_clears_minutes_after_the_last_detection(k: Knowledge)
     window = [Sample(T0 + timedelta(minutes=45), label="crowd", confidence=0.5)]
     _, cleared, _ = run(k, "ai_video", ["AR-AV-01"], window, {"AR-AV-01": alarm})
     assert cleared == {"AR-AV-01"}
+    # another muck truck two hours later is a new alarm, not the old one extended
+    later = [Sample(T0 + timedelta(hours=2), label="muck_truck", confidence=0.9)]
+    ev = evaluate(
+        kind(k, "ai_video"), [rule(k, "AR-AV-01")], later, {"AR-AV-01": alarm}, later[0].at
+    )
+    assert ev.cleared == ["AR-AV-01"] and [f.new for f in ev.fired] == [True]
+    # within its 30 minutes it extends
+    soon = [Sample(T0 + timedelta(minutes=20), label="muck_truck", confidence=0.9)]
+    ev = evaluate(kind(k, "ai_video"), [rule(k, "AR-AV-01")], soon, {"AR-AV-01": alarm}, soon[0].at)
+    assert ev.cleared == [] and [f.new for f in ev.fired] == [False]
 
 
 def test_stuck_is_a_flat_line_and_clears_when_it_moves(k: Knowledge) -> None:

@@ -26,6 +26,7 @@ def test_tools_describe_themselves_in_chinese(demo_store: EventStore, knowledge:
         "locate",
         "departments_for",
         "sla_for",
+        "device_status",
     }
     for t in tools:
         assert any("\u4e00" <= ch <= "\u9fff" for ch in t.description), t.name

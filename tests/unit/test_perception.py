@@ -309,3 +309,70 @@ def test_a_failed_batch_leaves_nothing_behind(
     out = p.ingest(batch)  # the retry is processed as if the first never happened
     assert [r.outcome for r in out] == [Outcome.NEW, Outcome.NEW]
     assert set(out[1].rule_ids) == {"AR-WL-01", "AR-WL-02"} and store.count_events() == 1
+
+
+def test_the_services_sweep_in_the_background_until_closed(
+    store_url: str, knowledge: Knowledge, clock: Clock
+) -> None:
+    import threading
+    import time
+
+    from agents.deps import AgentDeps
+    from agents.runtime import Services
+    from settings import Settings
+
+    store = EventStore.open(store_url, knowledge.store_rules)
+    deps: Any = AgentDeps(store, knowledge, None, None, clock)  # type: ignore[arg-type]
+    services = Services(Settings(), deps, None, None)  # type: ignore[arg-type]
+    services.perception.ingest(
+        [Reading(message_id="s0", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1})]
+    )
+    clock.now = T0 + timedelta(minutes=10)
+    services.sweep_every(0.05)
+    deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
+    while not store.alarms.list_alarms(open_only=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [a["rule_id"] for a in store.alarms.list_alarms(open_only=True)] == ["AR-GS-90"]
+    sweepers = [t for t in threading.enumerate() if t.name == "sanji-perception-sweep"]
+    assert sweepers
+    services.close()
+    for t in sweepers:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in sweepers)
+
+
+def test_two_processes_on_one_store_extend_one_alarm(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    clock.now = T0 + timedelta(hours=1)
+    first, second = make(), make()  # e.g. the API server and a broker consumer
+    a = first.ingest([level("YZ-WL-02", 0, 0.4)])
+    b = second.ingest([level("YZ-WL-02", 5, 0.45)])
+    assert "AR-WL-01" in b[0].rule_ids
+    assert set(b[0].alarm_ids) & set(a[0].alarm_ids)
+    assert b[0].event_ids == a[0].event_ids and store.count_events() == 1
+    alarm = next(x for x in store.alarms.list_alarms() if x["rule_id"] == "AR-WL-01")
+    assert alarm["readings"] == 2 and alarm["peak"] == {"level_m": 0.45}
+
+
+def test_a_muck_truck_hours_later_is_a_new_alarm_and_event(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=3)
+
+    def truck(minute: int) -> Reading:
+        return Reading(
+            message_id=f"truck-{minute}",
+            device_id="YB-AV-02",
+            observed_at=T0 + timedelta(minutes=minute),
+            detection=Detection(label="muck_truck", confidence=0.9),
+        )
+
+    first = p.ingest([truck(0), truck(10)])
+    assert first[0].alarm_ids == first[1].alarm_ids  # ten minutes later: the same alarm
+    later = p.ingest([truck(150)])
+    assert later[0].alarm_ids != first[0].alarm_ids
+    assert later[0].event_ids != first[0].event_ids and store.count_events() == 2
+    old = store.alarms.get_alarm(first[0].alarm_ids[0])
+    assert old["cleared_at"] == T0 + timedelta(minutes=150)

@@ -5,6 +5,7 @@ import { renderEvent } from "./event.js";
 import { renderAssistant } from "./chat.js";
 import { renderReview } from "./review.js";
 import { renderDashboard } from "./dashboard.js";
+import { renderAlarms } from "./alarms.js";
 
 const app = document.getElementById("app");
 const state = { me: null, knowledge: null, stop: null };
@@ -106,6 +107,7 @@ async function route() {
     if (page === "event" && arg) return await renderEvent(ctx, Number(arg));
     if (page === "review" && arg) return await renderReview(ctx, Number(arg));
     if (page === "assistant") return renderAssistant(ctx);
+    if (page === "alarms") return await renderAlarms(ctx);
     if (page === "dashboard") {
       const root = h("div");
       clear(app, h("h1", {}, `${state.me.jurisdiction_name} · 运行概览`), root);

@@ -117,6 +117,7 @@ function draftCard(ctx, v, d, reload) {
     h("h2", {}, "智能派单草稿", " ", h("span", { class: "badge b-grey" }, d.engine === "llm" ? "大模型" : "离线引擎")),
     d.needs_human.length ? h("ul", { class: "warn" }, d.needs_human.map((n) => h("li", {}, n))) : null,
     d.reroute && d.reroute.length ? h("p", { class: "note" }, `退单后重新分拨：${d.reroute.join("；")}`) : null,
+    d.alarm_rules && d.alarm_rules.length ? h("p", { class: "note", "data-testid": "alarm-rules" }, h("b", {}, "感知告警规则："), d.alarm_rules.map((r) => `${r.id} ${r.name}（${r.why}）`).join("；"), " ", h("a", { href: "#/alarms" }, "查看告警")) : null,
     h("h3", {}, `${c.category} · ${c.name}`, h("span", { class: "conf", title: `把握 ${confidence}%` }, h("i", { style: `width:${confidence}%` })), h("span", { class: "muted small" }, `把握 ${confidence}%`)),
     h("p", { class: "muted small" }, "其他可能：", c.alternatives.slice(1).map((a) => `${a.name}（${Math.round(a.probability * 100)}%）`).join("、") || "无"),
     h("ul", { class: "depts" },
