@@ -26,7 +26,7 @@ EFFECTS: dict[str, dict[str, float]] = {
     "sewage_plant": {"do_mg_l": -5.0, "nh3n_mg_l": 3.0, "cod_mg_l": 15, "turbidity_ntu": 2},
     "livestock": {"do_mg_l": -5.0, "nh3n_mg_l": 4.0, "cod_mg_l": 22, "turbidity_ntu": 3},
     "industrial": {"do_mg_l": -4.2, "nh3n_mg_l": 0.05, "cod_mg_l": 28, "ph": -1.3},
-    "construction": {"do_mg_l": -0.2, "cod_mg_l": 1.0, "turbidity_ntu": 140},
+    "construction": {"do_mg_l": -0.2, "cod_mg_l": 1.0, "turbidity_ntu": 300},
 }
 #: sensor noise (standard deviation) per metric
 NOISE = {"do_mg_l": 0.12, "nh3n_mg_l": 0.03, "cod_mg_l": 0.6, "ph": 0.04, "turbidity_ntu": 1.5}
