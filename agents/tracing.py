@@ -156,7 +156,7 @@ def latest_water_alarm(
                     offset=offset,
                 )
                 for row in rows:
-                    if traceable(k, row["device_id"]) and not _data_quality(k, row["rule_id"]):
+                    if traceable(k, row["device_id"]) and not data_quality(k, row["rule_id"]):
                         return row
                 if len(rows) < 200:
                     break
@@ -164,6 +164,7 @@ def latest_water_alarm(
     return None
 
 
-def _data_quality(k: Knowledge, rule_id: str) -> bool:
+def data_quality(k: Knowledge, rule_id: str) -> bool:
+    """Whether a rule is about the device itself (silent, stuck), not about the water."""
     rule = k.sensing.rule(rule_id)
     return rule is not None and rule.data_quality

@@ -101,6 +101,8 @@ class TraceAnswer(BaseModel):
     station: str
     station_name: str
     node: str
+    lat: float = Field(description="告警站纬度")
+    lon: float = Field(description="告警站经度")
     metric: str
     metric_zh: str
     onset: datetime
@@ -389,6 +391,8 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
         station=q.station,
         station_name=s_node.name,
         node=s_node.id,
+        lat=s_node.lat,
+        lon=s_node.lon,
         metric=q.metric,
         metric_zh=WATER_METRICS[q.metric][0],
         onset=onset,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from agents.tracing import trace_of_alarm, traceable
+from agents.tracing import data_quality, trace_of_alarm, traceable
 from api.deps import KnowledgeDep, PrincipalDep, StoreDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import AlarmTracePublic
@@ -34,6 +34,10 @@ def alarm_trace(
         raise HTTPException(404, detail=f"告警 {alarm_id} 不存在") from None
     if not principal.scope.allows(alarm["district"], alarm["street"]):
         raise HTTPException(404, detail=f"告警 {alarm_id} 不存在")
+    if data_quality(knowledge, alarm["rule_id"]):
+        raise HTTPException(
+            404, detail=f"告警 {alarm_id} 是设备离线或数据异常告警，不是水质变化，没有上游溯源"
+        )
     if not traceable(knowledge, alarm["device_id"]):
         raise HTTPException(
             404,

@@ -1,6 +1,7 @@
 // 感知告警: open alarms with a small chart of their readings (inline SVG), the rule that fired
 // and the event they belong to; below, the devices that are offline or whose data is stuck.
 import { api, clear, h, when, URGENCY } from "./ui.js";
+import { traceBlock } from "./trace.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const CHARTED = 12; // alarms whose readings are fetched and drawn at once
@@ -59,7 +60,7 @@ export function chart(detail) {
   return box;
 }
 
-function alarmCard(a, detail) {
+function alarmCard(a, detail, trace) {
   const tone = { critical: "b-red", urgent: "b-amber", normal: "b-blue" }[a.urgency] || "b-grey";
   return h(
     "article",
@@ -79,6 +80,7 @@ function alarmCard(a, detail) {
       a.event_id ? [" · ", h("a", { href: `#/event/${a.event_id}` }, `事件 E${a.event_id}`)] : "",
     ),
     detail ? chart(detail) : h("p", { class: "muted small" }, "读数图见告警详情"),
+    trace ? traceBlock(trace) : "",
   );
 }
 
@@ -104,6 +106,12 @@ export async function renderAlarms(ctx) {
   const details = await Promise.all(
     alarms.slice(0, CHARTED).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)),
   );
+  // a water station on a river network has its alarm traced upstream (404 for the others)
+  const traces = await Promise.all(
+    alarms
+      .slice(0, CHARTED)
+      .map((a) => (a.kind === "water_quality" ? api.get(`/api/v1/alarms/${a.id}/trace`).catch(() => null) : null)),
+  );
   const reported = silent.filter((d) => d.last_seen);
   const never = silent.length - reported.length;
   const devices = [...reported, ...stuck];
@@ -115,7 +123,7 @@ export async function renderAlarms(ctx) {
       { "data-testid": "open-alarms" },
       h("h2", {}, `未解除的告警（${alarms.length}）`),
       alarms.length
-        ? h("div", { class: "alarms" }, alarms.map((a, i) => alarmCard(a, details[i])))
+        ? h("div", { class: "alarms" }, alarms.map((a, i) => alarmCard(a, details[i], traces[i])))
         : h("p", { class: "muted" }, "本辖区目前没有未解除的告警。"),
     ),
     h(
