@@ -15,7 +15,8 @@ from knowledge import Knowledge
 from knowledge.rivers import WATER_METRICS
 from store import EventStore
 from tools.jointwarning import JointWarning, joint_warning
-from tools.tracing import BASELINE, TraceAnswer, TraceQuery, trace_upstream
+from tools.signals import BASELINE
+from tools.tracing import TraceAnswer, TraceQuery, trace_upstream
 
 #: the most readings of one station read for a trace (a day and a half at 5 minutes)
 MAX_READINGS = 2000

@@ -19,31 +19,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
-from statistics import median
 
 from pydantic import BaseModel, Field
 
 from domain.alarms import Reading
 from domain.clock import CHINA_TZ, to_utc
 from knowledge import Knowledge
-from knowledge.rivers import SOURCE_KINDS, WATER_METRICS, RiverNetwork
+from knowledge.rivers import SOURCE_KINDS, WATER_METRICS, RiverNetwork, RiverNode
+from tools.signals import RUN, SIGNATURES, describe, detect_onset, signature_at
 
-#: -1: a drop is pollution (dissolved oxygen); +1: a rise is; 0: any departure (pH)
-DIRECTION = {"do_mg_l": -1, "nh3n_mg_l": 1, "cod_mg_l": 1, "turbidity_ntu": 1, "ph": 0}
-#: the smallest change that counts as an anomaly, whatever the noise
-MIN_CHANGE = {"do_mg_l": 1.0, "nh3n_mg_l": 0.3, "cod_mg_l": 4.0, "turbidity_ntu": 10.0, "ph": 0.5}
-#: how many anomalous readings in a row make an onset
-RUN = 3
-#: what each kind of source does to the water: -1 lowers, +1 raises (pH: moves), 0 leaves it
-SIGNATURES: dict[str, dict[str, int]] = {
-    "outfall": {"do_mg_l": -1, "nh3n_mg_l": 1, "cod_mg_l": 1, "turbidity_ntu": 1, "ph": 0},
-    "sewage_plant": {"do_mg_l": -1, "nh3n_mg_l": 1, "cod_mg_l": 1, "turbidity_ntu": 0, "ph": 0},
-    "livestock": {"do_mg_l": -1, "nh3n_mg_l": 1, "cod_mg_l": 1, "turbidity_ntu": 0, "ph": 0},
-    "industrial": {"do_mg_l": -1, "nh3n_mg_l": 0, "cod_mg_l": 1, "turbidity_ntu": 0, "ph": 1},
-    "construction": {"do_mg_l": 0, "nh3n_mg_l": 0, "cod_mg_l": 0, "turbidity_ntu": 1, "ph": 0},
-}
 #: score factors: a clean station between the source and the alarm; an anomalous station the
 #: source cannot explain
 RULED_OUT = 0.05
@@ -133,69 +119,6 @@ def _series(readings: Sequence[Reading], as_of: datetime | None) -> dict[str, li
     return out
 
 
-def _noise(values: list[float]) -> float:
-    """A robust noise level: the median absolute step between readings, as a deviation."""
-    steps = [abs(b - a) for a, b in pairwise(values)]
-    return 1.4826 * median(steps) / math.sqrt(2) if steps else 0.0
-
-
-#: the readings an onset is measured against: those from 4 h to 1 h before it (a slow change,
-#: such as the daily oxygen cycle, moves little in that time; a plume's front moves a lot)
-BASELINE = (timedelta(hours=4), timedelta(hours=1))
-
-
-def detect_onset(series: Sequence[Reading], metric: str) -> datetime | None:
-    """When the metric of one station's readings first departs from its recent level for
-    ``RUN`` readings in a row (None when it never does)."""
-    points = [(to_utc(r.observed_at), r.metrics[metric]) for r in series if metric in r.metrics]
-    if len(points) < RUN:
-        return None
-    limit = max(MIN_CHANGE[metric], 4 * _noise([v for _, v in points]))
-    run = 0
-    lo = hi = 0  # the baseline window points[lo:hi]
-    for i, (t, v) in enumerate(points):
-        while hi < i and points[hi][0] <= t - BASELINE[1]:
-            hi += 1
-        while lo < hi and points[lo][0] < t - BASELINE[0]:
-            lo += 1
-        if hi - lo < 2 * RUN:
-            run = 0
-            continue
-        d = v - median(x for _, x in points[lo:hi])
-        bad = {-1: d < -limit, 1: d > limit, 0: abs(d) > limit}[DIRECTION[metric]]
-        run = run + 1 if bad else 0
-        if run == RUN:
-            return points[i - RUN + 1][0]
-    return None
-
-
-def signature_at(series: Sequence[Reading], onset: datetime) -> dict[str, int]:
-    """Which way each metric moved at a station: the readings of the two hours after the
-    onset against those of the three hours before it."""
-    out: dict[str, int] = {}
-    t0 = to_utc(onset)
-    for metric in WATER_METRICS:
-        before = [
-            r.metrics[metric]
-            for r in series
-            if metric in r.metrics and t0 - timedelta(hours=3) <= to_utc(r.observed_at) < t0
-        ]
-        after = [
-            r.metrics[metric]
-            for r in series
-            if metric in r.metrics and t0 <= to_utc(r.observed_at) <= t0 + timedelta(hours=2)
-        ]
-        if len(before) < RUN or not after:  # at the alarm, the change may be one reading old
-            continue
-        d = median(after) - median(before)
-        small = MIN_CHANGE[metric] / 2
-        if DIRECTION[metric] == 0:
-            out[metric] = 1 if abs(d) > small else 0
-        else:
-            out[metric] = 1 if d > small else -1 if d < -small else 0
-    return out
-
-
 def _tolerance(hours: float) -> float:
     """How far an onset may be from the travel-time arithmetic: velocities are means, and a
     front spreads as it travels."""
@@ -246,15 +169,19 @@ def _stations(
     return out
 
 
-def _describe(sig: dict[str, int]) -> str:
-    words = []
-    for metric, way in sig.items():
-        name = WATER_METRICS[metric][0]
-        if way and DIRECTION[metric] == 0:
-            words.append(f"{name}异常波动")
-        elif way:
-            words.append(f"{name}{'上升' if way > 0 else '下降'}")
-    return "、".join(words) or "各项指标无明显变化"
+@dataclass(frozen=True)
+class _Scene:
+    """What the readings say around one alarm, shared by every candidate's scoring."""
+
+    net: RiverNetwork
+    station: str  # the alarm's device
+    node: RiverNode  # its station node
+    above: dict[str, float]  # node -> hours down to the station
+    stations: list[StationState]
+    onsets: dict[str, datetime]  # anomalous device (the alarm's included) -> onset
+    first: str  # the device that saw it first
+    sig: dict[str, int]
+    name_of: dict[str, str]
 
 
 def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> TraceAnswer:
@@ -267,121 +194,28 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
     onset = _front(series.get(q.station, []), q)
     above = net.upstream_within(s_node.id, q.horizon_hours)
     stations = _stations(net, series, q.metric, s_node.id, onset, above)
-    anomalous = [s for s in stations if s.status == "anomalous"]
-    onsets = {s.device_id: s.onset or onset for s in anomalous} | {q.station: onset}
+    onsets = {s.device_id: s.onset or onset for s in stations if s.status == "anomalous"}
+    onsets[q.station] = onset
     first = min(onsets, key=lambda d: (onsets[d], -above[net.stations[d]]))
-    first_series = series.get(first, [])
-    sig = signature_at(first_series, onsets[first]) or signature_at(
+    sig = signature_at(series.get(first, []), onsets[first]) or signature_at(
         series.get(q.station, []), onset
     )
-    changed = _describe(sig)
-    name_of = {q.station: s_node.name} | {s.device_id: s.name for s in stations}
-
-    candidates: list[CandidateSource] = []
-    for node_id, hours in above.items():
-        src = net.nodes[node_id]
-        if not src.is_source:
-            continue
-        released = onset - timedelta(hours=hours)
-        evidence = [
-            f"距{s_node.name}约{_km(net, node_id, s_node.id):.1f}公里、流经约{hours:.1f}小时；"
-            f"按告警时间推算，污染约于{hhmm(released)}从此排出"
-        ]
-        score = 1.0
-        ruled_out = False
-        downstream = set(net.path(node_id, s_node.id) or [])
-        entry = net.down[node_id].downstream
-        guards = [
-            st for st in stations if st.status == "clean" and net.path(st.node, entry) is not None
-        ]
-        if guards:  # the nearest clean station above the source (stations run upstream first)
-            evidence.append(f"上游{guards[-1].name}水质正常，污染从其下游进入，与本源位置相符")
-        for st in stations:
-            if st.node not in downstream:
-                if st.status == "anomalous":
-                    score *= UNEXPLAINED
-                    evidence.append(
-                        f"{st.name}于{hhmm(st.onset or onset)}出现异常，但本源不在其上游，无法解释"
-                    )
-                continue
-            if st.status == "clean":
-                ruled_out = True
-                score *= RULED_OUT
-                evidence.append(
-                    f"{st.name}位于本源与告警站之间，污染应于{hhmm(st.expected_at)}前后经过，"
-                    "但该站水质正常，基本排除"
-                )
-            elif st.status == "no_data":
-                score *= UNVERIFIED
-                evidence.append(f"{st.name}位于下游途中，但该时段无数据，无法佐证")
-        explained = [d for d in onsets if net.stations[d] in downstream]
-        if not ruled_out and explained:
-            releases = [
-                onsets[d] - timedelta(hours=hours - above[net.stations[d]]) for d in explained
-            ]
-            spread = (max(releases) - min(releases)).total_seconds() / 3600
-            timing = math.exp(-spread / _tolerance(hours))
-            score *= timing
-            if len(explained) > 1:
-                order = "、".join(name_of[d] for d in sorted(explained, key=lambda d: onsets[d]))
-                evidence.append(
-                    f"下游{len(explained)}个站依次异常（{order}），"
-                    f"推算排放时间相差{spread * 60:.0f}分钟，"
-                    + ("与流经时间吻合" if timing > 0.5 else "与流经时间不太吻合")
-                )
-            if first in explained and first != q.station:
-                evidence.append(f"最早异常的{name_of[first]}（{hhmm(onsets[first])}）在本源下游")
-        expected = SIGNATURES[src.kind]
-        observed = [m for m in sig if m in expected]
-        matched = [m for m in observed if sig[m] == expected[m]]
-        fit = len(matched) / len(observed) if observed else 0.5
-        score *= 0.2 + 0.8 * fit
-        if observed:
-            evidence.append(
-                f"观测到{changed}，与{src.kind_zh}的排放特征"
-                f"{'相符' if fit >= 0.8 else '部分相符' if fit >= 0.5 else '不符'}"
-                f"（{len(matched)}/{len(observed)}项）"
-            )
-        rising = {m for m, way in sig.items() if way and m != "do_mg_l"}
-        if src.registered and rising & set(src.discharge):
-            evidence.append(
-                "登记排放"
-                + "、".join(WATER_METRICS[m][0] for m in src.discharge)
-                + "，与上升指标一致"
-            )
-        elif src.registered:
-            score *= 0.75
-            evidence.append(
-                "登记排放"
-                + "、".join(WATER_METRICS[m][0] for m in src.discharge)
-                + "，与本次变化不符"
-            )
-        else:
-            score *= 0.9
-            evidence.append("无登记排放记录，需现场核查是否偷排")
-        street = k.jurisdiction(src.street)
-        district = k.jurisdiction(street.parent or street.code)
-        candidates.append(
-            CandidateSource(
-                rank=0,
-                node=src.id,
-                name=src.name,
-                kind=src.kind,
-                kind_zh=SOURCE_KINDS[src.kind],
-                street=street.code,
-                street_name=street.name,
-                district=district.code,
-                district_name=district.name,
-                owner=src.owner,
-                lat=src.lat,
-                lon=src.lon,
-                travel_hours=round(hours, 2),
-                released_at=released,
-                score=round(score, 3),
-                ruled_out=ruled_out,
-                evidence=evidence,
-            )
-        )
+    scene = _Scene(
+        net=net,
+        station=q.station,
+        node=s_node,
+        above=above,
+        stations=stations,
+        onsets=onsets,
+        first=first,
+        sig=sig,
+        name_of={q.station: s_node.name} | {s.device_id: s.name for s in stations},
+    )
+    candidates = [
+        _candidate(k, scene, node_id, hours)
+        for node_id, hours in above.items()
+        if net.nodes[node_id].is_source
+    ]
     candidates.sort(key=lambda c: (c.ruled_out, -c.score, c.travel_hours))
     for i, c in enumerate(candidates, 1):
         c.rank = i
@@ -404,10 +238,125 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
         top=[c.node for c in top],
         streets=streets,
         districts=districts,
-        summary=_summary(
-            q, onset, s_node.name, name_of[first], onsets[first], changed, top, districts
-        ),
+        summary=_summary(q, onset, scene, top, districts),
     )
+
+
+def _candidate(k: Knowledge, s: _Scene, node_id: str, hours: float) -> CandidateSource:
+    """One source scored: its topology against the stations, the timing of the stations
+    below it, its kind's signature, its registered discharge."""
+    net, src = s.net, s.net.nodes[node_id]
+    released = s.onsets[s.station] - timedelta(hours=hours)
+    evidence = [
+        f"距{s.node.name}约{_km(net, node_id, s.node.id):.1f}公里、流经约{hours:.1f}小时；"
+        f"按告警时间推算，污染约于{hhmm(released)}从此排出"
+    ]
+    score, ruled_out = _topology(s, node_id, evidence)
+    if not ruled_out:
+        score *= _timing(s, node_id, hours, evidence)
+    score *= _signature_fit(s, src, evidence) * _registered(s, src, evidence)
+    street = k.jurisdiction(src.street)
+    district = k.jurisdiction(street.parent or street.code)
+    return CandidateSource(
+        rank=0,
+        node=src.id,
+        name=src.name,
+        kind=src.kind,
+        kind_zh=SOURCE_KINDS[src.kind],
+        street=street.code,
+        street_name=street.name,
+        district=district.code,
+        district_name=district.name,
+        owner=src.owner,
+        lat=src.lat,
+        lon=src.lon,
+        travel_hours=round(hours, 2),
+        released_at=released,
+        score=round(score, 3),
+        ruled_out=ruled_out,
+        evidence=evidence,
+    )
+
+
+def _topology(s: _Scene, node_id: str, evidence: list[str]) -> tuple[float, bool]:
+    """A clean station between the source and the alarm rules it out; an anomalous station
+    it is not upstream of is one it cannot explain; a silent one on the way cannot confirm."""
+    net = s.net
+    downstream = set(net.path(node_id, s.node.id) or [])
+    entry = net.down[node_id].downstream
+    guards = [st for st in s.stations if st.status == "clean" and net.path(st.node, entry)]
+    if guards:  # the nearest clean station above the source (stations run upstream first)
+        evidence.append(f"上游{guards[-1].name}水质正常，污染从其下游进入，与本源位置相符")
+    score, ruled_out = 1.0, False
+    for st in s.stations:
+        if st.node not in downstream:
+            if st.status == "anomalous":
+                score *= UNEXPLAINED
+                evidence.append(
+                    f"{st.name}于{hhmm(st.onset or s.onsets[s.station])}出现异常，"
+                    "但本源不在其上游，无法解释"
+                )
+        elif st.status == "clean":
+            ruled_out = True
+            score *= RULED_OUT
+            evidence.append(
+                f"{st.name}位于本源与告警站之间，污染应于{hhmm(st.expected_at)}前后经过，"
+                "但该站水质正常，基本排除"
+            )
+        elif st.status == "no_data":
+            score *= UNVERIFIED
+            evidence.append(f"{st.name}位于下游途中，但该时段无数据，无法佐证")
+    return score, ruled_out
+
+
+def _timing(s: _Scene, node_id: str, hours: float, evidence: list[str]) -> float:
+    """The stations below the source that saw the plume agree on when it left the source
+    (each onset minus the travel time from the source)."""
+    downstream = set(s.net.path(node_id, s.node.id) or [])
+    explained = [d for d in s.onsets if s.net.stations[d] in downstream]
+    if not explained:
+        return 1.0
+    releases = [
+        s.onsets[d] - timedelta(hours=hours - s.above[s.net.stations[d]]) for d in explained
+    ]
+    spread = (max(releases) - min(releases)).total_seconds() / 3600
+    timing = math.exp(-spread / _tolerance(hours))
+    if len(explained) > 1:
+        order = "、".join(s.name_of[d] for d in sorted(explained, key=lambda d: s.onsets[d]))
+        evidence.append(
+            f"下游{len(explained)}个站依次异常（{order}），推算排放时间相差{spread * 60:.0f}分钟，"
+            + ("与流经时间吻合" if timing > 0.5 else "与流经时间不太吻合")
+        )
+    if s.first in explained and s.first != s.station:
+        evidence.append(f"最早异常的{s.name_of[s.first]}（{hhmm(s.onsets[s.first])}）在本源下游")
+    return timing
+
+
+def _signature_fit(s: _Scene, src: RiverNode, evidence: list[str]) -> float:
+    expected = SIGNATURES[src.kind]
+    observed = [m for m in s.sig if m in expected]
+    matched = [m for m in observed if s.sig[m] == expected[m]]
+    fit = len(matched) / len(observed) if observed else 0.5
+    if observed:
+        evidence.append(
+            f"观测到{describe(s.sig)}，与{src.kind_zh}的排放特征"
+            f"{'相符' if fit >= 0.8 else '部分相符' if fit >= 0.5 else '不符'}"
+            f"（{len(matched)}/{len(observed)}项）"
+        )
+    return 0.2 + 0.8 * fit
+
+
+def _registered(s: _Scene, src: RiverNode, evidence: list[str]) -> float:
+    names = "、".join(WATER_METRICS[m][0] for m in src.discharge)
+    rising = {m for m, way in s.sig.items() if way and m != "do_mg_l"}
+    if src.registered and rising & set(src.discharge):
+        evidence.append(f"登记排放{names}，与上升指标一致")
+        return 1.0
+    if src.registered:
+        evidence.append(f"登记排放{names}，与本次变化不符")
+        return 0.75
+    evidence.append("无登记排放记录，需现场核查是否偷排")
+    return 0.9
 
 
 def _front(series: list[Reading], q: TraceQuery) -> datetime:
@@ -465,10 +414,7 @@ def _crossed(
 def _summary(
     q: TraceQuery,
     onset: datetime,
-    station: str,
-    first: str,
-    first_at: datetime,
-    changed: str,
+    s: _Scene,
     top: list[CandidateSource],
     districts: list[Crossed],
 ) -> str:
@@ -477,8 +423,8 @@ def _summary(
     if onset != to_utc(q.onset):
         began += f"（{hhmm(q.onset)}触发告警）"
     text = (
-        f"{station}{metric}自{began}起持续异常（{changed}）；"
-        f"最早出现异常的是{first}（{hhmm(first_at)}）。"
+        f"{s.node.name}{metric}自{began}起持续异常（{describe(s.sig)}）；"
+        f"最早出现异常的是{s.name_of[s.first]}（{hhmm(s.onsets[s.first])}）。"
     )
     if not top:
         return text + f"上游{q.horizon_hours:g}小时流程内未找到符合证据的登记污染源，请现场排查。"

@@ -32,7 +32,8 @@ from demo.episodes import PollutionEpisode, first_alarm, pollution_episode
 from domain.clock import CHINA_TZ
 from knowledge import Knowledge, load_knowledge
 from store import EventStore
-from tools.tracing import TraceQuery, detect_onset, trace_upstream
+from tools.signals import detect_onset
+from tools.tracing import TraceQuery, trace_upstream
 
 DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
 #: hours of readings before the day: stations report all the time, so a trace early in the

@@ -13,7 +13,8 @@ from domain.clock import CHINA_TZ
 from domain.vocabulary import Level
 from knowledge import Knowledge
 from tools.jointwarning import joint_warning
-from tools.tracing import TraceQuery, detect_onset, trace_upstream
+from tools.signals import detect_onset
+from tools.tracing import TraceQuery, trace_upstream
 
 DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
