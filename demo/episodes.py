@@ -64,6 +64,54 @@ def _plume(t: float, arrive: float, rise: float, hours: float) -> float:
     return max(0.0, 1.0 - (t - arrive - hours) / (rise + 0.5))
 
 
+@dataclass(frozen=True)
+class Plume:
+    """A planted discharge as the stations downstream see it: what it adds to each metric of
+    a station at a time. A simulator that has its own ordinary readings (``sanji alarms
+    simulate``) adds ``effect(device, at)`` to them; ``pollution_episode`` makes a whole day."""
+
+    source: str
+    kind: str
+    starts_at: datetime
+    hours: float
+    #: device id -> (hours the water takes from the source, share left after dilution)
+    reach: dict[str, tuple[float, float]]
+
+    def arrival(self, device_id: str) -> datetime | None:
+        """When the plume's front reaches a station (None: it never does)."""
+        if device_id not in self.reach:
+            return None
+        return self.starts_at + timedelta(hours=self.reach[device_id][0])
+
+    def effect(self, device_id: str, at: datetime) -> dict[str, float]:
+        """What the plume adds to each metric of ``device_id`` at ``at`` (empty: nothing)."""
+        if device_id not in self.reach:
+            return {}
+        tau, scale = self.reach[device_id]
+        t = (to_utc(at) - self.starts_at).total_seconds() / 3600
+        share = _plume(t, tau, 0.3 + 0.1 * tau, self.hours) * scale
+        if share <= 0:
+            return {}
+        return {m: v * share for m, v in EFFECTS[self.kind].items() if v}
+
+
+def plume(
+    k: Knowledge, *, source: str, starts_at: datetime, hours: float = 6.0, strength: float = 1.0
+) -> Plume:
+    """``source`` (a registered source node) discharging from ``starts_at`` for ``hours``."""
+    net = k.rivers
+    src = net.node(source)
+    if not src.is_source:
+        raise ValueError(f"{source} 不是登记的污染源节点（{src.kind_zh}）")
+    reach = {}
+    for device, node in net.stations.items():
+        tau = net.travel_hours(source, node)
+        if tau is not None:
+            km = sum(net.down[n].length_km for n in (net.path(source, node) or [])[:-1])
+            reach[device] = (tau, strength * math.exp(-km / DILUTION_KM))
+    return Plume(source, src.kind, to_utc(starts_at), hours, reach)
+
+
 def pollution_episode(
     k: Knowledge,
     *,
@@ -78,23 +126,11 @@ def pollution_episode(
 ) -> PollutionEpisode:
     """A day (from ``day``, ``span_hours`` long) of readings of every water-quality station on
     the river network, with ``source`` discharging from ``starts_at`` for ``hours``."""
-    net = k.rivers
-    src = net.node(source)
-    if not src.is_source:
-        raise ValueError(f"{source} 不是登记的污染源节点（{src.kind_zh}）")
+    p = plume(k, source=source, starts_at=starts_at, hours=hours, strength=strength)
     rng = random.Random(seed)
     t0 = to_utc(day)
-    start_h = (to_utc(starts_at) - t0).total_seconds() / 3600
-    effect = EFFECTS[src.kind]
     readings: list[Reading] = []
-    arrivals: dict[str, datetime] = {}
-    for device, node in sorted(net.stations.items()):
-        tau = net.travel_hours(source, node)
-        km = sum(net.down[n].length_km for n in (net.path(source, node) or [])[:-1])
-        scale = strength * math.exp(-km / DILUTION_KM) if tau is not None else 0.0
-        rise = 0.3 + 0.1 * (tau or 0)
-        if tau is not None:
-            arrivals[device] = t0 + timedelta(hours=start_h + tau)
+    for device in sorted(k.rivers.stations):
         clean = {
             "do_mg_l": rng.uniform(7.4, 8.6),
             "nh3n_mg_l": rng.uniform(0.12, 0.4),
@@ -103,21 +139,19 @@ def pollution_episode(
             "turbidity_ntu": rng.uniform(6.0, 25.0),
         }
         cycle = rng.uniform(0.25, 0.55)  # daily oxygen swing (photosynthesis), peak mid-afternoon
-        steps = int(span_hours * 3600 / interval_s)
-        for i in range(steps):
+        for i in range(int(span_hours * 3600 / interval_s)):
             if rng.random() < 0.01:
                 continue  # a lost transmission
-            t_h = i * interval_s / 3600
             at = t0 + timedelta(seconds=i * interval_s)
             local = at.astimezone(CHINA_TZ)
             local_h = local.hour + local.minute / 60
-            share = _plume(t_h, start_h + tau, rise, hours) * scale if tau is not None else 0.0
+            effect = p.effect(device, at)
             metrics = {}
             for metric in WATER_METRICS:
                 v = clean[metric] + rng.gauss(0, NOISE[metric])
                 if metric == "do_mg_l":
                     v += cycle * math.sin((local_h - 9) / 24 * 2 * math.pi)
-                v += effect.get(metric, 0.0) * share
+                v += effect.get(metric, 0.0)
                 if rng.random() < 0.005:
                     v += rng.choice((-1, 1)) * 6 * NOISE[metric]  # a lone spike
                 floor = 0.0 if metric != "ph" else 4.0
@@ -131,10 +165,11 @@ def pollution_episode(
                 )
             )
     readings.sort(key=lambda r: (r.observed_at, r.device_id))
+    arrivals = {d: a for d in p.reach if (a := p.arrival(d)) is not None}
     return PollutionEpisode(
         source=source,
-        kind=src.kind,
-        starts_at=to_utc(starts_at),
+        kind=p.kind,
+        starts_at=p.starts_at,
         hours=hours,
         readings=readings,
         arrivals=arrivals,

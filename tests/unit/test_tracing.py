@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from demo.episodes import first_alarm, pollution_episode
+from demo.episodes import first_alarm, plume, pollution_episode
 from domain.alarms import Reading
 from domain.clock import CHINA_TZ
 from domain.vocabulary import Level
@@ -205,3 +205,16 @@ def test_joint_warning_across_districts_goes_to_the_city(knowledge: Knowledge) -
     assert {"500110.eco_env", "500116.eco_env", "500110.water", "500116.water"} <= codes
     assert {"500116118.street_office", "500116124.street_office"} <= codes  # 贾嗣, 支坪
     assert "綦江区、江津区" in trace.summary and "ESC-R-04" in jw.explanation
+
+
+def test_plume_adds_its_effect_downstream_only(knowledge: Knowledge) -> None:
+    p = plume(knowledge, source="qj-s09", starts_at=DAY + timedelta(hours=6), hours=4)
+    assert p.arrival("QJ-WQ-04") is None and p.effect("QJ-WQ-04", DAY + timedelta(hours=12)) == {}
+    sanjiang, zhiping = p.arrival("QJ-WQ-05"), p.arrival("QJ-WQ-06")
+    assert sanjiang is not None and zhiping is not None and sanjiang < zhiping
+    assert p.effect("QJ-WQ-05", sanjiang - timedelta(minutes=5)) == {}
+    near = p.effect("QJ-WQ-05", sanjiang + timedelta(hours=2))
+    far = p.effect("QJ-WQ-06", zhiping + timedelta(hours=2))
+    assert near["do_mg_l"] < far["do_mg_l"] < 0  # oxygen falls, less after dilution
+    assert near["nh3n_mg_l"] > far["nh3n_mg_l"] > 0
+    assert p.effect("QJ-WQ-05", sanjiang + timedelta(hours=12)) == {}  # the discharge stopped
