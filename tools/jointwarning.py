@@ -76,7 +76,8 @@ def joint_warning(k: Knowledge, trace: TraceAnswer, urgency: Urgency | None = No
     for c in top:
         spec = k.department_types[c.owner]
         duty = OWNER_DUTY.get(c.owner) or spec.duties[0].id
-        add(k.department(c.owner, c.street, Level.DISTRICT).code, [duty])
+        level = Level.DISTRICT if Level.DISTRICT in spec.levels else spec.levels[0]
+        add(k.department(c.owner, c.street, level).code, [duty])
 
     esc = escalate(
         k,
