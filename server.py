@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, prepare: Prepare | None = No
             try:
                 services.warm_up(progress)
                 services.chat  # noqa: B018 - built here, not in the first chat request
+                services.perception  # noqa: B018 - one per process, rebuilt from the store here
                 services.sweep_every(settings.perception_sweep_s)
                 for job in preparing:
                     if not job.done():

@@ -23,12 +23,13 @@ from typing import Any
 from agents.dispatch import Dispatcher
 from agents.tracing import trace_alarm, trace_attributes, traceable
 from domain.alarms import IngestResult, Outcome, Reading
-from domain.clock import CHINA_TZ, to_utc
+from domain.clock import to_utc
 from domain.lifecycle import Action
-from domain.models import EventCreate, Source
+from domain.models import EventCreate
 from knowledge import Knowledge
 from knowledge.sensing import AlarmRule, Device
-from store import EventStore
+from store import EventStore, StoreError
+from tools.alarm_events import alarm_event, silent_why
 from tools.alarms import Firing, OpenAlarm, Sample, evaluate, expired, is_silent, trim, worse
 from tools.alarms import window_needs as _needs
 from tools.duplicates import ReportQuery, open_reports_nearby
@@ -58,7 +59,9 @@ class _Batch:
 
 
 class Perception:
-    """The one ``AlarmSink``: idempotent by reading key, durable when ``ingest`` returns."""
+    """The one ``AlarmSink``: idempotent by device and reading key (a key is unique within
+    its device: two devices that number their messages alike lose nothing), durable when
+    ``ingest`` returns."""
 
     def __init__(
         self,
@@ -80,6 +83,8 @@ class Perception:
         self._windows: dict[str, list[Sample]] = {}
         self._open: dict[str, dict[str, OpenAlarm]] = {}
         self._last_seen: dict[str, datetime] = {}
+        #: each device's latest value of every metric (and label), as device_status keeps it
+        self._last_values: dict[str, dict[str, Any]] = {}
         self._started = self.clock()
         self._rebuild()
 
@@ -95,6 +100,7 @@ class Perception:
             if row is None or row["last_observed"] is None:
                 continue
             self._last_seen[device.id] = row["last_observed"]
+            self._last_values[device.id] = dict(row["last_values"])
             count, minutes = _needs(self.s.rules_for(device))
             since = row["last_observed"] - timedelta(minutes=minutes)
             window = [
@@ -120,19 +126,52 @@ class Perception:
     # -- ingest -----------------------------------------------------------------------------
 
     def ingest(self, batch: Sequence[Reading]) -> list[IngestResult]:
-        """Store and evaluate a batch in one transaction; then triage the events it opened."""
+        """Store and evaluate a batch in one transaction; then triage the events it opened.
+
+        A store that is down or busy raises (nothing was written: the sender keeps the batch
+        and tries again). Any other failure is a reading the pipeline cannot handle: the
+        batch is taken again reading by reading, and a reading that still fails is kept in
+        the rejected log with the reason, so one bad message never blocks a stream."""
+        try:
+            return self._ingest(batch)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                return [self._quarantine(batch[0], exc)]
+            log.exception("a batch of %d readings failed; taking it one by one", len(batch))
+            return [result for r in batch for result in self.ingest([r])]
+
+    def _quarantine(self, r: Reading, exc: Exception) -> IngestResult:
+        log.error("reading %s of %s could not be processed", r.key, r.device_id, exc_info=exc)
+        reason = f"处理该读数时出错（{type(exc).__name__}），原文已存档待查"
+        with self.store.db.transaction():
+            self.store.alarms.reject(
+                [
+                    {
+                        "key": r.key,
+                        "device_id": r.device_id,
+                        "reason": reason,
+                        "body": r.model_dump(mode="json"),
+                    }
+                ],
+                now=self.clock(),
+            )
+        return IngestResult(key=r.key, outcome=Outcome.REJECTED, reason=reason)
+
+    def _ingest(self, batch: Sequence[Reading]) -> list[IngestResult]:
         now = self.clock()
         results: list[IngestResult | None] = [None] * len(batch)
         with self._lock:
             keys = [r.key for r in batch]
-            first: dict[str, int] = {}
+            first: set[tuple[str, str]] = set()
             valid: list[int] = []
             rejected: list[dict[str, Any]] = []
             for i, r in enumerate(batch):
-                if keys[i] in first:
+                if (r.device_id, keys[i]) in first:
                     results[i] = IngestResult(key=keys[i], outcome=Outcome.DUPLICATE)
                     continue
-                first[keys[i]] = i
+                first.add((r.device_id, keys[i]))
                 reason = self._refusal(r, now)
                 if reason:
                     results[i] = IngestResult(key=keys[i], outcome=Outcome.REJECTED, reason=reason)
@@ -157,7 +196,7 @@ class Perception:
                         [_row(keys[i], batch[i]) for i in valid], now=now
                     )
                     for i in valid:
-                        if keys[i] not in stored:
+                        if (batch[i].device_id, keys[i]) not in stored:
                             results[i] = IngestResult(key=keys[i], outcome=Outcome.DUPLICATE)
                             continue
                         results[i] = self._apply(keys[i], batch[i], now, work)
@@ -201,7 +240,12 @@ class Perception:
         window = self._windows.setdefault(device.id, [])
         status = work.status.setdefault(
             device.id,
-            {"device_id": device.id, "readings": 0, "last_seen": now, "last_values": {}},
+            {
+                "device_id": device.id,
+                "readings": 0,
+                "last_seen": now,
+                "last_values": dict(self._last_values.get(device.id, {})),
+            },
         )
         status["readings"] += 1
         result = IngestResult(key=key, outcome=Outcome.NEW)
@@ -214,10 +258,14 @@ class Perception:
         trim(window, rules)
         self._last_seen[device.id] = sample.at
         status["last_observed"] = sample.at
-        status["last_values"] = {
+        status["last_values"] = self._last_values[device.id] = {
             **status["last_values"],
             **r.metrics,
-            **({"label": r.detection.label} if r.detection else {}),
+            **(
+                {"label": r.detection.label, "confidence": r.detection.confidence}
+                if r.detection
+                else {}
+            ),
         }
         opened = self._open.setdefault(device.id, {})
         by_id = {x.id: x for x in rules}
@@ -315,7 +363,7 @@ class Perception:
         for subtype, group in by_subtype.items():
             event_id = self._incident(device, subtype, group[0][0].rule, sample.at)
             if event_id is None:
-                event_id = self._new_event(device, r, sample, group, work)
+                event_id = self._new_event(device, r, sample, group, now, work)
             for _, a in group:
                 a.event_id = event_id
                 self._touch(a, work)
@@ -346,10 +394,27 @@ class Perception:
                     continue
                 candidates.append((0.0 if same else _km(other, device.lat, device.lon), a.event_id))
         for _, event_id in sorted(candidates):
-            status = self.store.db.fetchone("SELECT status FROM events WHERE id = ?", (event_id,))
-            if status is not None and status["status"] not in ("resolved", "verified", "closed"):
+            if self._still_open(event_id):
                 return event_id
         return None
+
+    def _still_open(self, event_id: int) -> bool:
+        """Whether an incident's event still takes alarms: it is open, or it was merged into
+        a citizen's report that is (the alarms keep joining as that report's evidence)."""
+        done = ("resolved", "verified", "closed")
+        row = self.store.db.fetchone(
+            "SELECT status, duplicate_of FROM events WHERE id = ?", (event_id,)
+        )
+        if row is None:
+            return False
+        if row["status"] not in done:
+            return True
+        if row["duplicate_of"] is None:
+            return False
+        target = self.store.db.fetchone(
+            "SELECT status FROM events WHERE id = ?", (row["duplicate_of"],)
+        )
+        return target is not None and target["status"] not in done
 
     def _new_event(
         self,
@@ -357,70 +422,33 @@ class Perception:
         r: Reading,
         sample: Sample,
         group: list[tuple[Firing, OpenAlarm]],
+        now: datetime,
         work: _Batch,
     ) -> int:
-        kind = self.s.kinds[device.kind]
-        rules = [f.rule for f, _ in group]
-        lead = max(rules, key=lambda x: x.urgency.rank)
-        urgency = lead.urgency
-        street = self.k.jurisdictions.get(device.street or "")
-        district = self.k.jurisdictions[device.district]
-        place = f"{district.name}{street.name if street else ''}"
-        named = device.name if device.name.startswith(district.name) else place + device.name
-        local = sample.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-        whys = "；".join(f"{f.why}（规则 {f.rule.id}「{f.rule.name}」）" for f, _ in group)
-        source = Source.AI_VIDEO if kind.source == "ai_video" else Source.SENSOR
-        prefix = "AI视频识别告警" if source is Source.AI_VIDEO else "物联感知告警"
-        if lead.data_quality:
-            prefix = "感知设备数据异常"
-        text = (
-            f"{prefix}：{named}（{street.name if street else district.name}，设备编号 {device.id}，"
-            f"{kind.name}）于{local}{whys}。"
-        )
-        if r.detection is not None and r.detection.image_ref:
-            text += f"抓拍图片：{r.detection.image_ref}。"
+        """The event of a new incident, filed at ``now`` (the reading's receipt), reported
+        at the reading's time."""
+        fired = [f for f, _ in group]
+        lead = max((f.rule for f in fired), key=lambda x: x.urgency.rank)
         alarm_ids = [int(a.alarm_id or 0) for _, a in group]
+        event = alarm_event(self.k, device, fired, r, sample.at, alarm_ids)
         traced = self._trace(device, lead, sample.at) if not lead.data_quality else {}
-        if traced:
-            text += f"上游溯源：{traced['trace']['summary']}"
-        event = EventCreate(
-            source=source,
-            external_id=f"alarm-{alarm_ids[0]}",
-            title=f"{device.name}：{lead.name}",
-            text=text,
-            reported_at=sample.at,
-            address=named,
-            lat=device.lat,
-            lon=device.lon,
-            attributes={
-                "alarm": {
-                    "ids": alarm_ids,
-                    "device": device.id,
-                    "device_name": device.name,
-                    "kind": device.kind,
-                    "owner": device.owner,
-                    "subtype": lead.subtype,
-                    "urgency": urgency.value,
-                    "data_quality": lead.data_quality,
-                    "rules": [
-                        {"id": f.rule.id, "name": f.rule.name, "why": f.why} for f, _ in group
-                    ],
-                    "readings": {**r.metrics},
-                    "detection": r.detection.model_dump() if r.detection else None,
-                    "observed_at": sample.at.isoformat(),
-                },
-                **traced,
-            },
-        )
-        stored, _ = self.store.add_event(event, now=sample.at, actor=ACTOR)
+        if traced:  # a water station's alarm, traced upstream with its joint warning
+            event = EventCreate.model_validate(
+                {
+                    **event.model_dump(),
+                    "text": event.text + f"上游溯源：{traced['trace']['summary']}",
+                    "attributes": {**event.attributes, **traced},
+                }
+            )
+        stored, _ = self.store.add_event(event, now=now, actor=ACTOR)
         self.store.set_classification(
             stored.id,
             street=device.street,
             district=device.district,
             subtype=lead.subtype,
             category=lead.subtype[:2],
-            urgency=urgency,
-            now=sample.at,
+            urgency=lead.urgency,
+            now=now,
         )
         report = None
         if not lead.data_quality:
@@ -442,7 +470,7 @@ class Perception:
                 stored.id,
                 Action.MERGE_DUPLICATE,
                 actor=ACTOR,
-                at=sample.at,
+                at=now,
                 reason=f"与群众上报事件 {report.event.id} 为同一事项（{'，'.join(report.reasons)}），"
                 "感知读数作为佐证并入",
                 payload={
@@ -451,7 +479,7 @@ class Perception:
                         "device": device.id,
                         "rules": [f.rule.id for f, _ in group],
                         "readings": {**r.metrics},
-                        "why": whys,
+                        "why": event.attributes["alarm"]["rules"],
                     },
                 },
             )
@@ -518,17 +546,7 @@ class Perception:
     def _silent(
         self, device: Device, rule: AlarmRule, last: datetime | None, now: datetime, work: _Batch
     ) -> IngestResult:
-        minutes = round((now - (last or self._started)).total_seconds() / 60)
-        every = (
-            f"{device.interval_s // 60}分钟"
-            if device.interval_s >= 60
-            else f"{device.interval_s}秒"
-        )
-        why = (
-            f"已{minutes}分钟没有上报数据（应每{every}上报一次）"
-            if last
-            else f"登记后{minutes}分钟内从未上报数据（应每{every}上报一次）"
-        )
+        why = silent_why(device, last or self._started, now)
         firing = Firing(rule, {}, why, new=True)
         result = IngestResult(key=f"sweep:{device.id}", outcome=Outcome.NEW)
         sample = Sample(at=now)
@@ -576,6 +594,7 @@ class Perception:
                 for d in devices
             },
             "last": {d: self._last_seen.get(d) for d in devices},
+            "values": {d: self._last_values.get(d) for d in devices},
         }
 
     def _restore(self, saved: dict[str, Any]) -> None:
@@ -588,6 +607,11 @@ class Perception:
                 self._last_seen.pop(d, None)
             else:
                 self._last_seen[d] = t
+        for d, v in saved["values"].items():
+            if v is None:
+                self._last_values.pop(d, None)
+            else:
+                self._last_values[d] = v
 
     def _triage(self, event_ids: list[int]) -> None:
         if not self.draft or self.dispatcher is None:

@@ -52,7 +52,7 @@ def doctor() -> None:
 def knowledge_check(
     directory: Annotated[Path | None, typer.Argument(help="知识文件目录，默认为内置目录")] = None,
 ) -> None:
-    """校验知识文件（辖区、部门与权责清单、事件分类、时限、升级规则）。"""
+    """校验知识文件（辖区、部门与权责清单、事件分类、时限、升级规则、感知设备与告警规则）。"""
     from knowledge import KnowledgeError, load_knowledge
 
     try:
@@ -62,7 +62,9 @@ def knowledge_check(
     console.print(
         f"[green]知识文件校验通过[/]：{len(k.districts())} 个区县，{len(k.streets())} 个街道（镇），"
         f"{len(k.departments)} 个部门，{len(k.duties)} 条权责，{len(k.categories)} 个大类，"
-        f"{len(k.subtypes)} 个小类，{len(k.escalation_rules)} 条升级规则。"
+        f"{len(k.subtypes)} 个小类，{len(k.escalation_rules)} 条升级规则，"
+        f"{len(k.sensing.kinds)} 类感知设备，{len(k.sensing.rules)} 条告警规则，"
+        f"{len(k.sensing.devices)} 台登记设备。"
     )
 
 

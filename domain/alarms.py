@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,11 @@ class Detection(BaseModel):
     confidence: float = Field(ge=0, le=1)
     image_ref: str | None = Field(default=None, max_length=500)
 
+    @field_validator("label", "image_ref")
+    @classmethod
+    def _storable(cls, v: Any) -> Any:
+        return check_storable(v)
+
 
 class Reading(BaseModel):
     """One message of one device: metric values, a detection, or both.
@@ -51,10 +57,34 @@ class Reading(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     attributes: dict[str, Any] = {}
 
-    @field_validator("message_id", "device_id", "attributes")
+    @field_validator("message_id", "device_id", "attributes", "metrics")
     @classmethod
     def _storable(cls, v: Any) -> Any:
         return check_storable(v)
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, x in v.items() if not math.isfinite(x)]
+        if bad:
+            raise ValueError(f"指标 {'、'.join(bad)} 的值不是有效数字（NaN 或无穷大）")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _plain_json(cls, v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(v, allow_nan=False, default=str)
+        except ValueError:
+            raise ValueError("附加信息中含有 NaN 或无穷大，无法保存") from None
+        return v
+
+    @field_validator("observed_at")
+    @classmethod
+    def _plausible_time(cls, v: datetime) -> datetime:
+        if not datetime(1990, 1, 1) <= v.replace(tzinfo=None) <= datetime(2100, 1, 1):
+            raise ValueError("观测时间应在 1990 年到 2100 年之间")
+        return v
 
     @model_validator(mode="after")
     def _says_something(self) -> Reading:

@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.vocabulary import Urgency
-from knowledge.errors import KnowledgeError
 from knowledge.models import DepartmentTypeSpec, Jurisdiction, Subtype
 from knowledge.yamlfile import YamlFile
 
@@ -363,7 +362,6 @@ __all__ = [
     "Device",
     "DeviceKind",
     "FoldSpec",
-    "KnowledgeError",
     "Sensing",
     "load_sensing",
 ]

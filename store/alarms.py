@@ -39,16 +39,19 @@ class AlarmStore:
 
     # -- readings ---------------------------------------------------------------------------
 
-    def add_readings(self, rows: Sequence[dict[str, Any]], *, now: datetime) -> set[str]:
-        """Store readings whose key is new; return the keys stored now (a key stored before,
-        by this process or another, is left as it was)."""
+    def add_readings(
+        self, rows: Sequence[dict[str, Any]], *, now: datetime
+    ) -> set[tuple[str, str]]:
+        """Store readings whose (device, key) is new; return the (device, key) pairs stored
+        now (one stored before, by this process or another, is left as it was). Keys are
+        unique per device: two devices that both number their messages from 1 lose nothing."""
         if not rows:
             return set()
         db = self.db
         inserted = db.insert_returning(
             "INSERT INTO readings (key, device_id, observed_at, metrics, detection, lat, lon, "
             "attributes, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (key) DO NOTHING",
+            "ON CONFLICT (device_id, key) DO NOTHING",
             [
                 (
                     r["key"],
@@ -63,21 +66,9 @@ class AlarmStore:
                 )
                 for r in rows
             ],
-            "key",
+            "device_id, key",
         )
-        return {str(r["key"]) for r in inserted}
-
-    def known_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of these keys are stored already (as readings or as rejected readings)."""
-        found: set[str] = set()
-        for table in ("readings", "rejected_readings"):
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i : i + 500])
-                rows = self.db.fetchall(
-                    f"SELECT key FROM {table} WHERE key IN ({', '.join('?' * len(chunk))})", chunk
-                )
-                found.update(str(r["key"]) for r in rows)
-        return found
+        return {(str(r["device_id"]), str(r["key"])) for r in inserted}
 
     def reject(self, rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
         """Keep readings that were refused, with the reason, so nothing sent is lost."""
@@ -86,7 +77,7 @@ class AlarmStore:
         db = self.db
         db.executemany(
             "INSERT INTO rejected_readings (key, device_id, reason, body, received_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, key) DO NOTHING",
             [
                 (r["key"], r.get("device_id"), r["reason"], db.json(r["body"]), db.ts(now))
                 for r in rows

@@ -241,11 +241,11 @@ CREATE INDEX ai_decisions_run ON ai_decisions (run_id, id)
     ),
     (
         7,
-        "perception: sensor readings (idempotent by key), rejected readings, alarms, device status",
+        "perception: sensor readings (idempotent by device and key), rejected readings, alarms, device status",
         """
 CREATE TABLE readings (
     id {pk},
-    key TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL,
     device_id TEXT NOT NULL,
     observed_at {ts} NOT NULL,
     metrics {json} NOT NULL,
@@ -255,15 +255,17 @@ CREATE TABLE readings (
     attributes {json} NOT NULL,
     received_at {ts} NOT NULL
 );
+CREATE UNIQUE INDEX readings_device_key ON readings (device_id, key);
 CREATE INDEX readings_device_time ON readings (device_id, observed_at);
 CREATE TABLE rejected_readings (
     id {pk},
-    key TEXT NOT NULL UNIQUE,
-    device_id TEXT,
+    key TEXT NOT NULL,
+    device_id TEXT NOT NULL,
     reason TEXT NOT NULL,
     body {json} NOT NULL,
     received_at {ts} NOT NULL
 );
+CREATE UNIQUE INDEX rejected_readings_device_key ON rejected_readings (device_id, key);
 CREATE TABLE alarms (
     id {pk},
     device_id TEXT NOT NULL,

@@ -42,7 +42,9 @@ class DeviceStatus(BaseModel):
     state_zh: str
     last_seen: datetime | None = Field(description="最近一次读数的观测时间")
     minutes_silent: float | None = Field(description="距最近一次读数的分钟数")
-    last_values: dict[str, float] = {}
+    last_values: dict[str, float | str] = Field(
+        default={}, description="各指标最近一次的值；AI 视频为最近一次识别的标签和置信度"
+    )
     open_alarms: list[str] = Field(default=[], description="未解除告警的规则编号")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -181,9 +181,11 @@ def list_alarms(
     store: StoreDep,
     knowledge: KnowledgeDep,
     open: Annotated[bool, Query(description="只列出未解除的告警")] = False,
-    device: Annotated[str | None, Query(description="设备编号", max_length=64)] = None,
+    device: Annotated[
+        str | None, Query(description="设备编号", max_length=64, pattern=r"^[A-Z0-9][A-Z0-9-]*$")
+    ] = None,
     district: Annotated[str | None, Query(description="区县编码", pattern=r"^\d{6}$")] = None,
-    event: Annotated[int | None, Query(description="事件编号", ge=1)] = None,
+    event: Annotated[int | None, Query(description="事件编号", ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlarmPublic]:
@@ -205,7 +207,10 @@ def list_alarms(
 
 @router.get("/alarms/{alarm_id}")
 def get_alarm(
-    alarm_id: int, principal: PrincipalDep, store: StoreDep, knowledge: KnowledgeDep
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: PrincipalDep,
+    store: StoreDep,
+    knowledge: KnowledgeDep,
 ) -> AlarmDetailPublic:
     """一条告警及其前后的读数（画图用）、触发的规则和阈值。"""
     row = store.alarms.get_alarm(alarm_id)
@@ -217,7 +222,9 @@ def get_alarm(
     kind = s.kinds.get(device.kind) if device else None
     rule = s.rules_for(device) if device else ()
     found = next((r for r in rule if r.id == row["rule_id"]), None)
+    # a rate rule's value is a change, not a level: no line for it
     limits = {c.metric: c.value for c in found.conditions} if found else {}
+    levels = {} if found is None or found.type == "rate" else limits
     clear = found.clear.value if found and found.clear else None
     until = (row["cleared_at"] or row["last_at"]) + CHART_MARGIN
     points = store.alarms.readings_between(
@@ -229,7 +236,7 @@ def get_alarm(
             code=m.code,
             name=m.name,
             unit=m.unit,
-            threshold=limits.get(m.code),
+            threshold=levels.get(m.code),
             clear=clear if found and found.when and found.when.metric == m.code else None,
         )
         for m in (kind.metrics if kind else [])
@@ -260,7 +267,9 @@ def list_devices(
         Query(description="online 在线 / silent 离线 / stuck 数据异常"),
     ] = None,
     district: Annotated[str | None, Query(description="区县编码", pattern=r"^\d{6}$")] = None,
-    kind: Annotated[str | None, Query(description="设备类型", max_length=64)] = None,
+    kind: Annotated[
+        str | None, Query(description="设备类型", max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    ] = None,
 ) -> list[DeviceStatus]:
     """本辖区内登记的感知设备及其状态（在线、离线、数据异常）和最近一次读数，离线最久的在前。"""
     if kind is not None and kind not in knowledge.sensing.kinds:

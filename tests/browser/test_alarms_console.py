@@ -124,6 +124,9 @@ def test_open_alarms_show_their_chart_rule_and_event(
     event_id = alarm["event_ids"][0]
     card.get_by_role("link", name=f"事件 E{event_id}").click()
     expect(page.get_by_test_id("alarm-rules")).to_contain_text("AR-WL-01")
+    # the event shows the alarms it was filed for, each with its chart
+    on_event = page.get_by_test_id("event-alarms")
+    expect(on_event.locator("[data-rule=AR-WL-01] svg.spark circle")).to_have_count(4)
     shot(page, "alarm-event-draft-1280")
     assert not page.errors  # type: ignore[attr-defined]
 

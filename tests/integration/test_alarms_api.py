@@ -126,3 +126,18 @@ def test_devices_show_which_are_silent(live: Live) -> None:
         assert mh["last_values"] == {"tilt_deg": 1.0}
         r = c.get("/api/v1/devices", params={"kind": "toaster"})
         assert r.status_code == 422 and "未知的设备类型" in r.json()["detail"]
+
+
+def test_a_rate_alarms_chart_draws_no_level_line(live: Live) -> None:
+    rising = [
+        reading("YZ-WL-03", "api-rate-1", 12, level_m=0.01),
+        reading("YZ-WL-03", "api-rate-2", 6, level_m=0.24),
+    ]
+    with live.client("yuzhong") as c:
+        body = c.post("/api/v1/alarms", json=rising).json()
+        assert body["results"][1]["rule_ids"] == ["AR-WL-02"]
+        detail = c.get(f"/api/v1/alarms/{body['results'][1]['alarm_ids'][0]}").json()
+    assert detail["rule_type"] == "rate" and "6分钟内由0.01上升至0.24米" in detail["why"]
+    level = next(m for m in detail["metrics"] if m["code"] == "level_m")
+    assert level["threshold"] is None and level["clear"] is None
+    assert [p["metrics"]["level_m"] for p in detail["series"]] == [0.01, 0.24]

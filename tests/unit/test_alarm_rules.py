@@ -321,3 +321,47 @@ def test_the_window_keeps_what_the_rules_need_and_no_more(k: Knowledge) -> None:
     # stuck needs 12 readings, the longest rule looks back 60 minutes: 13 readings at 5 min
     assert 13 <= len(window) <= 14
     assert window[-1].at == T0 + timedelta(minutes=5 * 99)
+
+
+# -- what the event says -----------------------------------------------------------------
+
+
+def test_an_alarm_event_says_where_what_and_which_rule(k: Knowledge) -> None:
+    from domain.alarms import Detection, Reading
+    from domain.models import Source
+    from tools.alarm_events import alarm_event, silent_why
+    from tools.alarms import Firing
+
+    crowd = k.sensing.devices["YZ-CC-03"]  # 洪崖洞观景平台客流监测点: no district in its name
+    r = rule(k, "AR-CC-01")
+    reading = Reading(device_id=crowd.id, observed_at=T0, metrics={"density_per_m2": 2.4})
+    e = alarm_event(
+        k,
+        crowd,
+        [Firing(r, {"density_per_m2": 2.4}, "人员密度2.4人/平方米", True)],
+        reading,
+        T0,
+        [7],
+    )
+    assert e.source is Source.SENSOR and e.external_id == "alarm-7"
+    assert e.address == "渝中区解放碑街道洪崖洞观景平台客流监测点"
+    assert e.title == "洪崖洞观景平台客流监测点：人员密度超限"
+    assert "于2026-07-01 16:00人员密度2.4人/平方米（规则 AR-CC-01「人员密度超限」）" in e.text
+    assert (
+        e.attributes["alarm"]["subtype"] == "ES06"
+        and e.attributes["alarm"]["owner"] == "public_security"
+    )
+
+    cam = k.sensing.devices["YB-AV-01"]
+    seen = Reading(
+        device_id=cam.id,
+        observed_at=T0,
+        detection=Detection(label="muck_truck", confidence=0.9, image_ref="oss://cam/9.jpg"),
+    )
+    v = alarm_event(k, cam, [Firing(rule(k, "AR-AV-01"), {}, "识别到渣土车", True)], seen, T0, [8])
+    assert v.source is Source.AI_VIDEO and v.text.startswith("AI视频识别告警：渝北区悦来会展城")
+    assert "抓拍图片：oss://cam/9.jpg" in v.text
+    assert (
+        silent_why(cam, T0, T0 + timedelta(minutes=12))
+        == "已12分钟没有上报数据（应每1分钟上报一次）"
+    )

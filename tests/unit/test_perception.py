@@ -250,6 +250,9 @@ def test_an_alarm_joins_a_citizens_open_report_as_a_duplicate(
     assert merge["payload"]["evidence"]["readings"]["level_m"] == 0.45
     assert "同一事项" in merge["reason"]
     assert store.get_event(report.id).status is Status.RECEIVED  # the report goes on
+    # the same incident's next alarm joins the same evidence, not one more duplicate
+    more = make().ingest([level("YZ-WL-01", 25, 0.5, rain=40)])
+    assert more[0].event_ids == out[0].event_ids and store.count_events() == 2
 
 
 def test_a_silent_device_is_one_event_per_outage(
@@ -298,11 +301,13 @@ def test_a_failed_batch_leaves_nothing_behind(
     clock.now = T0 + timedelta(hours=1)
     batch = [level("YZ-WL-01", 0, 0.1), level("YZ-WL-01", 5, 0.4)]
 
-    def boom(*args: Any, **kw: Any) -> None:
-        raise RuntimeError("disk full")
+    from store import StoreError
 
-    monkeypatch.setattr(store.alarms, "save_status", boom)
-    with pytest.raises(RuntimeError):
+    def boom(*args: Any, **kw: Any) -> None:
+        raise StoreError("磁盘已满")
+
+    monkeypatch.setattr(store.alarms, "save_status", boom)  # fails at the end of the batch
+    with pytest.raises(StoreError):
         p.ingest(batch)
     monkeypatch.undo()
     assert store.alarms.count_readings() == 0 and store.count_events() == 0
@@ -376,3 +381,169 @@ def test_a_muck_truck_hours_later_is_a_new_alarm_and_event(
     assert later[0].event_ids != first[0].event_ids and store.count_events() == 2
     old = store.alarms.get_alarm(first[0].alarm_ids[0])
     assert old["cleared_at"] == T0 + timedelta(minutes=150)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"observed_at": "9999-12-31T23:00:00-12:00", "metrics": {"x": 1}}, "1990 年到 2100 年"),
+        ({"observed_at": "2026-07-01T08:00:00Z", "metrics": {"x": float("nan")}}, "不是有效数字"),
+        ({"observed_at": "2026-07-01T08:00:00Z", "metrics": {"x\x00": 1}}, "无法保存的字符"),
+        (
+            {
+                "observed_at": "2026-07-01T08:00:00Z",
+                "metrics": {"x": 1},
+                "attributes": {"v": float("inf")},
+            },
+            "NaN 或无穷大",
+        ),
+    ],
+)
+def test_readings_no_database_can_store_are_refused_at_the_door(
+    body: dict[str, Any], message: str
+) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        Reading.model_validate({"device_id": "YZ-GS-01", **body})
+    assert message in str(err.value)
+
+
+def test_device_status_keeps_the_latest_value_of_every_metric(
+    store: EventStore, make: Callable[[], Perception], clock: Clock, knowledge: Knowledge
+) -> None:
+    from domain.models import Scope
+    from tools.devices import DeviceQuery, device_statuses
+
+    clock.now = T0 + timedelta(minutes=30)
+    p = make()
+    p.ingest(
+        [
+            Reading(
+                message_id="r1", device_id="YZ-WL-03", observed_at=T0, metrics={"rain_mm_h": 12.0}
+            ),
+            Reading(
+                message_id="v1",
+                device_id="YZ-AV-03",
+                observed_at=T0,
+                detection=Detection(label="garbage_pile", confidence=0.7),
+            ),
+        ]
+    )
+    make().ingest(  # another batch, another process: rain is still known
+        [
+            Reading(
+                message_id="r2",
+                device_id="YZ-WL-03",
+                observed_at=T0 + timedelta(minutes=5),
+                metrics={"level_m": 0.02},
+            )
+        ]
+    )
+    found = {
+        d.id: d
+        for d in device_statuses(
+            store, knowledge, Scope(everything=True), DeviceQuery(now=clock.now, district="500103")
+        )
+    }
+    assert found["YZ-WL-03"].last_values == {"rain_mm_h": 12.0, "level_m": 0.02}
+    assert found["YZ-AV-03"].last_values == {"label": "garbage_pile", "confidence": 0.7}
+    assert found["YZ-WL-03"].state == "silent"  # 25 minutes at a 5-minute interval
+    assert found["YZ-WL-01"].state == "silent" and found["YZ-WL-01"].last_seen is None
+
+
+def test_message_ids_are_unique_per_device_not_across_devices(
+    store: EventStore, make: Callable[[], Perception]
+) -> None:
+    p = make()
+    out = p.ingest(
+        [
+            Reading(
+                message_id="1", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1}
+            ),
+            Reading(
+                message_id="1", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 2}
+            ),
+        ]
+    )
+    assert [r.outcome for r in out] == [Outcome.NEW, Outcome.NEW]
+    again = p.ingest(
+        [Reading(message_id="1", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 2})]
+    )
+    assert again[0].outcome is Outcome.DUPLICATE
+    assert store.alarms.count_readings() == 2
+
+
+def test_one_reading_the_pipeline_cannot_handle_does_not_block_the_batch(
+    store: EventStore, make: Callable[[], Perception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.perception as perception
+
+    real = perception.evaluate
+
+    def fragile(kind: Any, rules: Any, window: Any, opened: Any, now: datetime) -> Any:
+        if kind.code == "manhole":
+            raise ZeroDivisionError("a bug met by one reading")
+        return real(kind, rules, window, opened, now)
+
+    monkeypatch.setattr(perception, "evaluate", fragile)
+    p = make()
+    batch = [
+        Reading(
+            message_id="ok-1", device_id="YZ-GS-01", observed_at=T0, metrics={"ch4_pct_lel": 1}
+        ),
+        Reading(message_id="bad", device_id="YZ-MH-01", observed_at=T0, metrics={"tilt_deg": 3}),
+        Reading(
+            message_id="ok-2", device_id="YZ-GS-02", observed_at=T0, metrics={"ch4_pct_lel": 1}
+        ),
+    ]
+    out = p.ingest(batch)
+    assert [r.outcome for r in out] == [Outcome.NEW, Outcome.REJECTED, Outcome.NEW]
+    assert "ZeroDivisionError" in (out[1].reason or "")
+    kept = store.alarms.rejected()
+    assert [(r["key"], r["body"]["metrics"]) for r in kept] == [("bad", {"tilt_deg": 3.0})]
+    assert store.alarms.count_readings() == 2
+    # a redelivery of the same batch: the good ones are duplicates, the bad one stays refused
+    again = p.ingest(batch)
+    assert [r.outcome for r in again] == [Outcome.DUPLICATE, Outcome.REJECTED, Outcome.DUPLICATE]
+
+
+def test_a_store_that_is_down_raises_and_keeps_nothing(
+    store: EventStore, make: Callable[[], Perception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import StoreError
+
+    p = make()
+
+    def down(*args: Any, **kw: Any) -> Any:
+        raise StoreError("数据库暂不可用")
+
+    monkeypatch.setattr(store.alarms, "add_readings", down)
+    with pytest.raises(StoreError):
+        p.ingest([level("YZ-WL-01", 0, 0.5)])
+    monkeypatch.undo()
+    assert store.alarms.rejected() == [] and store.alarms.count_readings() == 0
+
+
+def test_a_flat_line_is_a_data_quality_event_that_clears_when_it_moves(
+    store: EventStore, make: Callable[[], Perception], clock: Clock
+) -> None:
+    p = make()
+    clock.now = T0 + timedelta(hours=2)
+
+    def wq(minute: int, value: float) -> Reading:
+        return Reading(
+            message_id=f"flat-{minute}",
+            device_id="JB-WQ-01",
+            observed_at=T0 + timedelta(minutes=minute),
+            metrics={"do_mg_l": value, "ph": 7.1 + minute / 1000},
+        )
+
+    out = p.ingest([wq(5 * i, 6.4) for i in range(12)])
+    assert out[-1].rule_ids == ["AR-WQ-91"] and all(not r.rule_ids for r in out[:-1])
+    event = store.get_event(out[-1].event_ids[0])
+    assert event.subtype == "ES11" and event.text.startswith("感知设备数据异常")
+    assert event.attributes["alarm"]["data_quality"] is True
+    assert "溶解氧连续12次读数完全相同" in event.text
+    p.ingest([wq(60, 6.5)])
+    assert store.alarms.get_alarm(out[-1].alarm_ids[0])["cleared_at"] == T0 + timedelta(minutes=60)

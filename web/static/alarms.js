@@ -60,7 +60,7 @@ export function chart(detail) {
   return box;
 }
 
-function alarmCard(a, detail, trace) {
+export function alarmCard(a, detail, trace) {
   const tone = { critical: "b-red", urgent: "b-amber", normal: "b-blue" }[a.urgency] || "b-grey";
   return h(
     "article",
@@ -93,6 +93,19 @@ function deviceRow(d) {
     h("td", {}, h("span", { class: `badge ${d.state === "silent" ? "b-red" : "b-amber"}` }, d.state_zh)),
     h("td", {}, since),
     h("td", {}, d.owner_name),
+  );
+}
+
+// The alarms an alarm-born event was filed for, each with its chart (the event page).
+export async function eventAlarms(eventId) {
+  const alarms = await api.get("/api/v1/alarms", { event: eventId, limit: 20 });
+  if (!alarms.length) return null;
+  const details = await Promise.all(alarms.slice(0, 4).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)));
+  return h(
+    "section",
+    { class: "card", "data-testid": "event-alarms" },
+    h("h2", {}, `感知告警（${alarms.length}）`),
+    alarms.map((a, i) => alarmCard(a, details[i])),
   );
 }
 

@@ -1,6 +1,7 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
 import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
+import { eventAlarms } from "./alarms.js";
 
 const ACTIONS = {
   receive: "受理", triage: "分拨", dispatch: "派单", accept: "签收", return: "退单", redispatch: "改派",
@@ -207,7 +208,8 @@ export async function renderEvent(ctx, id) {
     const v = await api.get(`/api/v1/events/${id}`);
     let d = null;
     if (v.pending_approval) d = await api.get(`/api/v1/events/${id}/draft`);
-    clear(left, eventCard(v, ctx.k), timeline(v));
+    const sensed = ["sensor", "ai_video"].includes(v.event.source) ? await eventAlarms(id).catch(() => null) : null;
+    clear(left, eventCard(v, ctx.k), sensed, timeline(v));
     const triage = WAITING.includes(v.event.status) && !d
       ? h("section", { class: "card" }, h("p", {}, "这件事件还没有派单草稿。"),
         h("button", { class: "primary", "data-testid": "triage", onclick: async (ev) => {
