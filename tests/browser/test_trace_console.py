@@ -88,4 +88,8 @@ def test_water_alarm_card_shows_its_trace(browser: Browser, live: Live) -> None:
     expect(trace.get_by_test_id("joint-warning")).to_contain_text("江津区生态环境局")
     SHOTS.mkdir(parents=True, exist_ok=True)
     card.screenshot(path=str(SHOTS / "alarm-trace-1280.png"))
+    # the event's page shows the same trace beside its draft
+    card.get_by_role("link", name="事件 E").click()
+    on_event = page.get_by_test_id("event-alarms").get_by_test_id("trace")
+    expect(on_event.locator("ol.trace-top li").first).to_contain_text("文龙街道沱湾雨污混流排污口")
     assert not errors

@@ -96,16 +96,22 @@ function deviceRow(d) {
   );
 }
 
+// A water station on a river network has its alarm traced upstream (404 for the others).
+function traceOf(a) {
+  return a.kind === "water_quality" ? api.get(`/api/v1/alarms/${a.id}/trace`).catch(() => null) : null;
+}
+
 // The alarms an alarm-born event was filed for, each with its chart (the event page).
 export async function eventAlarms(eventId) {
   const alarms = await api.get("/api/v1/alarms", { event: eventId, limit: 20 });
   if (!alarms.length) return null;
   const details = await Promise.all(alarms.slice(0, 4).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)));
+  const traces = await Promise.all(alarms.slice(0, 4).map(traceOf));
   return h(
     "section",
     { class: "card", "data-testid": "event-alarms" },
     h("h2", {}, `感知告警（${alarms.length}）`),
-    alarms.map((a, i) => alarmCard(a, details[i])),
+    alarms.map((a, i) => alarmCard(a, details[i], traces[i])),
   );
 }
 
@@ -119,12 +125,7 @@ export async function renderAlarms(ctx) {
   const details = await Promise.all(
     alarms.slice(0, CHARTED).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)),
   );
-  // a water station on a river network has its alarm traced upstream (404 for the others)
-  const traces = await Promise.all(
-    alarms
-      .slice(0, CHARTED)
-      .map((a) => (a.kind === "water_quality" ? api.get(`/api/v1/alarms/${a.id}/trace`).catch(() => null) : null)),
-  );
+  const traces = await Promise.all(alarms.slice(0, CHARTED).map(traceOf));
   const reported = silent.filter((d) => d.last_seen);
   const never = silent.length - reported.length;
   const devices = [...reported, ...stuck];
