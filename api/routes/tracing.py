@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from agents.tracing import data_quality, trace_of_alarm, traceable
 from api.deps import KnowledgeDep, PrincipalDep, StoreDep
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["alarms"], responses=ERROR_RESPONSES)
 
 @router.get("/alarms/{alarm_id}/trace", summary="水质告警的上游溯源和联合预警")
 def alarm_trace(
-    alarm_id: int,
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     principal: PrincipalDep,
     store: StoreDep,
     knowledge: KnowledgeDep,
@@ -31,9 +31,9 @@ def alarm_trace(
     try:
         alarm = store.alarms.get_alarm(alarm_id)
     except NotFound:
-        raise HTTPException(404, detail=f"告警 {alarm_id} 不存在") from None
+        raise HTTPException(404, detail=f"告警 {alarm_id} 不存在或不在您的辖区内") from None
     if not principal.scope.allows(alarm["district"], alarm["street"]):
-        raise HTTPException(404, detail=f"告警 {alarm_id} 不存在")
+        raise HTTPException(404, detail=f"告警 {alarm_id} 不存在或不在您的辖区内")
     if data_quality(knowledge, alarm["rule_id"]):
         raise HTTPException(
             404, detail=f"告警 {alarm_id} 是设备离线或数据异常告警，不是水质变化，没有上游溯源"
