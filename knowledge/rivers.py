@@ -300,5 +300,11 @@ def _stations(folder: Path, nodes: Mapping[str, RiverNode]) -> dict[str, str]:
                     ["devices", i, "river_node"],
                     f"{d.get('id')}: river node {node.id} is a {node.kind}, not a station",
                 )
+            if d.get("street") is not None and str(d["street"]) != node.street:
+                raise f.error(
+                    ["devices", i, "street"],
+                    f"{d.get('id')}: street {d['street']} is not the street {node.street} "
+                    f"of its river node {node.id}",
+                )
             stations[str(d.get("id"))] = node.id
     return stations

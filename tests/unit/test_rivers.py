@@ -123,6 +123,16 @@ def test_device_must_sit_on_a_station_node(knowledge: Knowledge, rdir: Path) -> 
         _load(knowledge, rdir)
 
 
+def test_device_street_must_be_its_nodes(knowledge: Knowledge, rdir: Path) -> None:
+    path = rdir / "devices" / "qijiang-water.yaml"
+    line = _replace(path, 'street: "500110003", lat: 29.086', 'street: "500110002", lat: 29.086')
+    with pytest.raises(KnowledgeError, match="QJ-WQ-05: street 500110002 is not the street"):
+        _load(knowledge, rdir)
+    with pytest.raises(KnowledgeError) as exc:
+        _load(knowledge, rdir)
+    assert exc.value.path == path and exc.value.line == line
+
+
 def test_no_rivers_folder_is_an_empty_network(knowledge: Knowledge, tmp_path: Path) -> None:
     net = load_rivers(tmp_path, knowledge.jurisdictions, knowledge.department_types)
     assert net.nodes == {} and net.stations == {}
