@@ -123,9 +123,14 @@ def pollution_episode(
     seed: int = 0,
     interval_s: int = 300,
     span_hours: float = 24.0,
+    decoy: tuple[str, datetime] | None = None,
 ) -> PollutionEpisode:
     """A day (from ``day``, ``span_hours`` long) of readings of every water-quality station on
-    the river network, with ``source`` discharging from ``starts_at`` for ``hours``."""
+    the river network, with ``source`` discharging from ``starts_at`` for ``hours``.
+
+    ``decoy`` (device, time): that station's oxygen probe fouls for an hour from that time
+    (dissolved oxygen reads 2.5 mg/L low, nothing else moves): a disturbance that is no
+    pollution, for testing that a trace is not led astray."""
     p = plume(k, source=source, starts_at=starts_at, hours=hours, strength=strength)
     rng = random.Random(seed)
     t0 = to_utc(day)
@@ -146,6 +151,8 @@ def pollution_episode(
             local = at.astimezone(CHINA_TZ)
             local_h = local.hour + local.minute / 60
             effect = p.effect(device, at)
+            if decoy and device == decoy[0] and 0 <= (at - to_utc(decoy[1])).total_seconds() < 3600:
+                effect = {**effect, "do_mg_l": effect.get("do_mg_l", 0.0) - 2.5}
             metrics = {}
             for metric in WATER_METRICS:
                 v = clean[metric] + rng.gauss(0, NOISE[metric])
@@ -177,14 +184,18 @@ def pollution_episode(
 
 
 def first_alarm(
-    episode: PollutionEpisode, threshold: float | None = None
+    episode: PollutionEpisode, threshold: float | None = None, plume_only: bool = False
 ) -> tuple[str, datetime] | None:
     """The first station to raise an alarm on the episode's metric under a plain rule: three
-    readings in a row beyond the class III limit (溶解氧 below 5 mg/L; 浊度 above 60 NTU)."""
+    readings in a row beyond the class III limit (溶解氧 below 5 mg/L; 浊度 above 60 NTU);
+    with ``plume_only``, among the stations the plume reaches (a decoy's alarm is another
+    incident)."""
     metric = episode.alarm_metric
     limit = threshold if threshold is not None else (60.0 if metric == "turbidity_ntu" else 5.0)
     runs: dict[str, int] = {}
     for r in episode.readings:
+        if plume_only and r.device_id not in episode.arrivals:
+            continue
         v = r.metrics.get(metric)
         if v is None:
             continue

@@ -41,16 +41,22 @@ def _noise(values: list[float]) -> float:
 BASELINE = (timedelta(hours=4), timedelta(hours=1))
 
 
-def detect_onset(series: Sequence[Reading], metric: str) -> datetime | None:
+def detect_onset(
+    series: Sequence[Reading], metric: str, since: datetime | None = None
+) -> datetime | None:
     """When the metric of one station's readings first departs from its recent level for
-    ``RUN`` readings in a row (None when it never does)."""
+    ``RUN`` readings in a row (None when it never does); with ``since``, the first such
+    departure from then on (earlier readings still make the recent level)."""
     points = [(to_utc(r.observed_at), r.metrics[metric]) for r in series if metric in r.metrics]
     if len(points) < RUN:
         return None
     limit = max(MIN_CHANGE[metric], 4 * _noise([v for _, v in points]))
     run = 0
     lo = hi = 0  # the baseline window points[lo:hi]
+    start = to_utc(since) if since is not None else None
     for i, (t, v) in enumerate(points):
+        if start is not None and t < start:
+            continue
         while hi < i and points[hi][0] <= t - BASELINE[1]:
             hi += 1
         while lo < hi and points[lo][0] < t - BASELINE[0]:
@@ -67,7 +73,7 @@ def detect_onset(series: Sequence[Reading], metric: str) -> datetime | None:
 
 
 def signature_at(series: Sequence[Reading], onset: datetime) -> dict[str, int]:
-    """Which way each metric moved at a station: the readings of the two hours after the
+    """Which way each metric moved at a station: the readings of the hour after the
     onset against those of the three hours before it."""
     out: dict[str, int] = {}
     t0 = to_utc(onset)
@@ -80,7 +86,7 @@ def signature_at(series: Sequence[Reading], onset: datetime) -> dict[str, int]:
         after = [
             r.metrics[metric]
             for r in series
-            if metric in r.metrics and t0 <= to_utc(r.observed_at) <= t0 + timedelta(hours=2)
+            if metric in r.metrics and t0 <= to_utc(r.observed_at) < t0 + timedelta(hours=1)
         ]
         if len(before) < RUN or not after:  # at the alarm, the change may be one reading old
             continue

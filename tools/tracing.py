@@ -50,7 +50,9 @@ class StationState(BaseModel):
     device_id: str
     node: str
     name: str
-    status: str = Field(description="anomalous 异常 / clean 正常 / no_data 无数据")
+    status: str = Field(
+        description="anomalous 异常 / unlike 异常但变化特征不同 / clean 正常 / no_data 无数据"
+    )
     status_zh: str
     hours_to_alarm: float = Field(description="从该站流到告警站的小时数")
     expected_at: datetime = Field(description="污染若经过该站，应到达的时间")
@@ -132,7 +134,13 @@ def _stations(
     node: str,
     onset: datetime,
     above: dict[str, float],
+    alarm_sig: dict[str, int],
 ) -> list[StationState]:
+    """Each station upstream within the horizon around the time the water now at the alarm
+    passed it: anomalous (the same kind of change), unlike (an anomaly of the alarm's metric
+    without the other changes the alarm station shows: a fouled probe, another cause), clean
+    (readings then, no anomaly), or no data."""
+    others = {m: way for m, way in alarm_sig.items() if way and m != metric}
     out = []
     for device, at in net.stations.items():
         if at not in above or at == node:
@@ -141,14 +149,16 @@ def _stations(
         expected = onset - timedelta(hours=hours)
         tol = timedelta(hours=_tolerance(hours))
         rs = series.get(device, [])
-        seen = detect_onset(rs, metric)
+        seen = detect_onset(rs, metric, since=expected - tol)
         covered = [
             r
             for r in rs
             if metric in r.metrics and expected - tol <= to_utc(r.observed_at) <= expected + tol
         ]
         if seen is not None and seen <= expected + tol:
-            status, zh = "anomalous", "异常"
+            sig = signature_at(rs, seen)
+            alike = not others or any(sig.get(m) == way for m, way in others.items())
+            status, zh = ("anomalous", "异常") if alike else ("unlike", "异常但变化特征不同")
         elif len(covered) >= RUN:
             status, zh, seen = "clean", "正常", None
         else:
@@ -180,7 +190,8 @@ class _Scene:
     stations: list[StationState]
     onsets: dict[str, datetime]  # anomalous device (the alarm's included) -> onset
     first: str  # the device that saw it first
-    sig: dict[str, int]
+    sig: dict[str, int]  # at the first station that saw it
+    alarm_sig: dict[str, int]  # at the alarm station
     name_of: dict[str, str]
 
 
@@ -193,13 +204,12 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
     series = _series(readings, q.as_of)
     onset = _front(series.get(q.station, []), q)
     above = net.upstream_within(s_node.id, q.horizon_hours)
-    stations = _stations(net, series, q.metric, s_node.id, onset, above)
+    alarm_sig = signature_at(series.get(q.station, []), onset)
+    stations = _stations(net, series, q.metric, s_node.id, onset, above, alarm_sig)
     onsets = {s.device_id: s.onset or onset for s in stations if s.status == "anomalous"}
     onsets[q.station] = onset
     first = min(onsets, key=lambda d: (onsets[d], -above[net.stations[d]]))
-    sig = signature_at(series.get(first, []), onsets[first]) or signature_at(
-        series.get(q.station, []), onset
-    )
+    sig = signature_at(series.get(first, []), onsets[first]) or alarm_sig
     scene = _Scene(
         net=net,
         station=q.station,
@@ -209,6 +219,7 @@ def trace_upstream(k: Knowledge, q: TraceQuery, readings: Sequence[Reading]) -> 
         onsets=onsets,
         first=first,
         sig=sig,
+        alarm_sig=alarm_sig,
         name_of={q.station: s_node.name} | {s.device_id: s.name for s in stations},
     )
     candidates = [
@@ -306,6 +317,12 @@ def _topology(s: _Scene, node_id: str, evidence: list[str]) -> tuple[float, bool
         elif st.status == "no_data":
             score *= UNVERIFIED
             evidence.append(f"{st.name}位于下游途中，但该时段无数据，无法佐证")
+        elif st.status == "unlike":
+            score *= UNVERIFIED
+            evidence.append(
+                f"{st.name}位于下游途中，同期只出现与告警站不同的异常"
+                "（可能是设备或其他原因），无法佐证"
+            )
     return score, ruled_out
 
 
@@ -426,6 +443,11 @@ def _summary(
         f"{s.node.name}{metric}自{began}起持续异常（{describe(s.sig)}）；"
         f"最早出现异常的是{s.name_of[s.first]}（{hhmm(s.onsets[s.first])}）。"
     )
+    others = [m for m, way in s.alarm_sig.items() if m != q.metric]
+    if s.alarm_sig.get(q.metric) and others and not any(s.alarm_sig[m] for m in others):
+        text += (
+            f"告警站仅{metric}变化、其他指标未见异常，也可能是探头污损等设备原因，请先核实设备。"
+        )
     if not top:
         return text + f"上游{q.horizon_hours:g}小时流程内未找到符合证据的登记污染源，请现场排查。"
     names = "；".join(f"{c.name}（{c.kind_zh}，{c.street_name}，得分{c.score:.2f}）" for c in top)

@@ -8,12 +8,16 @@ Two ways to get the alarms:
 - default: the tracer alone; the alarm is the first station breaking a plain class III rule
   (溶解氧 < 5 mg/L, 浊度 > 60 NTU for a site, three readings in a row), the last one the most
   downstream station whose readings show the plume;
+- ``--decoys``: a station the plume never reaches fouls its oxygen probe for an hour near the
+  discharge (only oxygen moves); its own alarm is another incident and is not scored, but it
+  must not lead the plume's trace astray;
 - ``--pipeline``: the readings go through ``Perception.ingest`` (the shipped alarm rules, a
   fresh SQLite store per episode) and the ranks are read from the traces filed with the
   alarm-born events, as officers would see them.
 
     python -m evals.bench.trace --seeds 10
     python -m evals.bench.trace --seeds 3 --pipeline
+    python -m evals.bench.trace --seeds 10 --decoys    # a fouled probe off the plume's way
     python -m evals.bench.trace --sources qj-s09 qj-s16 --seeds 10 --verbose
 """
 
@@ -52,17 +56,25 @@ class Row:
     rank_last: int | None = None
 
 
-def episode(k: Knowledge, source: str, seed: int) -> PollutionEpisode:
+def episode(k: Knowledge, source: str, seed: int, decoy: bool = False) -> PollutionEpisode:
     rng = random.Random(f"{source}:{seed}")
+    starts = DAY + timedelta(hours=rng.uniform(1.0, 9.0))
+    fouled = None
+    if decoy:  # a station the plume never reaches fouls its oxygen probe near the discharge
+        plume_at = {d for d, n in k.rivers.stations.items() if k.rivers.path(source, n)}
+        others = sorted(set(k.rivers.stations) - plume_at)
+        if others:
+            fouled = (rng.choice(others), starts + timedelta(hours=rng.uniform(-2.0, 4.0)))
     return pollution_episode(
         k,
         source=source,
         day=DAY - timedelta(hours=HISTORY),
         span_hours=24 + HISTORY,
-        starts_at=DAY + timedelta(hours=rng.uniform(1.0, 9.0)),
+        starts_at=starts,
         hours=rng.uniform(3.0, 8.0),
         strength=rng.uniform(0.8, 1.3),
         seed=seed,
+        decoy=fouled,
     )
 
 
@@ -88,7 +100,7 @@ def _last_seen(k: Knowledge, ep: PollutionEpisode) -> tuple[str, datetime] | Non
 
 
 def tracer_only(k: Knowledge, ep: PollutionEpisode, row: Row) -> None:
-    alarm = first_alarm(ep)
+    alarm = first_alarm(ep, plume_only=True)
     if alarm is not None:
         row.alarm, row.rank_alarm = alarm[0], _rank(k, ep, *alarm)
     last = _last_seen(k, ep)
@@ -110,7 +122,11 @@ def through_pipeline(k: Knowledge, ep: PollutionEpisode, row: Row, folder: Path)
             if alarm["event_id"] is None:
                 continue
             trace = store.get_event(int(alarm["event_id"])).attributes.get("trace")
-            if isinstance(trace, dict) and trace["station"] == alarm["device_id"]:
+            if (
+                isinstance(trace, dict)
+                and trace["station"] == alarm["device_id"]
+                and alarm["device_id"] in ep.arrivals  # a decoy's alarm is another incident
+            ):
                 rank = next(
                     (c["rank"] for c in trace["candidates"] if c["node"] == ep.source), None
                 )
@@ -123,12 +139,14 @@ def through_pipeline(k: Knowledge, ep: PollutionEpisode, row: Row, folder: Path)
         store.close()
 
 
-def run(k: Knowledge, sources: list[str], seeds: int, pipeline: bool) -> list[Row]:
+def run(
+    k: Knowledge, sources: list[str], seeds: int, pipeline: bool, decoy: bool = False
+) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for source in sources:
             for seed in range(seeds):
-                ep = episode(k, source, seed)
+                ep = episode(k, source, seed, decoy)
                 row = Row(source=source, kind=ep.kind, seed=seed)
                 if pipeline:
                     through_pipeline(k, ep, row, Path(tmp))
@@ -148,11 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="*", help="source node ids (default: every source)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--pipeline", action="store_true", help="alarms from Perception.ingest")
+    parser.add_argument(
+        "--decoys", action="store_true", help="a station off the plume's way fouls its probe"
+    )
     parser.add_argument("--verbose", action="store_true", help="one line per episode")
     args = parser.parse_args(argv)
     k = load_knowledge()
     sources = args.sources or [n.id for n in k.rivers.nodes.values() if n.is_source]
-    rows = run(k, sources, args.seeds, args.pipeline)
+    rows = run(k, sources, args.seeds, args.pipeline, args.decoys)
     if args.verbose:
         for r in rows:
             print(r)

@@ -218,3 +218,33 @@ def test_plume_adds_its_effect_downstream_only(knowledge: Knowledge) -> None:
     assert near["do_mg_l"] < far["do_mg_l"] < 0  # oxygen falls, less after dilution
     assert near["nh3n_mg_l"] > far["nh3n_mg_l"] > 0
     assert p.effect("QJ-WQ-05", sanjiang + timedelta(hours=12)) == {}  # the discharge stopped
+
+
+def test_a_fouled_probe_off_the_way_does_not_lead_the_trace_astray(knowledge: Knowledge) -> None:
+    # 古南 (above the 文龙 outfall) fouls its oxygen probe when the plume would have passed it:
+    # only oxygen moves there, so it neither explains nor rules out anything
+    hours = knowledge.rivers.travel_hours("qj-w04", "qj-w05") or 0
+    start = DAY + timedelta(hours=6)
+    ep = pollution_episode(
+        knowledge,
+        source="qj-s09",
+        day=DAY - timedelta(hours=12),
+        span_hours=36,
+        starts_at=start,
+        seed=7,
+        decoy=("QJ-WQ-04", start + timedelta(hours=3.6 - hours)),
+    )
+    alarm = first_alarm(ep, plume_only=True)
+    assert alarm is not None and alarm[0] == "QJ-WQ-05"
+    answer = trace_upstream(
+        knowledge, TraceQuery(station=alarm[0], metric="do_mg_l", onset=alarm[1]), ep.readings
+    )
+    assert answer.candidates[0].node == "qj-s09"
+    assert {s.device_id: s.status for s in answer.stations}["QJ-WQ-04"] == "unlike"
+    # the fouled station's own alarm: only oxygen moved, the officer is told to check the probe
+    own = detect_onset([r for r in ep.readings if r.device_id == "QJ-WQ-04"], "do_mg_l")
+    assert own is not None
+    traced = trace_upstream(
+        knowledge, TraceQuery(station="QJ-WQ-04", metric="do_mg_l", onset=own), ep.readings
+    )
+    assert "可能是探头污损等设备原因" in traced.summary
