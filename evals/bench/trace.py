@@ -8,12 +8,13 @@ Two ways to get the alarms:
 - default: the tracer alone; the alarm is the first station breaking a plain class III rule
   (溶解氧 < 5 mg/L, 浊度 > 60 NTU for a site, three readings in a row), the last one the most
   downstream station whose readings show the plume;
-- ``--decoys``: a station the plume never reaches fouls its oxygen probe for an hour near the
-  discharge (only oxygen moves); its own alarm is another incident and is not scored, but it
-  must not lead the plume's trace astray;
 - ``--pipeline``: the readings go through ``Perception.ingest`` (the shipped alarm rules, a
   fresh SQLite store per episode) and the ranks are read from the traces filed with the
   alarm-born events, as officers would see them.
+
+With ``--decoys`` a station the plume never reaches fouls its oxygen probe for an hour near
+the discharge (only oxygen moves): its own alarm is another incident and is not scored, but it
+must not lead the plume's trace astray.
 
     python -m evals.bench.trace --seeds 10
     python -m evals.bench.trace --seeds 3 --pipeline
