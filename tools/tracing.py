@@ -6,7 +6,8 @@ The evidence, in the order it weighs:
 - topology: the pollution entered between the last clean station and the first station that
   saw it. A station between a source and the alarm that stayed clean when the water would have
   passed rules the source out; an anomalous station the source is not upstream of is one it
-  cannot explain.
+  cannot explain; an anomaly of the alarm metric alone, where the alarm station shows other
+  changes too (a fouled probe), confirms and rules out nothing.
 - timing: each anomalous station's onset minus the travel time from the source gives the time
   the pollution left the source; the stations of one true source agree on it.
 - signature: what changed (溶解氧 down with 氨氮 up: sewage or livestock; 浊度: construction;
@@ -449,7 +450,7 @@ def _summary(
             f"告警站仅{metric}变化、其他指标未见异常，也可能是探头污损等设备原因，请先核实设备。"
         )
     if not top:
-        return text + f"上游{q.horizon_hours:g}小时流程内未找到符合证据的登记污染源，请现场排查。"
+        return text + f"上游{q.horizon_hours:g}小时流经范围内未找到符合证据的登记污染源，请现场排查。"
     names = "；".join(f"{c.name}（{c.kind_zh}，{c.street_name}，得分{c.score:.2f}）" for c in top)
     text += f"最可能的源头：{names}。"
     if len(districts) > 1:
