@@ -248,3 +248,22 @@ def test_a_fouled_probe_off_the_way_does_not_lead_the_trace_astray(knowledge: Kn
         knowledge, TraceQuery(station="QJ-WQ-04", metric="do_mg_l", onset=own), ep.readings
     )
     assert "可能是探头污损等设备原因" in traced.summary
+
+
+def test_no_source_within_the_horizon_says_so(knowledge: Knowledge) -> None:
+    trace = trace_upstream(
+        knowledge,
+        TraceQuery(
+            station="QJ-WQ-01",
+            metric="do_mg_l",
+            onset=T0 + timedelta(hours=8),
+            horizon_hours=1,
+        ),
+        _series("QJ-WQ-01", _drop_at(8)),
+    )
+    assert trace.candidates == [] and trace.top == []
+    assert "上游1小时流经范围内未找到符合证据的登记污染源，请现场排查" in trace.summary
+    assert [s.name for s in trace.streets] == ["安稳镇"]
+    jw = joint_warning(knowledge, trace)
+    assert jw.lead.code == "500110.eco_env"
+    assert "500110119.street_office" in {a.code for a in jw.assisting}
