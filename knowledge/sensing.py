@@ -34,7 +34,7 @@ NEEDS: dict[str, set[str]] = {
     "duration": {"when", "minutes"},
     "combination": {"all"},
     "detection": {"label", "min_confidence"},
-    "silent": {"intervals"},
+    "silent": {"silent_after"},
     "stuck": {"count"},
 }
 OPTIONAL = {"detection": {"count"}, "stuck": {"metrics"}}
@@ -111,7 +111,7 @@ class AlarmRule(Strict):
     minutes: float | None = Field(default=None, gt=0, le=24 * 60)
     label: str | None = None
     min_confidence: float | None = Field(default=None, ge=0, le=1)
-    intervals: float | None = Field(default=None, ge=1, le=1000)
+    silent_after: float | None = Field(default=None, ge=1, le=1000)  # intervals
     metrics: list[str] | None = None  # stuck: the metrics watched (default: all but flat_ok)
     clear: ClearSpec | None = None
     subtype: str
@@ -121,7 +121,7 @@ class AlarmRule(Strict):
     def _fields_of_type(self) -> AlarmRule:
         given = {
             f
-            for f in ("when", "all", "count", "minutes", "label", "min_confidence", "intervals")
+            for f in ("when", "all", "count", "minutes", "label", "min_confidence", "silent_after")
             if getattr(self, f) is not None
         }
         if self.metrics is not None:

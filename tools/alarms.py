@@ -285,10 +285,10 @@ def expired(rule: AlarmRule, alarm: OpenAlarm, now: datetime) -> bool:
 def is_silent(
     rule: AlarmRule, interval_s: int, last_seen: datetime | None, since: datetime, now: datetime
 ) -> bool:
-    """Whether a device is silent under ``rule``: no reading for ``intervals`` × its interval,
+    """Whether a device is silent under ``rule``: no reading for ``silent_after`` × its interval,
     counted from its last reading (or from ``since`` when it never sent one: the registry's
     start, so a new device is given its time)."""
-    if rule.type != "silent" or rule.intervals is None:
+    if rule.type != "silent" or rule.silent_after is None:
         return False
     start = last_seen or since
-    return now - start >= timedelta(seconds=rule.intervals * interval_s)
+    return now - start >= timedelta(seconds=rule.silent_after * interval_s)
