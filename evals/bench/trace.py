@@ -28,6 +28,7 @@ import argparse
 import random
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -79,10 +80,16 @@ def episode(k: Knowledge, source: str, seed: int, decoy: bool = False) -> Pollut
     )
 
 
+#: seconds each trace_upstream call took (the tracer alone)
+TIMES: list[float] = []
+
+
 def _rank(k: Knowledge, ep: PollutionEpisode, station: str, onset: datetime) -> int | None:
+    started = time.perf_counter()
     answer = trace_upstream(
         k, TraceQuery(station=station, metric=ep.alarm_metric, onset=onset), ep.readings
     )
+    TIMES.append(time.perf_counter() - started)
     return next((c.rank for c in answer.candidates if c.node == ep.source), None)
 
 
@@ -198,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{_share(alarmed, 'rank_alarm', 3)}; from the last station "
         f"{_share(seen, 'rank_last')}"
     )
+    if TIMES:
+        ordered = sorted(TIMES)
+        print(
+            f"trace_upstream (7 stations, {24 + HISTORY} h of readings every 5 min): "
+            f"median {1000 * ordered[len(ordered) // 2]:.1f} ms, "
+            f"max {1000 * ordered[-1]:.1f} ms ({len(TIMES)} calls)"
+        )
     return 0
 
 
