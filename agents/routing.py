@@ -94,6 +94,8 @@ def route_event(
     if ctx.engine == "llm" and deps.llm is not None and not returns:
         if state.get("injection"):
             fallbacks.append("文本含疑似注入指令，派单对象按规则确定，不交给大模型")
+        elif warning:
+            fallbacks.append("上游溯源联合预警的主办和协办由溯源和升级规则确定，不交给大模型")
         else:
             prompt = load("routing.choose")
             options = _options(deps, state, jurisdiction, answer.level, lead)
