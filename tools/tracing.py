@@ -450,7 +450,9 @@ def _summary(
             f"告警站仅{metric}变化、其他指标未见异常，也可能是探头污损等设备原因，请先核实设备。"
         )
     if not top:
-        return text + f"上游{q.horizon_hours:g}小时流经范围内未找到符合证据的登记污染源，请现场排查。"
+        return (
+            text + f"上游{q.horizon_hours:g}小时流经范围内未找到符合证据的登记污染源，请现场排查。"
+        )
     names = "；".join(f"{c.name}（{c.kind_zh}，{c.street_name}，得分{c.score:.2f}）" for c in top)
     text += f"最可能的源头：{names}。"
     if len(districts) > 1:
