@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from agents.deps import AgentDeps, audit
 from agents.llm import Usage
 from agents.state import TriageContext, TriageState
+from agents.tracing import warning_of
 from domain.models import Event, Scope, Source
 from domain.text import without_invisible
 from domain.vocabulary import Urgency
@@ -201,6 +202,8 @@ def classify_event(
         "alarm_rules": alarm["rules"] if alarm is not None else [],
         # a silent or stuck sensor is its owner's to fix (routing makes the owner lead)
         "device_owner": alarm["owner"] if alarm is not None and alarm["data_quality"] else None,
+        # a water station's alarm traced upstream: who leads and who assists (routing uses it)
+        "joint_warning": _joint_warning(deps, event) if alarm is not None else None,
     }
     if stored:
         store.set_classification(
@@ -299,6 +302,11 @@ def alarm_of(deps: AgentDeps, event: Event) -> dict[str, Any] | None:
         "owner": alarm.get("owner"),
         "data_quality": all(r.data_quality for r in rules if r),
     }
+
+
+def _joint_warning(deps: AgentDeps, event: Event) -> dict[str, Any] | None:
+    warning = warning_of(deps.knowledge, event.attributes)
+    return warning.model_dump(mode="json") if warning is not None else None
 
 
 class SubtypeChoice(BaseModel):

@@ -21,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agents.dispatch import Dispatcher
+from agents.tracing import trace_alarm, trace_attributes, traceable
 from domain.alarms import IngestResult, Outcome, Reading
 from domain.clock import to_utc
 from domain.lifecycle import Action
+from domain.models import EventCreate
 from knowledge import Knowledge
 from knowledge.sensing import AlarmRule, Device
 from store import EventStore, StoreError
@@ -429,6 +431,15 @@ class Perception:
         lead = max((f.rule for f in fired), key=lambda x: x.urgency.rank)
         alarm_ids = [int(a.alarm_id or 0) for _, a in group]
         event = alarm_event(self.k, device, fired, r, sample.at, alarm_ids)
+        traced = self._trace(device, lead, sample.at) if not lead.data_quality else {}
+        if traced:  # a water station's alarm, traced upstream with its joint warning
+            event = EventCreate.model_validate(
+                {
+                    **event.model_dump(),
+                    "text": event.text + f"上游溯源：{traced['trace']['summary']}",
+                    "attributes": {**event.attributes, **traced},
+                }
+            )
         stored, _ = self.store.add_event(event, now=now, actor=ACTOR)
         self.store.set_classification(
             stored.id,
@@ -475,6 +486,25 @@ class Perception:
         else:
             work.to_triage.append(stored.id)
         return stored.id
+
+    def _trace(self, device: Device, rule: AlarmRule, at: datetime) -> dict[str, Any]:
+        """A water station's alarm traced upstream, with its joint warning (empty for other
+        devices, or when tracing fails: the event is filed all the same)."""
+        if not traceable(self.k, device.id):
+            return {}
+        try:
+            trace, warning = trace_alarm(
+                self.store,
+                self.k,
+                device_id=device.id,
+                rule_id=rule.id,
+                onset=at,
+                urgency=rule.urgency,
+            )
+        except Exception:
+            log.exception("upstream trace of %s at %s failed", device.id, at)
+            return {}
+        return trace_attributes(trace, warning)
 
     # -- sweep ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ def _routing_chose(routing: dict[str, Any]) -> bool:
         or routing.get("unlocated")
         or routing.get("learned")
         or routing.get("owner_leads")
+        or routing.get("joint_warning")
     )
 
 
@@ -80,6 +81,8 @@ def plan_disposal(
         )
     if routing.get("owner_leads"):
         extra.append("设备离线或数据异常，由设备权属单位主办修复")
+    if routing.get("joint_warning"):
+        extra.append("上游溯源联合预警：" + routing["joint_warning"].rstrip("。"))
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
     basis = (

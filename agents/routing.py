@@ -13,9 +13,10 @@ from agents.llm import Usage
 from agents.state import TriageContext, TriageState
 from domain.vocabulary import Level, Urgency
 from prompts import Prompt, load
-from tools.escalation import EscalationQuery, escalate, spans
+from tools.escalation import EscalationAnswer, EscalationQuery, RuleHit, escalate, spans
 from tools.pii import mask_text
 from tools.routing import (
+    AssignedDepartment,
     DepartmentsAnswer,
     DepartmentsQuery,
     departments_for,
@@ -57,13 +58,17 @@ def route_event(
         answer = departments_for(
             k, DepartmentsQuery(subtype=c["subtype"], jurisdiction=jurisdiction, level=esc.level)
         )
-    own_level = esc.level
     owner = c.get("device_owner")
     if owner in k.department_types:  # a data-quality event: the device's owner leads
         answer = device_owner(k, owner, jurisdiction, answer)
+    warning = c.get("joint_warning")
+    if warning:  # a water alarm traced upstream: every crossed jurisdiction assists
+        answer, esc = _joint(answer, esc, warning)
+    own_level = esc.level
     learned_note: dict[str, Any] | None = None
-    # what officers taught applies to the events they corrected, not to a sensor's outage
-    learned = None if owner in k.department_types else _learned(deps, state, answer)
+    # what officers taught applies to the events they corrected, not to a sensor's outage or
+    # a traced warning
+    learned = None if owner in k.department_types or warning else _learned(deps, state, answer)
     if learned is not None:
         # officers corrected this kind of event often enough that a model learned where it
         # goes: that type leads, at its lowest level unless an escalation rule raised the
@@ -112,6 +117,8 @@ def route_event(
     if ctx.engine == "llm" and deps.llm is not None and not returns:
         if state.get("injection"):
             fallbacks.append("文本含疑似注入指令，派单对象按规则确定，不交给大模型")
+        elif warning:
+            fallbacks.append("上游溯源联合预警的主办和协办由溯源和升级规则确定，不交给大模型")
         else:
             prompt = load("routing.choose")
             options = _options(deps, state, jurisdiction, answer.level, lead)
@@ -138,6 +145,7 @@ def route_event(
         "unlocated": unlocated,  # a centre above holds it until a person names the place
         "learned": learned_note,  # the feedback model moved the lead (why, how sure)
         "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner
+        "joint_warning": warning["explanation"] if warning else None,
     }
     trace = audit(
         deps,
@@ -284,3 +292,20 @@ def _ask_llm(
         text=state["text"][:1500],
     )
     return by_code[answer.lead] if answer is not None else None
+
+
+def _joint(
+    answer: DepartmentsAnswer, esc: EscalationAnswer, warning: dict[str, Any]
+) -> tuple[DepartmentsAnswer, EscalationAnswer]:
+    """The joint warning of an upstream trace (``tools.jointwarning``) as the routing answer:
+    its lead, the departments of every jurisdiction crossed, and the level its escalation
+    rules decided."""
+    level = Level(warning["level"])
+    joint = DepartmentsAnswer(
+        subtype=answer.subtype,
+        level=level,
+        lead=AssignedDepartment.model_validate(warning["lead"]),
+        assisting=[AssignedDepartment.model_validate(a) for a in warning["assisting"]],
+    )
+    rules = [RuleHit.model_validate(r) for r in warning["escalation"]]
+    return joint, EscalationAnswer(level=level, default_level=esc.default_level, rules=rules)

@@ -19,6 +19,8 @@ from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
 from domain.text import CONTROL, EMPTY_TEXT, StorableStr, fit_text, is_empty
 from domain.vocabulary import Level, Urgency
+from tools.jointwarning import JointWarning
+from tools.tracing import TraceAnswer
 
 # -- health and knowledge ------------------------------------------------------------------
 
@@ -548,3 +550,16 @@ class ReturnPublic(BaseModel):
 
 class SweepPublic(BaseModel):
     raised: list[dict[str, Any]] = Field(description="本次新发起的督办（每件工单每一级只发起一次）")
+
+
+class AlarmTracePublic(BaseModel):
+    """一条水质告警的上游溯源：疑似源头排名及证据、途经辖区和联合预警（主办、协办、层级）。"""
+
+    alarm_id: int
+    event_id: int | None
+    device_id: str
+    computed: Literal["filed", "refreshed"] = Field(
+        description="filed：事件登记时的溯源；refreshed：按该告警最后读数时刻重新溯源"
+    )
+    trace: TraceAnswer
+    joint_warning: JointWarning

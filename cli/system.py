@@ -52,7 +52,7 @@ def doctor() -> None:
 def knowledge_check(
     directory: Annotated[Path | None, typer.Argument(help="知识文件目录，默认为内置目录")] = None,
 ) -> None:
-    """校验知识文件（辖区、部门与权责清单、事件分类、时限、升级规则、感知设备与告警规则）。"""
+    """校验知识文件（辖区、部门与权责清单、事件分类、时限、升级规则、感知设备与告警规则、河网）。"""
     from knowledge import KnowledgeError, load_knowledge
 
     try:
@@ -64,7 +64,8 @@ def knowledge_check(
         f"{len(k.departments)} 个部门，{len(k.duties)} 条权责，{len(k.categories)} 个大类，"
         f"{len(k.subtypes)} 个小类，{len(k.escalation_rules)} 条升级规则，"
         f"{len(k.sensing.kinds)} 类感知设备，{len(k.sensing.rules)} 条告警规则，"
-        f"{len(k.sensing.devices)} 台登记设备。"
+        f"{len(k.sensing.devices)} 台登记设备，"
+        f"{len(k.rivers.nodes)} 个河网节点（{len(k.rivers.stations)} 个水质站在河网上）。"
     )
 
 

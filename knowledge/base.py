@@ -32,6 +32,7 @@ from knowledge.models import (
     Urgency,
     UrgencyLevel,
 )
+from knowledge.rivers import RiverNetwork, load_rivers
 from knowledge.sensing import Sensing, load_sensing
 from knowledge.yamlfile import YamlFile
 
@@ -68,6 +69,8 @@ class Knowledge:
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
     #: device kinds, alarm rules and the device registry (alarm_rules.yaml, devices/*.yaml)
     sensing: Sensing = field(default_factory=Sensing, repr=False)
+    #: river networks and the water-quality stations on them (rivers/*.yaml)
+    rivers: RiverNetwork = field(default_factory=RiverNetwork, repr=False)
 
     @property
     def store_rules(self) -> StoreRules:
@@ -410,6 +413,7 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         landmarks=landmarks,
         _children=children,
         sensing=load_sensing(root, nodes, types, subtypes),
+        rivers=load_rivers(root, nodes, types),
     )
 
 

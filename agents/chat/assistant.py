@@ -109,6 +109,9 @@ class ChatAssistant:
         intent = parse(question, k, self.deps.clock())
         if intent.kind in ("confirm", "cancel") and state.get("proposal"):
             reply = self.offline.answer(intent, state, ctx)
+        elif intent.kind == "water_source":
+            # an upstream trace is computed evidence: the model has nothing to add to it
+            reply = self.offline.answer(intent, state, ctx)
         elif ctx.engine == "llm" and self.deps.llm is not None:
             reply = self._ask_model(question, intent, state, ctx, write)
             if reply.engine == "llm":

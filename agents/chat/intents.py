@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from agents.chat.owner_terms import asks_level, is_ownership, subject
+from agents.chat.trace_text import asks_source
 from domain.clock import CHINA_TZ, to_utc
 from knowledge import Knowledge
 from knowledge.retrieval.lexical import load_synonyms
@@ -22,6 +23,7 @@ from knowledge.retrieval.lexical import load_synonyms
 Kind = Literal[
     "overdue", "due_soon", "count", "list", "event", "basis", "regulation",
     "draft", "similar", "ownership", "confirm", "cancel", "help", "unknown", "devices",
+    "water_source",
 ]  # fmt: skip
 
 
@@ -459,6 +461,8 @@ def _kind(t: str, s: Intent, event_ref: bool) -> tuple[Kind, str]:
     noun = bool(_NOUN.search(t))
     if _HELP.search(t):
         return "help", "询问助手能做什么"
+    if asks_source(t):
+        return "water_source", "询问水污染可能的源头：按最近的水质告警向上游溯源"
     if m := is_ownership(t):
         return "ownership", f"含“{m.group()}”：按派单的定责和升级规则回答归属"
     if _DRAFT.search(t):

@@ -13,9 +13,11 @@ from agents.chat.intents import DEVICES_STUCK, Intent
 from agents.chat.ownership_model import Ownership
 from agents.chat.ownership_text import render as render_ownership
 from agents.chat.state import ChatContext, ChatState, Reply
+from agents.chat.trace_text import render as render_trace
 from agents.deps import AgentDeps
 from agents.dispatch import for_caller
 from agents.errors import NothingPending, NotTriageable
+from agents.tracing import latest_water_alarm, trace_of_alarm
 from domain.access import Principal
 from domain.errors import OutOfScope
 from domain.lifecycle import Status
@@ -25,12 +27,14 @@ from tools import duplicates, events, regulations
 from tools.devices import DeviceQuery, device_statuses
 from tools.pii import mask_text
 from tools.scope import narrow, visible_event
+from tools.tracing import hhmm
 
 LIST_MAX = 10
 HELP = (
     "我可以回答：某辖区今天/本周超时未办结或即将到期的事件；某街道某类事件的数量及与上期的比较；"
     "某类事件的清单；某件事件的情况、处理依据（法规条文）和相似事件；法规条文检索；"
     "某类事项或某件事件归谁管、要不要上报区里（按派单的定责和升级规则）；"
+    "河流水质告警可能的污染源头（按河网向上游溯源）；"
     "为某件事件起草派单（需您确认后才派出）；哪些感知设备离线或数据异常。例如：「渝中区今天有哪些超时未办结的事件」、"
     "「解放碑街道本周噪音投诉多少件，比上周多还是少」、「帮我给事件 E123 起草派单」。"
 )
@@ -449,6 +453,33 @@ class OfflineReplies:
 
     def _on_help(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
         return Reply(HELP)
+
+    def _on_water_source(self, intent: Intent, state: ChatState, ctx: ChatContext) -> Reply:
+        """The latest open water-quality alarm in the officer's scope (in the place named,
+        if it has one there), traced upstream."""
+        k, store, scope = self.deps.knowledge, self.deps.store, self._scope(ctx)
+        places: list[tuple[list[str] | None, list[str] | None]] = [
+            (None, None) if scope.everything else (list(scope.districts), list(scope.streets))
+        ]
+        if intent.jurisdiction:  # the place named first (綦江: the river crosses it)
+            districts, streets = narrow(k, scope, intent.jurisdiction)
+            places.insert(0, (districts or None, streets or None))
+        alarm = latest_water_alarm(store, k, places)
+        if alarm is None:
+            return Reply("您的辖区目前没有河流水质监测站的告警，无需溯源。")
+        _, trace, warning = trace_of_alarm(store, k, alarm)
+        event_id = alarm["event_id"]
+        text = render_trace(trace, warning, alarm_id=int(alarm["id"]))
+        if alarm["cleared_at"] is not None:
+            text = (
+                f"目前没有未解除的水质告警，以下是最近一次（已于{hhmm(alarm['cleared_at'])}解除）：\n"
+                + text
+            )
+        return Reply(
+            text,
+            events=[int(event_id)] if event_id is not None else [],
+            focus_event=int(event_id) if event_id is not None else None,
+        )
 
 
 def _duration(hours: float) -> str:

@@ -14,6 +14,7 @@ from api.routes import (
     open311,
     reviews,
     stream,
+    tracing,
 )
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         metrics,
         reviews,
         alarms,
+        tracing,
         stream,
         departments,
     )

@@ -2,6 +2,7 @@
 // and the event they belong to; below, the devices that are offline or whose data is stuck.
 import { live } from "./live.js";
 import { api, clear, h, when, URGENCY } from "./ui.js";
+import { traceBlock } from "./trace.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const CHARTED = 12; // alarms whose readings are fetched and drawn at once
@@ -60,7 +61,7 @@ export function chart(detail) {
   return box;
 }
 
-export function alarmCard(a, detail) {
+export function alarmCard(a, detail, trace) {
   const tone = { critical: "b-red", urgent: "b-amber", normal: "b-blue" }[a.urgency] || "b-grey";
   return h(
     "article",
@@ -80,6 +81,7 @@ export function alarmCard(a, detail) {
       a.event_id ? [" · ", h("a", { href: `#/event/${a.event_id}` }, `事件 E${a.event_id}`)] : "",
     ),
     detail ? chart(detail) : h("p", { class: "muted small" }, "读数图见告警详情"),
+    trace ? traceBlock(trace) : "",
   );
 }
 
@@ -95,16 +97,22 @@ function deviceRow(d) {
   );
 }
 
+// A water station on a river network has its alarm traced upstream (404 for the others).
+function traceOf(a) {
+  return a.kind === "water_quality" ? api.get(`/api/v1/alarms/${a.id}/trace`).catch(() => null) : null;
+}
+
 // The alarms an alarm-born event was filed for, each with its chart (the event page).
 export async function eventAlarms(eventId) {
   const alarms = await api.get("/api/v1/alarms", { event: eventId, limit: 20 });
   if (!alarms.length) return null;
   const details = await Promise.all(alarms.slice(0, 4).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)));
+  const traces = await Promise.all(alarms.slice(0, 4).map(traceOf));
   return h(
     "section",
     { class: "card", "data-testid": "event-alarms" },
     h("h2", {}, `感知告警（${alarms.length}）`),
-    alarms.map((a, i) => alarmCard(a, details[i])),
+    alarms.map((a, i) => alarmCard(a, details[i], traces[i])),
   );
 }
 
@@ -133,6 +141,7 @@ async function drawAlarms(ctx) {
   const details = await Promise.all(
     alarms.slice(0, CHARTED).map((a) => api.get(`/api/v1/alarms/${a.id}`).catch(() => null)),
   );
+  const traces = await Promise.all(alarms.slice(0, CHARTED).map(traceOf));
   const reported = silent.filter((d) => d.last_seen);
   const never = silent.length - reported.length;
   const devices = [...reported, ...stuck];
@@ -144,7 +153,7 @@ async function drawAlarms(ctx) {
       { "data-testid": "open-alarms" },
       h("h2", {}, `未解除的告警（${alarms.length}）`),
       alarms.length
-        ? h("div", { class: "alarms" }, alarms.map((a, i) => alarmCard(a, details[i])))
+        ? h("div", { class: "alarms" }, alarms.map((a, i) => alarmCard(a, details[i], traces[i])))
         : h("p", { class: "muted" }, "本辖区目前没有未解除的告警。"),
     ),
     h(
