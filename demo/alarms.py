@@ -8,16 +8,16 @@ values on its own interval (``interval_s``); on top of that, *episodes* change t
 - a rain storm in the afternoon (rain gauges, then water levels at waterlogging spots rise),
 - muck trucks caught at night by the cameras at construction-site exits,
 - one sensor going silent in the morning and staying silent,
-- a crowd building up at 解放碑 in the evening.
+- a crowd building up at 解放碑 in the evening,
+- a pollution plume down the 綦江 from 06:00 (``river_pollution``, with the knowledge's river
+  network: ``demo.episodes.pollution_episode``).
 
 An episode is a function of the :class:`Day` returning a :class:`Scene`: readings that replace
 a device's regular reading at the same time (metrics) or come beside it (detections), and
 devices that fall silent; an episode with a model of its own may take over whole devices
 (``Scene.owns``). ``EPISODES`` is the list :func:`simulate_day` plays by default; more plug in
-by appending to it. The 綦江 river pollution episode (``demo.episodes.pollution_episode``,
-readings of every basin station) plugs in as an episode returning
-``Scene(readings=episode.readings, owns={r.device_id for r in episode.readings})``, with the
-knowledge from ``Day.knowledge``."""
+by appending to it, as the 綦江 river pollution episode does: it takes over every basin
+station (``Scene.owns``) with readings from its own plume model."""
 
 from __future__ import annotations
 
@@ -282,7 +282,23 @@ def evening_crowd(day: Day) -> Scene:
 
 
 #: the episodes a simulated day plays, in order (later ones win on the same device and time)
-EPISODES: list[Episode] = [rain_storm, muck_trucks, silent_sensor, evening_crowd]
+def river_pollution(day: Day) -> Scene:
+    """The 綦江 basin's stations for the whole day, with the outfall at 沱湾 (``qj-s09``)
+    discharging from 06:00 for six hours: oxygen falls and ammonia rises station after station
+    downstream, in travel-time order, while the stations above it stay clean. Needs the
+    knowledge's river network (``Day.knowledge``); without it the day has no such episode."""
+    k = day.knowledge
+    if k is None or not getattr(k, "rivers", None) or not k.rivers.stations:
+        return Scene()
+    from demo.episodes import pollution_episode
+
+    episode = pollution_episode(
+        k, source="qj-s09", day=day.start, starts_at=day.at(6), seed=day.seed
+    )
+    return Scene(readings=episode.readings, owns={r.device_id for r in episode.readings})
+
+
+EPISODES: list[Episode] = [rain_storm, muck_trucks, silent_sensor, evening_crowd, river_pollution]
 
 
 def simulate_day(

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from demo.alarms import EPISODES, Day, Scene, SimDevice, load_devices, simulate_day
+from demo.episodes import PollutionEpisode, first_alarm
 from domain.clock import CHINA_TZ
+from knowledge import Knowledge
+from tools.tracing import TraceQuery, trace_upstream
 
 DAY = date(2026, 7, 15)
+DAY_START = datetime(2026, 7, 15, 6, 0, tzinfo=CHINA_TZ)
 
 REGISTRY = """\
 devices:
@@ -143,3 +147,27 @@ def test_the_shipped_registry_if_present_simulates(devices: list[SimDevice]) -> 
     found = load_devices(shipped)
     readings = simulate_day(found, DAY)
     assert {r.device_id for r in readings} == {d.id for d in found}
+
+
+def test_the_simulated_day_carries_the_river_plume_to_its_source(knowledge: Knowledge) -> None:
+    """With the knowledge, ``sanji alarms simulate``'s day includes the 綦江 episode: the basin
+    stations' readings are the plume model's, and a trace from the first alarm finds 沱湾."""
+    shipped = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "devices"
+    found = load_devices(shipped)
+    readings = simulate_day(found, DAY, knowledge=knowledge)
+    stations = set(knowledge.rivers.stations)
+    water = [r for r in readings if r.device_id in stations]
+    assert {r.device_id for r in water} == stations
+    lowest = min(r.metrics["do_mg_l"] for r in water if r.device_id == "QJ-WQ-05")
+    assert lowest < 5.0  # oxygen falls below the class III limit below the outfall
+    assert min(r.metrics["do_mg_l"] for r in water if r.device_id == "QJ-WQ-04") > 5.0  # above
+    episode = PollutionEpisode(
+        source="qj-s09", kind="outfall", starts_at=DAY_START, hours=6, readings=water, arrivals={}
+    )
+    alarm = first_alarm(episode)
+    assert alarm is not None
+    answer = trace_upstream(
+        knowledge, TraceQuery(station=alarm[0], metric="do_mg_l", onset=alarm[1]), water
+    )
+    assert answer.candidates[0].node == "qj-s09"
+    assert simulate_day(found, DAY) != readings  # without the knowledge: no river episode
