@@ -1,6 +1,6 @@
 // Departments as users: a department's worklist (its orders, due times, the actions it may
 // take, uploads), the attachments of an event, and the owning centre's ruling on a return.
-import { api, clear, deadline, failure, h, statusBadge, toast, URGENCY, when } from "./ui.js";
+import { api, clear, deadline, dialog, failure, field, h, statusBadge, toast, URGENCY, when } from "./ui.js";
 import { live } from "./live.js";
 
 const ACCEPT = "image/jpeg,image/png,application/pdf";
@@ -12,39 +12,6 @@ const ASKS = {
   report_progress: ["reason", "files"],
   resolve: ["reason?", "files"],
 };
-
-export function dialog(title, fields, onSubmit) {
-  const error = h("div");
-  const form = h("form", { method: "dialog" }, h("h2", {}, title), fields, error,
-    h("div", { class: "actions" },
-      h("button", { type: "button", onclick: () => dlg.close() }, "取消"),
-      h("button", { class: "primary", type: "submit" }, "确定")));
-  const dlg = h("dialog", {}, form);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    clear(error);
-    const ok = form.querySelector("button.primary");
-    ok.disabled = true;
-    try {
-      await onSubmit();
-      dlg.close();
-    } catch (e) {
-      clear(error, failure(e));
-    } finally {
-      ok.disabled = false;
-    }
-  });
-  dlg.addEventListener("close", () => dlg.remove());
-  document.body.append(dlg);
-  dlg.showModal();
-  return dlg;
-}
-
-function field(label, input) {
-  const id = `f-${Math.random().toString(36).slice(2, 8)}`;
-  input.id = id;
-  return [h("label", { for: id }, label), input];
-}
 
 export function fileInput() {
   return h("input", { type: "file", multiple: true, accept: ACCEPT, "data-testid": "files" });

@@ -1,5 +1,5 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
-import { api, clear, deadline, failure, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
+import { api, clear, deadline, dialog, failure, field, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
 import { actionDialog, adjudicationCard, attachmentsCard } from "./department.js";
 import { live } from "./live.js";
@@ -28,35 +28,6 @@ const SUPERVISING = new Set(["supervise", "approve_extension", "reject_extension
 const HIDDEN = new Set(["receive", "triage", "dispatch", "redispatch", "retriage", "merge_duplicate", "adjudicate"]);
 // actions that may carry photos or documents: asked for with an upload (department.js)
 const WITH_FILES = new Set(["report_progress", "resolve"]);
-
-function dialog(title, fields, onSubmit) {
-  const error = h("div");
-  const form = h("form", { method: "dialog" }, h("h2", {}, title), fields, error,
-    h("div", { class: "actions" },
-      h("button", { type: "button", onclick: () => dlg.close() }, "取消"),
-      h("button", { class: "primary", type: "submit" }, "确定")));
-  const dlg = h("dialog", {}, form);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    clear(error);
-    try {
-      await onSubmit();
-      dlg.close();
-    } catch (e) {
-      clear(error, failure(e));
-    }
-  });
-  dlg.addEventListener("close", () => dlg.remove());
-  document.body.append(dlg);
-  dlg.showModal();
-  return dlg;
-}
-
-function field(label, input) {
-  const id = `f-${Math.random().toString(36).slice(2, 8)}`;
-  input.id = id;
-  return [h("label", { for: id }, label), input];
-}
 
 function eventCard(v, k) {
   const e = v.event;

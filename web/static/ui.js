@@ -155,3 +155,39 @@ export function statusBadge(status) {
 export function percent(x, digits = 1) {
   return x === null || x === undefined ? "—" : `${(x * 100).toFixed(digits)}%`;
 }
+
+// A modal form: fields, an error line, 取消 / 确定; onSubmit runs on 确定 (the button waits for it)
+// and the dialog closes when it succeeds, or shows its error.
+export function dialog(title, fields, onSubmit) {
+  const error = h("div");
+  const form = h("form", { method: "dialog" }, h("h2", {}, title), fields, error,
+    h("div", { class: "actions" },
+      h("button", { type: "button", onclick: () => dlg.close() }, "取消"),
+      h("button", { class: "primary", type: "submit" }, "确定")));
+  const dlg = h("dialog", {}, form);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clear(error);
+    const ok = form.querySelector("button.primary");
+    ok.disabled = true;
+    try {
+      await onSubmit();
+      dlg.close();
+    } catch (e) {
+      clear(error, failure(e));
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  dlg.addEventListener("close", () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
+  return dlg;
+}
+
+// A labelled input for a dialog.
+export function field(label, input) {
+  const id = `f-${Math.random().toString(36).slice(2, 8)}`;
+  input.id = id;
+  return [h("label", { for: id }, label), input];
+}
