@@ -79,8 +79,11 @@ def _type(k: Knowledge, code: str | None) -> str | None:
     return dept.type if dept is not None else None
 
 
-def collect(store: EventStore, k: Knowledge) -> list[Example]:
-    """Every event's lesson from the store, oldest first."""
+def collect(
+    store: EventStore, k: Knowledge, outcomes: list[dict[str, Any]] | None = None
+) -> list[Example]:
+    """Every event's lesson from the store, oldest first. ``outcomes``: the store's
+    ``order_outcomes()`` when the caller has read them already."""
     found: list[Example] = []
 
     def add(
@@ -114,7 +117,7 @@ def collect(store: EventStore, k: Knowledge) -> list[Example]:
         elif p.get("decision") == "reject":
             returned = _type(k, p.get("returned_department"))
             add(row, returned, returned, "rejected_return", row["created_at"])
-    for row in store.order_outcomes():
+    for row in store.order_outcomes() if outcomes is None else outcomes:
         if row["accepted_at"] is not None and row["status"] != "returned":
             lead = _type(k, row["lead_department"])
             add(row, lead, lead, "signed", row["accepted_at"])
@@ -366,12 +369,13 @@ def drift(store: EventStore, k: Knowledge, model: FeedbackModel | None) -> list[
     returns or more, or when officers corrected its lead three times or more in a third of
     its events or more."""
     orders: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in store.order_outcomes():
+    outcomes = store.order_outcomes()
+    for row in outcomes:
         kind = _type(k, row["lead_department"])
         if kind and row.get("subtype"):
             orders[(kind, row["subtype"])].append(row)
     lessons: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    for ex in collect(store, k):
+    for ex in collect(store, k, outcomes):
         lessons[(ex.drafted, ex.subtype)].append(ex)
     total = sum(len(v) for v in orders.values())
     returned_all = sum(r["status"] == "returned" for v in orders.values() for r in v)

@@ -5,21 +5,17 @@ red), the ranked sources with their evidence, and the joint warning."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from agents.perception import Perception
-from demo.episodes import pollution_episode
-from domain.clock import CHINA_TZ
 from knowledge import Knowledge
 from store import EventStore
 from tests.browser.chromium import SHOTS, page_for, require_chromium
 from tests.live import Live, live_server
-
-DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
+from tests.rivers import ingest_episode
 
 require_chromium()
 
@@ -31,20 +27,7 @@ def live(
     root = tmp_path_factory.mktemp("trace-console")
     url = f"sqlite:///{root / 'sanji.db'}"
     store = EventStore.open(url, knowledge.store_rules)
-    clock = {"now": DAY}
-    perception = Perception(store, knowledge, None, clock=lambda: clock["now"])
-    ep = pollution_episode(
-        knowledge,
-        source="qj-s09",
-        day=DAY - timedelta(hours=12),
-        span_hours=33,  # until 21:00: the 支坪 station's alarm is still open
-        starts_at=DAY + timedelta(hours=6),
-        seed=7,
-    )
-    for i in range(0, len(ep.readings), 500):
-        batch = ep.readings[i : i + 500]
-        clock["now"] = batch[-1].observed_at
-        perception.ingest(batch)
+    ingest_episode(store, knowledge)
     store.close()
     with live_server(
         url, root / "data", prepared_data, knowledge, now=datetime.now(UTC), events=20

@@ -5,22 +5,19 @@ from the latest open water-quality alarm."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.chat.intents import parse
-from agents.perception import Perception
-from demo.episodes import pollution_episode
-from domain.clock import CHINA_TZ
 from knowledge import Knowledge
 from store import EventStore
 from tests.integration.test_chat import ask, done
 from tests.live import Live, live_server
+from tests.rivers import ingest_episode
 
-DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
 QUESTION = "綦江这次溶解氧异常可能的源头是哪里"
 
 
@@ -31,20 +28,7 @@ def live(
     root = tmp_path_factory.mktemp("trace-api")
     url = f"sqlite:///{root / 'sanji.db'}"
     store = EventStore.open(url, knowledge.store_rules)
-    clock = {"now": DAY}
-    perception = Perception(store, knowledge, None, clock=lambda: clock["now"])
-    ep = pollution_episode(
-        knowledge,
-        source="qj-s09",
-        day=DAY - timedelta(hours=12),
-        span_hours=33,  # until 21:00: the 支坪 station's alarm is still open
-        starts_at=DAY + timedelta(hours=6),
-        seed=7,
-    )
-    for i in range(0, len(ep.readings), 300):
-        batch = ep.readings[i : i + 300]
-        clock["now"] = batch[-1].observed_at
-        perception.ingest(batch)
+    ingest_episode(store, knowledge, batch=300)
     alarms = {
         a["device_id"]: int(a["id"])
         for a in reversed(store.alarms.list_alarms())

@@ -1,0 +1,32 @@
+"""The 綦江 episode the trace tests share: a day of basin readings with the 沱湾 outfall
+discharging from 06:00, ingested into a store as a consumer would, batch by batch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from agents.perception import Perception
+from demo.episodes import pollution_episode
+from domain.clock import CHINA_TZ
+from knowledge import Knowledge
+from store import EventStore
+
+DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
+
+
+def ingest_episode(store: EventStore, knowledge: Knowledge, batch: int = 500) -> None:
+    """Ingest the episode through ``Perception`` (no drafts), the clock following the readings."""
+    clock = {"now": DAY}
+    perception = Perception(store, knowledge, None, clock=lambda: clock["now"])
+    ep = pollution_episode(
+        knowledge,
+        source="qj-s09",
+        day=DAY - timedelta(hours=12),
+        span_hours=33,  # until 21:00: the 支坪 station's alarm is still open
+        starts_at=DAY + timedelta(hours=6),
+        seed=7,
+    )
+    for i in range(0, len(ep.readings), batch):
+        part = ep.readings[i : i + batch]
+        clock["now"] = part[-1].observed_at
+        perception.ingest(part)
