@@ -16,7 +16,7 @@ from langgraph.types import Command
 
 from agents.deps import AgentDeps
 from agents.errors import DecisionInvalid, NothingPending, NotTriageable
-from agents.graph import build_triage_graph
+from agents.graph import build_batch_draft_graph, build_triage_graph
 from agents.intake import CANDIDATES, classified_text
 from agents.state import TriageContext
 from domain.access import Principal
@@ -106,10 +106,12 @@ class Dispatcher:
     observe: Callable[[list[dict[str, Any]]], None] = lambda trace: None
     _graph: Any = field(init=False, repr=False)
     _drafts: Any = field(init=False, repr=False)
+    _batch: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._graph = build_triage_graph(self.deps, self.checkpointer)
         self._drafts = build_triage_graph(self.deps, draft_only=True)
+        self._batch = build_batch_draft_graph(self.deps)
 
     def context(self, engine: Engine, actor: str = "sanji") -> TriageContext:
         use_llm = engine == "llm" or (engine == "auto" and self.deps.llm is not None)
@@ -127,16 +129,28 @@ class Dispatcher:
     def draft_many(
         self, events: Sequence[EventCreate], engine: Engine = "auto"
     ) -> list[dict[str, Any]]:
-        """Drafts for a batch of events that are not stored, each through the draft graph
-        as ``draft`` runs it; the classifier first scores the whole batch at once."""
-        results: list[dict[str, Any]] = []
+        """Drafts for a batch of events that are not stored, in their order: one run of the
+        batch draft graph (the draft graph's agents over every event), the classifier first
+        scoring the whole batch at once. Each draft equals what ``draft`` gives for its event;
+        an event that fails carries its error and the others are drafted."""
+        if not events:
+            return []
         texts = [classified_text(e.title, e.text) for e in events]
+        items = [{"state": {"event": e.model_dump(mode="json")}} for e in events]
         with self.deps.classifier.primed(texts, top=CANDIDATES):
-            for event in events:
-                try:
-                    results.append({"ok": True, "draft": self.draft(event, engine)})
-                except Exception as exc:  # one bad text does not sink the batch
-                    results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            out = self._batch.invoke({"items": items}, context=self.context(engine))
+        results: list[dict[str, Any]] = []
+        for item in out["items"]:
+            if item.get("error"):
+                results.append({"ok": False, "error": item["error"]})
+                continue
+            self.observe(item["state"].get("trace", []))
+            try:
+                results.append(
+                    {"ok": True, "draft": draft_view(item["state"], self.deps.knowledge)}
+                )
+            except Exception as exc:  # a state the draft model refuses fails alone
+                results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         return results
 
     # -- triage of stored events, approval -------------------------------------------------

@@ -34,6 +34,17 @@ class TriageState(TypedDict, total=False):
     trace: Annotated[list[dict[str, Any]], operator.add]  # per node: engine, latency, fallbacks
 
 
+class BatchItem(TypedDict, total=False):
+    state: TriageState  # one event's triage state, as its own draft run would hold it
+    error: str  # set when one of its agents raised: the later agents skip it
+
+
+class BatchState(TypedDict):
+    """The batch draft graph's state: one item per event, in the caller's order."""
+
+    items: list[BatchItem]
+
+
 @dataclass(frozen=True)
 class TriageContext:
     """Per-run knobs, read by nodes through ``runtime.context`` (evals vary them per run)."""

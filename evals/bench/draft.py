@@ -1,5 +1,6 @@
-"""Benchmark of offline drafting: events per second through the draft graph in a batch
-(``Dispatcher.draft_many``), latency per event (``Dispatcher.draft``), and the raw floor —
+"""Benchmark of offline drafting: events per second through the batch draft graph
+(``Dispatcher.draft_many``: one LangGraph run per batch, the draft graph's agents over every
+event), latency per event (``Dispatcher.draft``, one run of the draft graph), and the raw floor —
 the classifier, routing and regulation retrieval called directly on the same events in the
 same run — with the ratio of the two. Also the full triage graph on stored events up to the
 approval step (checkpoints in memory), and stored events through the draft graph alone (what

@@ -300,6 +300,23 @@ def test_a_batch_drafts_each_event_as_a_single_draft_would(world: World) -> None
     assert world.deps.classifier._primed == {}  # nothing kept after the batch
 
 
+def test_an_event_that_fails_in_a_batch_fails_alone(world: World) -> None:
+    from agents.dispatch import Dispatcher
+
+    good = EventCreate(
+        source=Source.HOTLINE, text="小区门口垃圾桶已经三天没人清运", reported_at=NOW
+    )
+    # an object that skipped validation: the intake agent refuses its time when it reads it
+    broken = good.model_copy(update={"reported_at": "不是时间"})
+    dispatcher = Dispatcher(world.deps, None)
+    with pytest.warns(UserWarning):  # pydantic warns while dumping the broken object
+        first, failed, last = dispatcher.draft_many([good, broken, good], "offline")
+    assert failed["ok"] is False and "reported_at" in failed["error"]
+    assert first["ok"] and last["ok"]
+    assert first["draft"]["category"] == last["draft"]["category"]
+    assert dispatcher.draft_many([], "offline") == []
+
+
 def test_bad_decisions_are_asked_again_not_applied(world: World) -> None:
     event_id = world.event("渝中区两路口街道中山三路的人行道上有人摆摊卖衣服", "bad-1")
     graph = world.graph()
