@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         le=100,
         description="PostgreSQL connections per pool (the store's and the checkpointer's each)",
     )
+    precedents: bool = Field(
+        default=True,
+        description="decide the level and lead type from labelled precedents (the casebook); "
+        "off: the rules decide alone",
+    )
     perception_sweep_s: float = Field(
         default=60,
         ge=0,

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # names for the annotations only: importing the graph builds nothing heavy
+    from agents.casebook import CaseBook
     from agents.classifier import SubtypeClassifier
     from agents.feedback import FeedbackModel
     from agents.llm import LLM, Usage
@@ -27,6 +28,8 @@ class AgentDeps:
     llm: LLM | None = None
     #: routing corrections learned from officers (``sanji train --feedback``), if any
     feedback: FeedbackModel | None = None
+    #: the level and lead type learned from labelled events (None: the rules decide alone)
+    casebook: CaseBook | None = None
 
 
 def audit(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,7 +138,13 @@ class Dispatcher:
             return []
         texts = [classified_text(e.title, e.text) for e in events]
         items = [{"state": {"event": e.model_dump(mode="json")}} for e in events]
-        with self.deps.classifier.primed(texts, top=CANDIDATES):
+        book = self.deps.casebook
+        verdicts = (
+            book.primed([(t, e.address) for t, e in zip(texts, events, strict=True)])
+            if book
+            else nullcontext()
+        )
+        with self.deps.classifier.primed(texts, top=CANDIDATES), verdicts:
             out = self._batch.invoke({"items": items}, context=self.context(engine))
         results: list[dict[str, Any]] = []
         for item in out["items"]:

@@ -239,6 +239,7 @@ def classify_event(
     return {
         "event_id": event.id,
         "text": text,
+        "address": event.address,
         "classification": classification,
         "location": loc,
         "duplicates": duplicates,

@@ -24,6 +24,7 @@ def _routing_chose(routing: dict[str, Any]) -> bool:
         or routing.get("reroute")
         or routing.get("unlocated")
         or routing.get("learned")
+        or routing.get("precedent")
         or routing.get("owner_leads")
         or routing.get("joint_warning")
     )
@@ -70,6 +71,8 @@ def plan_disposal(
             "提级原因："
             + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in routing["escalation"])
         )
+    if routing.get("precedent"):
+        extra.append("判例：" + routing["precedent"]["reason"])
     if routing.get("learned"):
         extra.append("主办调整：" + routing["learned"]["reason"])
     if routing.get("reroute"):

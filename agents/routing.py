@@ -22,10 +22,12 @@ from tools.routing import (
     departments_for,
     device_owner,
     led_by,
+    placed_as,
     unlocated_owner,
 )
 
 if TYPE_CHECKING:  # the feedback model loads scikit-learn: named here for the annotations
+    from agents.casebook import Verdict
     from agents.feedback import Suggestion
 
 
@@ -65,6 +67,16 @@ def route_event(
     if warning:  # a water alarm traced upstream: every crossed jurisdiction assists
         answer, esc = _joint(answer, esc, warning)
     own_level = esc.level
+    # precedents (labelled events) decide the level and the lead type the way people judged
+    # like events; a sensor's outage and a traced warning keep their own owners
+    verdict = None if owner in k.department_types or warning else _precedent(deps, state)
+    precedent: dict[str, Any] | None = None
+    if verdict is not None:
+        answer = placed_as(
+            k, answer, verdict.lead_type, jurisdiction, Level(verdict.level), state["text"]
+        )
+        own_level = Level(verdict.level)  # the event's own level, wherever its place is known
+        precedent = verdict.as_note(k)
     learned_note: dict[str, Any] | None = None
     # what officers taught applies to the events they corrected, not to a sensor's outage or
     # a traced warning
@@ -73,7 +85,7 @@ def route_event(
         # officers corrected this kind of event often enough that a model learned where it
         # goes: that type leads, at its lowest level unless an escalation rule raised the
         # event above its subtype's default level
-        raised = esc.level.rank > esc.default_level.rank
+        raised = esc.level.rank > esc.default_level.rank or verdict is not None
         answer = led_by(k, answer, learned.type, jurisdiction, lowest=not raised)
         own_level = answer.level
         learned_note = {
@@ -144,6 +156,7 @@ def route_event(
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
         "learned": learned_note,  # the feedback model moved the lead (why, how sure)
+        "precedent": precedent,  # the casebook's level and lead type, and the cases it rests on
         "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner
         "joint_warning": warning["explanation"] if warning else None,
     }
@@ -161,6 +174,13 @@ def route_event(
         usage=usage,
     )
     return {"routing": routing, "needs_human": needs_human, "trace": [trace]}
+
+
+def _precedent(deps: AgentDeps, state: TriageState) -> Verdict | None:
+    """The casebook's verdict on the report and its address, when the casebook is on."""
+    if deps.casebook is None:
+        return None
+    return deps.casebook.verdict(state["text"], state.get("address"))
 
 
 def _learned(deps: AgentDeps, state: TriageState, answer: DepartmentsAnswer) -> Suggestion | None:

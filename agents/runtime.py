@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.casebook import ensure_casebook
 from agents.chat import ChatAssistant
 from agents.checkpoint import close_checkpointer, open_checkpointer
 from agents.classifier import ensure_classifier, zero_shot
@@ -203,6 +204,7 @@ def build_services(
         index = open_configured_index(settings, progress=lambda detail: progress("index", detail))
         progress("classifier", "")
         classifier = ensure_classifier(k, settings.data_dir / "models")
+        casebook = ensure_casebook(k, settings.data_dir / "models") if settings.precedents else None
         deps = AgentDeps(
             store,
             k,
@@ -211,6 +213,7 @@ def build_services(
             clock or (lambda: datetime.now(UTC)),
             llm=build_llm(settings),
             feedback=load_feedback(settings.data_dir / "models"),
+            casebook=casebook,
         )
         if durable:
             progress("checkpointer", "")

@@ -21,6 +21,7 @@ class TriageState(TypedDict, total=False):
     event_id: int  # 0 while drafting for an event that is not stored
     event: dict[str, Any]
     text: str  # masked: personal information never flows downstream
+    address: str | None  # the address as reported (the casebook reads it beside the text)
     classification: dict[str, Any]  # subtype, category, confidence, alternatives, urgency, engine
     location: dict[str, Any]  # street, district, confidence, ambiguous, explanation
     duplicates: list[dict[str, Any]]

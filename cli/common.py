@@ -43,11 +43,15 @@ def engine_choice(value: str, *allowed: str) -> str:
 
 
 @contextmanager
-def services(*, durable: bool = True) -> Iterator[Services]:
-    """Every part of Sanji, built from the settings and closed afterwards."""
+def services(*, durable: bool = True, precedents: bool = True) -> Iterator[Services]:
+    """Every part of Sanji, built from the settings and closed afterwards; ``precedents``
+    False turns the casebook off whatever the settings say (the rules decide alone)."""
     from agents.runtime import build_services
 
-    with build_services(get_settings(), durable=durable) as built:
+    settings = get_settings()
+    if not precedents:
+        settings = settings.model_copy(update={"precedents": False})
+    with build_services(settings, durable=durable) as built:
         yield built
 
 

@@ -92,7 +92,7 @@ def eval_retrieval(
 
 @contextmanager
 def _drafting(
-    engine: str,
+    engine: str, *, precedents: bool = True
 ) -> Iterator[tuple[Drafter, Knowledge, str | None, Callable[[str, str], bool]]]:
     """A function drafting one case with the shipped engine (nothing stored), the knowledge,
     the model name when the LLM engine is used, and whether an article exists in the index."""
@@ -100,7 +100,7 @@ def _drafting(
 
     if engine == "llm" and not get_settings().llm_configured:
         fail("使用 llm 引擎需要配置 SANJI_LLM_BASE_URL")
-    with services(durable=False) as built:
+    with services(durable=False, precedents=precedents) as built:
         model = built.deps.llm.model if built.deps.llm else None
         index = built.index
 
@@ -263,6 +263,9 @@ def eval_dispatch(
         Path | None,
         typer.Option(help="YAML：独立金标准集自己的部门类型名 → 本系统部门类型编码"),
     ] = None,
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="不用判例库，只按规则定层级和主办（对照用）")
+    ] = False,
 ) -> None:
     """评测整张派单草稿：小类、主办部门、协办、层级、紧急程度、法规引用，并按疑难类型分组。"""
     from rich.progress import Progress
@@ -273,7 +276,7 @@ def eval_dispatch(
     engine = engine_choice(engine, "offline", "llm")
     try:
         with (
-            _drafting(engine) as (draft, k, _, exists),
+            _drafting(engine, precedents=not rules_only) as (draft, k, _, exists),
             Progress(console=console, transient=True) as bar,
         ):
             task = bar.add_task("起草", total=None)

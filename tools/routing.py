@@ -147,6 +147,43 @@ def led_by(
     )
 
 
+def placed_as(
+    k: Knowledge,
+    answer: DepartmentsAnswer,
+    type_code: str,
+    jurisdiction: str,
+    level: Level,
+    text: str,
+) -> DepartmentsAnswer:
+    """``answer`` owned at ``level`` (or the nearest level the place allows) with a department
+    of ``type_code`` leading: the type's department at that level, else at the nearest level
+    below where it has one (a stationed unit doing the work of a district-owned event), else
+    above. The lead cites the duties the answer gave that department, else the type's duty
+    closest to ``text``."""
+    owner = owning_level(k, jurisdiction, level)
+    levels = k.department_types[type_code].levels
+    ladder = [Level.STREET, Level.DISTRICT, Level.CITY]
+    below = [lv for lv in reversed(ladder[: ladder.index(owner) + 1]) if lv in levels]
+    lv, code = _place(k, type_code, jurisdiction, below[0] if below else owner)
+    duty_ids = [d for a in [answer.lead, *answer.assisting] if a.code == code for d in a.duty_ids]
+    if not duty_ids:
+        duty_ids = _closest_duty(k, k.departments[code].type, text)
+    return _lead_instead(k, answer, code, lv, duty_ids, owner)
+
+
+def _closest_duty(k: Knowledge, type_code: str, text: str) -> list[str]:
+    """The duty of ``type_code`` sharing the most character pairs with ``text`` (none if the
+    type lists no duties)."""
+    pairs = {text[n : n + 2] for n in range(len(text) - 1)}
+    duties = [d for d in k.department_types[type_code].duties if d.id in k.duties]
+    if not duties:
+        return []
+    best = max(
+        duties, key=lambda d: sum(d.text[n : n + 2] in pairs for n in range(len(d.text) - 1))
+    )
+    return [best.id]
+
+
 class SlaQuery(BaseModel):
     subtype: str = Field(description="事件小类编码")
     urgency: Urgency = Field(description="紧急程度 normal/urgent/critical")

@@ -119,7 +119,12 @@ def for_subject(
     version = state["classification"].get("model_version", "")
     sources = {
         "分类": f"派单草稿所用的同一分类器（版本 {version}）对「{subject}」的预测",
-        "层级": f"小类默认层级（taxonomy.yaml {view['category']['code']}）与升级规则（escalation.yaml），由派单的 route_event 判定",
+        "层级": (
+            f"判例库（knowledge/data/labelled/cases.jsonl）的层级和主办类型判断，"
+            f"最相近的判例 {'、'.join(p['id'] for p in state['routing']['precedent']['precedents'])}，由派单的 route_event 判定"
+            if state["routing"].get("precedent")
+            else f"小类默认层级（taxonomy.yaml {view['category']['code']}）与升级规则（escalation.yaml），由派单的 route_event 判定"
+        ),
         "条文": "与派单草稿同一步骤：小类常用依据在法规索引中精确查找，再按内容检索",
     }
     return from_view(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agents.casebook import ensure_casebook
 from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
@@ -32,7 +33,7 @@ class Bench:
         self.deps.store.close()
 
 
-def open_bench(workdir: Path, demo_events: int = 640) -> Bench:
+def open_bench(workdir: Path, demo_events: int = 640, *, precedents: bool = True) -> Bench:
     k = default_knowledge()
     workdir.mkdir(parents=True, exist_ok=True)
     template = workdir / f"demo-{demo_events}.db"
@@ -50,5 +51,6 @@ def open_bench(workdir: Path, demo_events: int = 640) -> Bench:
     index = open_index(workdir / "data", workdir / "chroma")
     index.build([BUILTIN_DIR])  # incremental: nothing to embed when the workdir is kept
     classifier = ensure_classifier(k, workdir / "models")
-    deps = AgentDeps(store, k, index, classifier, lambda: NOW)
+    casebook = ensure_casebook(k, workdir / "models") if precedents else None
+    deps = AgentDeps(store, k, index, classifier, lambda: NOW, casebook=casebook)
     return Bench(k, deps, Dispatcher(deps, None))

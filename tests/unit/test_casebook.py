@@ -1,0 +1,80 @@
+"""The casebook: its shipped cases (Sanji's types derived from the writers' own, all 38
+districts), the place names it leaves out, and verdicts that name their nearest precedents,
+the same whether served one by one, primed for a batch, or from the saved model."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from agents.casebook import CASES, CaseBook, case_text, ensure_casebook, read_cases
+from knowledge import Knowledge
+from knowledge.data.labelled.build_cases import build
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[dict]:
+    return read_cases()
+
+
+@pytest.fixture(scope="module")
+def book(knowledge: Knowledge, cases: list[dict]) -> CaseBook:
+    return CaseBook.train(knowledge, cases)
+
+
+def test_the_shipped_cases_rebuild_from_themselves(knowledge: Knowledge, cases: list[dict]) -> None:
+    assert build(cases, knowledge) == cases  # lead_type follows from their_lead and the level
+    assert len(cases) >= 2000 and len({c["id"] for c in cases}) == len(cases)
+    assert Counter(c["level"] for c in cases).keys() == {"street", "district", "city"}
+    assert {c["lead_type"] for c in cases} - {None} <= set(knowledge.department_types)
+    placed = {c["district"] for c in cases if c["district"]}
+    assert placed == {d.name for d in knowledge.districts()}
+    assert {c["source"] for c in cases} >= {
+        "hotline",
+        "grid",
+        "web",
+        "referral",
+        "sensor",
+        "ai_video",
+    }
+
+
+def test_place_names_are_left_out_but_river_bridges_and_rail_lines_stay(
+    knowledge: Knowledge,
+) -> None:
+    read = case_text("渝中区解放碑步行街有人摆摊卖水果", "南岸区南坪街道", knowledge)
+    assert "解放碑" not in read and "渝中" not in read and "南坪" not in read
+    assert "摆摊卖水果" in read
+    bridge = case_text("千厮门嘉陵江大桥人行道护栏松动", "轨道交通2号线李子坝站", knowledge)
+    assert "千厮门嘉陵江大桥" in bridge and "轨道交通2号线" in bridge
+    assert case_text("路灯不亮", None) == "路灯不亮"  # without knowledge: as given
+
+
+def test_a_verdict_names_its_nearest_precedents(book: CaseBook, cases: list[dict]) -> None:
+    case = cases[123]
+    verdict = book.verdict(case["text"], case["address"])
+    assert verdict.level in ("street", "district", "city")
+    assert verdict.level_margin >= 0 and verdict.lead_margin >= 0
+    nearest = verdict.precedents[0]
+    assert nearest.id == case["id"] and nearest.similarity == pytest.approx(1.0, abs=1e-3)
+    sims = [p.similarity for p in verdict.precedents]
+    assert sims == sorted(sims, reverse=True) and len(sims) == 3
+
+
+def test_verdicts_are_the_same_primed_saved_and_one_by_one(
+    tmp_path: Path, knowledge: Knowledge, book: CaseBook, cases: list[dict]
+) -> None:
+    pairs = [(c["text"], c["address"]) for c in cases[::250]]
+    alone = [book.verdict(t, a) for t, a in pairs]
+    with book.primed(pairs):
+        assert [book.verdict(t, a) for t, a in pairs] == alone
+    assert book._primed == {}
+    saved = ensure_casebook(knowledge, tmp_path / "models", CASES)
+    assert saved.version == book.version
+    assert [saved.verdict(t, a) for t, a in pairs] == alone
+    files = sorted(p.name for p in (tmp_path / "models").iterdir())
+    again = ensure_casebook(knowledge, tmp_path / "models", CASES)  # loaded, not retrained
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == files
+    assert [again.verdict(t, a) for t, a in pairs] == alone
