@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from knowledge import Knowledge
+from tools.routing import type_label
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +83,6 @@ class Verdict:
 
 
 _LEVEL_ZH = {"street": "街镇级", "district": "区县级", "city": "市级"}
-
-
-def type_label(k: Knowledge, code: str, level: str | None = None) -> str:
-    """A department type's name with its place left generic (「区生态环境局」)."""
-    t = k.department_types.get(code)
-    if t is None:
-        return code
-    names: dict[Any, str] = dict(t.name)
-    name = next((v for lv, v in names.items() if lv == level), next(iter(names.values()), code))
-    for hole, word in (("{district}", "区"), ("{street}", "街道"), ("{city}", "市")):
-        name = name.replace(hole, word)
-    return name
 
 
 def read_cases(path: Path = CASES) -> list[dict[str, Any]]:

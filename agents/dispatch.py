@@ -33,6 +33,7 @@ from domain.drafts import (
     EscalationRuleHit,
     LegalBasis,
     PendingDraft,
+    PrecedentCase,
 )
 from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
@@ -92,6 +93,8 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
         injection=out.get("injection", []),
         trace=out.get("trace", []),
         alarm_rules=[AlarmRuleHit(**x) for x in c.get("alarm_rules", [])],
+        pending_lead_type=r.get("pending_lead_type"),
+        precedents=[PrecedentCase(**p) for p in (r.get("precedent") or {}).get("precedents", [])],
     )
 
 

@@ -23,6 +23,7 @@ from tools.routing import (
     device_owner,
     led_by,
     placed_as,
+    type_label,
     unlocated_owner,
 )
 
@@ -104,14 +105,23 @@ def route_event(
     unlocated = not loc.get("street") and (
         own_level is Level.STREET if district else own_level is not Level.CITY
     )
+    # who disposes once the place is known: the type the centre hands the event on to
+    # (the type itself: where the place is known only to its district, the answer may have
+    # put the type's district counterpart in its place)
+    pending_lead = (
+        (verdict.lead_type if verdict is not None else k.subtype(c["subtype"]).lead.type)
+        if unlocated
+        else None
+    )
     if unlocated:
+        then = type_label(k, str(pending_lead), own_level.value)
         answer = unlocated_owner(k, district or k.city.code, answer)
         needs_human.append(
             f"事发地只确定到{k.jurisdiction(district).name}，未能确定街道（镇），"
-            f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派"
+            f"暂由{answer.lead.name}主办，请人工指定街道（镇）后改派辖区{then}"
             if district
             else f"未能确定事发地（区县和街道），暂由{answer.lead.name}受理，"
-            f"请人工确认事发地后改派{own_level.zh}处置"
+            f"请人工确认事发地后改派{own_level.zh}的{then}处置"
         )
     lead = answer.lead.model_dump(mode="json")
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
@@ -155,6 +165,7 @@ def route_event(
         "returns": returns,
         "reroute": reroute,
         "unlocated": unlocated,  # a centre above holds it until a person names the place
+        "pending_lead_type": pending_lead,  # …and hands it on to this type then
         "learned": learned_note,  # the feedback model moved the lead (why, how sure)
         "precedent": precedent,  # the casebook's level and lead type, and the cases it rests on
         "owner_leads": owner in k.department_types,  # a sensor's data quality: its owner

@@ -140,6 +140,7 @@ def typed_dispatch_eval(name: str, result: dict[str, Any]) -> None:
     keys = {
         "drafted": "成功起草",
         "lead_type": "主办类型",
+        "lead_disposer": "处置类型",
         "level": "层级",
         "urgency": "紧急",
         "assist_recall": "协办召回",

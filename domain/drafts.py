@@ -82,6 +82,16 @@ class SuspectedDuplicate(BaseModel):
     reasons: list[str]
 
 
+class PrecedentCase(BaseModel):
+    """A labelled event the casebook's verdict rests on."""
+
+    id: str
+    level: Level
+    lead_type: str | None = Field(description="部门类型编码；判例写的类型本系统没有时为空")
+    similarity: float
+    text: str
+
+
 class DispatchDraft(BaseModel):
     """派单草稿：分类、主办协办部门、层级、时限、法规依据、处置步骤和说明。"""
 
@@ -106,6 +116,13 @@ class DispatchDraft(BaseModel):
     trace: list[dict[str, Any]] = Field(description="各智能体的引擎、用时和回退记录")
     alarm_rules: list[AlarmRuleHit] = Field(
         default=[], description="物联感知或AI视频告警事件所触发的告警规则"
+    )
+    pending_lead_type: str | None = Field(
+        default=None,
+        description="事发街道（镇）待核实、由治理中心暂管时，核实后应主办的部门类型编码",
+    )
+    precedents: list[PrecedentCase] = Field(
+        default=[], description="判例库中与本事件最相近的已标注事件（层级和主办类型据此判断）"
     )
 
 

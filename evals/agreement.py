@@ -16,7 +16,8 @@ never seeing the writer's labels, Sanji's knowledge or each other's work; see
   with a person: the same items, the same reference.
 
 The baseline (``evals.baselines.StrongBaseline``) is trained on the *other* set's writer labels
-and scored here, as ``evals.typed_baseline`` does.
+and scored here, as ``evals.typed_baseline`` does, or with ``--baseline-train`` on the rows
+Sanji's casebook learned from (the fair comparison once the casebook decides).
 
     python -m evals.agreement \\
         --set evals/datasets/independent/independent-golden.jsonl --predictions D1/predictions.jsonl \\
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.baselines import StrongBaseline
+from evals.typed_baseline import rows_of
 from evals.typed_gold import TypeMap, load_type_map
 from knowledge import default_knowledge
 
@@ -168,7 +170,11 @@ def _baseline(train: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]]) -
 
 
 def run(
-    sets: Sequence[Path], predictions: Sequence[Path], readers: Sequence[Path], type_map: Path
+    sets: Sequence[Path],
+    predictions: Sequence[Path],
+    readers: Sequence[Path],
+    type_map: Path,
+    baseline_train: Path | None = None,
 ) -> dict[str, Any]:
     if len(sets) != len(predictions) or len(sets) < 2:
         raise SystemExit("每个 --set 需要一个 --predictions，且至少两个数据集（基线用另一个训练）")
@@ -177,8 +183,9 @@ def run(
     others = _readers(readers)
     rows = [_jsonl(p) for p in sets]
     result: dict[str, Any] = {}
+    cases = rows_of(baseline_train)[1] if baseline_train else None
     for n, (path, pred) in enumerate(zip(sets, predictions, strict=True)):
-        train = [r for m, rs in enumerate(rows) if m != n for r in rs]
+        train = cases or [r for m, rs in enumerate(rows) if m != n for r in rs]
         ids = [str(r["id"]) for r in rows[n]]
         humans: dict[str, Labels] = {
             "writer": {str(r["id"]): {f: str(r["gold"][f]) for f in FIELDS} for r in rows[n]}
@@ -227,9 +234,15 @@ def main() -> None:
     ap.add_argument("--predictions", type=Path, action="append", required=True)
     ap.add_argument("--readers", type=Path, action="append", default=[])
     ap.add_argument("--type-map", type=Path, required=True)
+    ap.add_argument(
+        "--baseline-train",
+        type=Path,
+        help="train the baseline on these rows (e.g. knowledge/data/labelled/cases.jsonl, the "
+        "casebook's own cases) instead of the other set",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
-    result = run(args.set, args.predictions, args.readers, args.type_map)
+    result = run(args.set, args.predictions, args.readers, args.type_map, args.baseline_train)
     _print(result)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")

@@ -98,7 +98,14 @@ def summarize(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def summarize_typed(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": len(scores)}
-    for key in (*TYPED_CHECKS, "assist_recall", "assist_precision", "article_cited", "cited_exist"):
+    for key in (
+        *TYPED_CHECKS,
+        "lead_disposer",
+        "assist_recall",
+        "assist_precision",
+        "article_cited",
+        "cited_exist",
+    ):
         out[key] = _rate([s[key] for s in scores])
     out["all_right"] = _rate([all(s[c] for c in TYPED_CHECKS) for s in scores])
     return out

@@ -104,6 +104,7 @@ def score_typed(
         return {
             "drafted": False,
             "lead_type": False,
+            "lead_disposer": False,
             "level": False,
             "urgency": False,
             "assist_recall": None,
@@ -112,6 +113,9 @@ def score_typed(
             "cited_exist": None,
         }
     lead_type = k.departments[draft["lead_department"]["code"]].type
+    # an event whose street is unknown is held by a governance centre until a person names the
+    # place; the draft says which type disposes then: scored apart as ``lead_disposer``
+    disposer = draft.get("pending_lead_type") or lead_type
     assist_types = {
         k.departments[a["code"]].type
         for a in draft["assisting_departments"]
@@ -124,6 +128,7 @@ def score_typed(
     return {
         "drafted": True,
         "lead_type": lead_type in tmap.ours(str(gold["lead"])),
+        "lead_disposer": disposer in tmap.ours(str(gold["lead"])),
         "level": draft["level"] == gold["level"],
         "urgency": draft["urgency"] == gold["urgency"],
         "assist_recall": sum(found) / len(found) if found else None,
@@ -147,4 +152,6 @@ def draft_view(draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
         "urgency": draft["urgency"],
         "articles": [f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]],
         "needs_human": draft["needs_human"],
+        "pending_lead_type": draft.get("pending_lead_type"),
+        "precedents": [p["id"] for p in draft.get("precedents", [])],
     }

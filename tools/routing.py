@@ -46,6 +46,17 @@ def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tup
     raise KeyError(f"no {type_code} department serves {jurisdiction} at {level.value} or above")
 
 
+def type_label(k: Knowledge, code: str, level: str | None = None) -> str:
+    """A department type's name with its place left generic (「区生态环境局」)."""
+    t = k.department_types.get(code)
+    if t is None:
+        return code
+    name = next((v for lv, v in t.name.items() if lv == level), next(iter(t.name.values()), code))
+    for hole, word in (("{district}", "区"), ("{street}", "街道"), ("{city}", "市")):
+        name = name.replace(hole, word)
+    return name
+
+
 def department_of_type(
     k: Knowledge, type_code: str, jurisdiction: str, level: Level = Level.STREET
 ) -> str:

@@ -409,3 +409,27 @@ def classified(text: str) -> str:
     from agents.intake import classified_text
 
     return classified_text(None, text)
+
+
+def test_an_event_without_its_street_is_held_and_names_who_disposes_then(
+    world: World, knowledge: Knowledge
+) -> None:
+    from dataclasses import replace
+
+    from agents.casebook import ensure_casebook
+    from agents.dispatch import Dispatcher
+
+    book = ensure_casebook(knowledge, world.root / "models")
+    text = "楼上邻居每天半夜打麻将，又喊又拍桌子，敲门说了还骂人"
+    event = EventCreate(source=Source.HOTLINE, text=text, address="南岸区", reported_at=NOW)
+    for deps in (replace(world.deps, casebook=book), world.deps):
+        draft = Dispatcher(deps, None).draft(event, "offline")
+        lead = knowledge.departments[draft["lead_department"]["code"]]
+        assert draft["location"]["district"] == "500108" and not draft["location"]["street"]
+        assert lead.type == "governance_center" and draft["level"] == "street"
+        pending = draft["pending_lead_type"]
+        assert pending in knowledge.department_types and pending != "governance_center"
+        assert any("改派辖区" in n for n in draft["needs_human"])
+    verdict = book.verdict(classified(text), "南岸区")
+    held = Dispatcher(replace(world.deps, casebook=book), None).draft(event, "offline")
+    assert held["pending_lead_type"] == verdict.lead_type
