@@ -129,6 +129,7 @@ class CaseBook:
         self.level_svm: LinearSVC = parts["level"]
         self.lead_svm: LinearSVC = parts["lead"]
         self.matrix = parts["matrix"]  # the cases' TF-IDF rows, for the nearest precedents
+        self._columns = self.matrix.T.tocsr()  # transposed once: a product per verdict is cheap
         self.cases: list[dict[str, Any]] = parts["cases"]
         self.meta = meta
         self.k = k
@@ -209,7 +210,7 @@ class CaseBook:
         x = self.vectorizer.transform(keys)
         level_scores = np.atleast_2d(self.level_svm.decision_function(x))
         lead_scores = np.where(self._can_lead, self.lead_svm.decision_function(x), -np.inf)
-        similar = np.asarray((x @ self.matrix.T).todense())
+        similar = np.asarray((x @ self._columns).todense())
         out = []
         for n in range(len(keys)):
             lv, ld = _top2(level_scores[n]), _top2(lead_scores[n])

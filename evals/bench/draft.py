@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.casebook import CaseBook, case_text
 from agents.classifier import Prediction, SubtypeClassifier, zero_shot
 from agents.graph import build_triage_graph
 from agents.intake import clean
@@ -69,12 +70,17 @@ def raw_floor(
     texts: list[str],
     places: list[str],
     top_k: int = 5,
+    casebook: CaseBook | None = None,
+    addresses: Sequence[str | None] = (),
 ) -> dict[str, float]:
-    """Seconds for the compute the graph cannot avoid, called directly: the classifier on the
-    batch, the departments and escalation rules for each event, and the subtype's articles
-    plus a lexical search for each. Inputs (the masked text, the place) are prepared before."""
+    """Seconds for the compute the graph cannot avoid, called directly: the classifier (and the
+    casebook's verdicts, when there is one) on the batch, the departments and escalation rules
+    for each event, and the subtype's articles plus a lexical search for each. Inputs (the
+    masked text, the place) are prepared before."""
     started = time.perf_counter()
     predictions = _predict_all(classifier, texts)
+    if casebook is not None:  # the level and lead type from precedents, as routing asks
+        casebook._verdicts([case_text(t, a, k) for t, a in zip(texts, addresses, strict=True)])
     classified = time.perf_counter()
     for pred, text, place in zip(predictions, texts, places, strict=True):
         st = k.subtype(pred.subtype)
@@ -168,7 +174,15 @@ def run(bench: Bench, events: int, rounds: int, chunk: int) -> dict[str, Any]:
                     for event in batch[lo:hi]:
                         noop.invoke({"event": {"text": event.text}}, context=TriageContext())
                 else:
-                    floor = raw_floor(k, deps.classifier, deps.index, texts[lo:hi], places[lo:hi])
+                    floor = raw_floor(
+                        k,
+                        deps.classifier,
+                        deps.index,
+                        texts[lo:hi],
+                        places[lo:hi],
+                        casebook=deps.casebook,
+                        addresses=[e.address for e in batch[lo:hi]],
+                    )
                     for part, seconds in floor.items():
                         row[part] += seconds
                     started = time.perf_counter()

@@ -403,6 +403,21 @@ def test_precedents_decide_the_level_and_lead_type_and_say_on_which_cases(
             draft["lead_department"]["code"],
         )
     assert moved >= 1  # the precedents changed at least one of these decisions
+    # the batch path primes the verdicts and gives the same drafts
+    events = [
+        EventCreate(source=Source.HOTLINE, text=t, address=a, reported_at=NOW) for t, a in texts
+    ]
+    batch = [r["draft"] for r in on.draft_many(events, "offline")]
+    assert [untimed(x) for x in batch] == [untimed(on.draft(e, "offline")) for e in events]
+    assert book._primed == {}
+
+
+def untimed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k != "latency_ms"}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
 
 
 def classified(text: str) -> str:
