@@ -277,13 +277,6 @@ def test_draft_only_graph_stops_before_approval(world: World) -> None:
 def test_a_batch_drafts_each_event_as_a_single_draft_would(world: World) -> None:
     from agents.dispatch import Dispatcher
 
-    def untimed(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: untimed(v) for k, v in value.items() if k != "latency_ms"}
-        if isinstance(value, list):
-            return [untimed(v) for v in value]
-        return value
-
     texts = [
         "九龙坡区杨家坪街道杨家坪正街有人在人行道上摆摊卖水果",
         "【分类：噪音】渝中区解放碑街道某工地凌晨两点还在施工，吵得睡不着",
@@ -413,6 +406,7 @@ def test_precedents_decide_the_level_and_lead_type_and_say_on_which_cases(
 
 
 def untimed(value: Any) -> Any:
+    """A draft without its timings (two runs of the same draft differ only there)."""
     if isinstance(value, dict):
         return {k: untimed(v) for k, v in value.items() if k != "latency_ms"}
     if isinstance(value, list):
