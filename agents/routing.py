@@ -73,11 +73,17 @@ def route_event(
     verdict = None if owner in k.department_types or warning else _precedent(deps, state)
     precedent: dict[str, Any] | None = None
     if verdict is not None:
+        rules_said = (own_level, k.departments[answer.lead.code].type)
         answer = placed_as(
             k, answer, verdict.lead_type, jurisdiction, Level(verdict.level), state["text"]
         )
         own_level = Level(verdict.level)  # the event's own level, wherever its place is known
         precedent = verdict.as_note(k)
+        if rules_said != (own_level, verdict.lead_type):  # officers see both readings
+            precedent["reason"] += (
+                f"（按小类规则应为{rules_said[0].zh}、"
+                f"{type_label(k, rules_said[1], rules_said[0].value)}主办）"
+            )
     learned_note: dict[str, Any] | None = None
     # what officers taught applies to the events they corrected, not to a sensor's outage or
     # a traced warning
