@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 CASES = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "labelled" / "cases.jsonl"
 #: C of each SVM, chosen by 5-fold cross-validation on the cases alone (macro-F1 over the
 #: grid 0.03–10, with and without balanced class weights): ``python -m evals.casebook_cv``
-C_LEVEL, C_LEAD, WEIGHT = 3.0, 3.0, "balanced"
+C_LEVEL, C_LEAD, WEIGHT = 10.0, 1.0, "balanced"
 METHOD = (
     f"places-masked seeded char1-3-tfidf+linearsvc(level C={C_LEVEL}, lead C={C_LEAD}, {WEIGHT})"
 )
