@@ -71,6 +71,9 @@ def test_open_an_event_and_approve_the_ai_draft(browser: Browser, live: Live) ->
     expect(draft).to_be_visible()
     expect(page.get_by_test_id("lead")).to_contain_text(event["draft"]["lead_department"]["name"])
     expect(page.get_by_test_id("explanation")).not_to_be_empty()
+    # the precedents the level and lead rest on (the casebook is on in the served configuration)
+    nearest = event["draft"]["precedents"][0]["id"]
+    expect(page.get_by_test_id("precedents")).to_contain_text(nearest)
     page.locator("details.law summary").first.click()  # the article text opens on click
     expect(page.locator("details.law[open] p").first).not_to_be_empty()
     no_overflow(page)

@@ -102,6 +102,8 @@ function draftCard(ctx, v, d, reload) {
       d.assisting_departments.map((a) => h("li", {}, h("b", {}, "协办："), a.name,
         a.duties && a.duties.length ? h("div", { class: "why" }, `职责：${a.duties.join("；")}`) : null))),
     h("p", {}, h("b", {}, "层级："), LEVELS[d.level] || d.level, d.escalation_rules.length ? h("span", { class: "muted small" }, `（${d.escalation_rules.map((r) => `${r.id} ${r.name}：${r.why}`).join("；")}）`) : null),
+    d.precedents && d.precedents.length ? h("p", { class: "muted small", "data-testid": "precedents" }, h("b", {}, "参照判例："),
+      d.precedents.map((p) => `${p.id}「${p.text.slice(0, 30)}…」（${LEVELS[p.level] || p.level}，相似度 ${p.similarity.toFixed(2)}）`).join("；")) : null,
     h("p", {}, h("b", {}, "时限："), `签收后 ${hours(d.deadlines.response_hours)} 内响应，${hours(d.deadlines.disposal_hours)} 内办结`),
     h("h3", {}, "法律依据"), d.legal_basis.length ? d.legal_basis.map(lawItem) : h("p", { class: "muted" }, "按权责清单处理"),
     d.legal_basis.length ? h("p", { class: "muted small" }, "点击条目查看条文；内置条文为要点摘要，以法规原文为准。") : null,
