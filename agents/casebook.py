@@ -4,7 +4,7 @@ The rules decide from the subtype; people decide from the whole report. On indep
 written events the rules agreed with careful readers on the level about two times in three,
 while the readers agreed with each other nine times in ten (``evals/agreement.py``). The
 casebook learns the readers' kind of judgement from events written and labelled for Sanji
-(``knowledge/data/labelled/cases.jsonl``, see its README): a character 1–3-gram TF-IDF of the
+(``knowledge/data/labelled/cases.jsonl``; the README's knowledge section says who wrote them): a character 1–3-gram TF-IDF of the
 report and its address, and one linear SVM for the level and one for the lead type. Routing
 takes its verdict; the rules still give the duties, the assisting units and the escalation
 evidence, and decide alone when the casebook is off (``SANJI_PRECEDENTS=off``) or has no
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -171,15 +172,22 @@ class CaseBook:
             "matrix": self.matrix,
             "cases": self.cases,
         }
-        joblib.dump(parts, directory / f"casebook-{self.version}.joblib")
-        (directory / f"casebook-{self.version}.json").write_text(
+        # written aside and renamed: another process starting on the same data directory
+        # reads a whole model or none (the meta file, renamed last, says it is complete)
+        model = directory / f"casebook-{self.version}.joblib"
+        meta = directory / f"casebook-{self.version}.json"
+        part = f".part-{os.getpid()}-{threading.get_ident()}"
+        joblib.dump(parts, model.with_name(model.name + part))
+        os.replace(model.with_name(model.name + part), model)
+        meta.with_name(meta.name + part).write_text(
             json.dumps(self.meta, ensure_ascii=False), encoding="utf-8"
         )
+        os.replace(meta.with_name(meta.name + part), meta)
 
     @classmethod
     def load(cls, directory: Path, version: str, k: Knowledge) -> CaseBook | None:
         path = directory / f"casebook-{version}.joblib"
-        if not path.exists():
+        if not (directory / f"casebook-{version}.json").exists():
             return None
         meta = json.loads((directory / f"casebook-{version}.json").read_text(encoding="utf-8"))
         return cls(joblib.load(path), meta, k)
