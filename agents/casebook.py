@@ -117,8 +117,14 @@ def _places(k: Knowledge) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
 
 
-def data_version(cases: Sequence[dict[str, Any]]) -> str:
-    h = hashlib.sha256(METHOD.encode())
+def data_version(cases: Sequence[dict[str, Any]], k: Knowledge) -> str:
+    """The model's name: the cases, the method, and what of the knowledge it depends on (the
+    place names it masks, the department types it may propose) and scikit-learn's version."""
+    import sklearn
+
+    h = hashlib.sha256(f"{METHOD} sklearn {sklearn.__version__}".encode())
+    h.update(_places(k).pattern.encode())
+    h.update(" ".join(sorted(k.department_types)).encode())
     for c in cases:
         h.update(json.dumps(c, ensure_ascii=False, sort_keys=True).encode())
     return h.hexdigest()[:12]
@@ -159,7 +165,7 @@ class CaseBook:
             {"id": c["id"], "level": c["level"], "lead_type": c.get("lead_type"), "text": c["text"]}
             for c in cases
         ]
-        meta = {"version": data_version(cases), "cases": len(cases), "method": METHOD}
+        meta = {"version": data_version(cases, k), "cases": len(cases), "method": METHOD}
         parts = {"vectorizer": vectorizer, "level": level, "lead": lead, "matrix": matrix}
         return cls({**parts, "cases": kept}, meta, k)
 
@@ -216,8 +222,10 @@ class CaseBook:
 
     def _verdicts(self, keys: list[str]) -> list[Verdict]:
         x = self.vectorizer.transform(keys)
-        level_scores = np.atleast_2d(self.level_svm.decision_function(x))
-        lead_scores = np.where(self._can_lead, self.lead_svm.decision_function(x), -np.inf)
+        level_scores = _per_class(self.level_svm.decision_function(x))
+        lead_scores = np.where(
+            self._can_lead, _per_class(self.lead_svm.decision_function(x)), -np.inf
+        )
         similar = np.asarray((x @ self._columns).todense())
         out = []
         for n in range(len(keys)):
@@ -244,6 +252,11 @@ class CaseBook:
         return out
 
 
+def _per_class(scores: np.ndarray) -> np.ndarray:
+    """One score per class and text (a two-class SVM gives one signed score per text)."""
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
 def _top2(scores: np.ndarray) -> tuple[int, int]:
     order = np.argsort(-scores)
     return int(order[0]), int(order[1])
@@ -255,7 +268,7 @@ _BUILD_LOCK = threading.Lock()
 def ensure_casebook(k: Knowledge, models_dir: Path, path: Path = CASES) -> CaseBook:
     """The casebook of the shipped cases, trained at first use and kept in ``models_dir``."""
     cases = read_cases(path)
-    version = data_version(cases)
+    version = data_version(cases, k)
     with _BUILD_LOCK:
         book = CaseBook.load(models_dir, version, k)
         if book is None:

@@ -39,7 +39,7 @@ from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
 from knowledge import Knowledge
 from store import Conflict
-from tools.pii import mask_deep
+from tools.pii import mask_deep, mask_text
 from tools.scope import foreign_duplicates, without_events
 
 Engine = Literal["auto", "offline", "llm"]
@@ -143,7 +143,12 @@ class Dispatcher:
         items = [{"state": {"event": e.model_dump(mode="json")}} for e in events]
         book = self.deps.casebook
         verdicts = (
-            book.primed([(t, e.address) for t, e in zip(texts, events, strict=True)])
+            book.primed(
+                [
+                    (t, mask_text(e.address) if e.address else None)
+                    for t, e in zip(texts, events, strict=True)
+                ]
+            )
             if book
             else nullcontext()
         )

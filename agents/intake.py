@@ -239,7 +239,7 @@ def classify_event(
     return {
         "event_id": event.id,
         "text": text,
-        "address": event.address,
+        "address": mask_text(event.address) if event.address else None,
         "classification": classification,
         "location": loc,
         "duplicates": duplicates,

@@ -67,8 +67,16 @@ def plan_disposal(
     order.engine = c["engine"]
     extra = []
     if routing["escalation"]:
+        overruled = (
+            Level(routing.get("rules_level") or routing["level"]).rank
+            > Level(routing["level"]).rank
+        )
         extra.append(
-            "提级原因："
+            (
+                f"升级规则（未采纳，判例判断为{Level(routing['level']).zh}）："
+                if overruled
+                else "提级原因："
+            )
             + "；".join(f"{r['id']} {r['name']}（{r['why']}）" for r in routing["escalation"])
         )
     if routing.get("precedent"):

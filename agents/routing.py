@@ -70,10 +70,15 @@ def route_event(
     own_level = esc.level
     # precedents (labelled events) decide the level and the lead type the way people judged
     # like events; a sensor's outage and a traced warning keep their own owners
-    verdict = None if owner in k.department_types or warning else _precedent(deps, state)
+    returns = deps.store.returns_of(state["event_id"]) if state.get("event_id") else []
+    # a returned event is routed again by the rules, the returns being the evidence
+    verdict = None if owner in k.department_types or warning or returns else _precedent(deps, state)
     precedent: dict[str, Any] | None = None
     if verdict is not None:
         rules_said = (own_level, k.departments[answer.lead.code].type)
+        # the verdict's level stands even below an escalation rule's: keeping the raised level
+        # cost 2.4 points of level on the development set (the rules raise too readily, see
+        # knowledge/LEVELS.md); the draft then lists those rules as not followed
         answer = placed_as(
             k, answer, verdict.lead_type, jurisdiction, Level(verdict.level), state["text"]
         )
@@ -114,11 +119,19 @@ def route_event(
     # who disposes once the place is known: the type the centre hands the event on to
     # (the type itself: where the place is known only to its district, the answer may have
     # put the type's district counterpart in its place)
-    pending_lead = (
-        (verdict.lead_type if verdict is not None else k.subtype(c["subtype"]).lead.type)
-        if unlocated
-        else None
-    )
+    pending_lead = None
+    if unlocated:
+        st = k.subtype(c["subtype"])
+        ruled = st.lead_above if st.lead_above and own_level is not Level.STREET else st.lead
+        pending_lead = (
+            learned.type
+            if learned is not None
+            else owner
+            if owner in k.department_types
+            else verdict.lead_type
+            if verdict is not None
+            else ruled.type
+        )
     if unlocated:
         then = type_label(k, str(pending_lead), own_level.value)
         answer = unlocated_owner(k, district or k.city.code, answer)
@@ -133,7 +146,6 @@ def route_event(
     assisting = [a.model_dump(mode="json") for a in answer.assisting]
     engine, prompt, usage = "offline", None, Usage()
     fallbacks: list[str] = []
-    returns = deps.store.returns_of(state["event_id"]) if state.get("event_id") else []
     reroute: list[str] = []
     if returns:
         answer, lead, assisting, notes = _after_returns(
@@ -164,6 +176,7 @@ def route_event(
         "level": level.value,
         "level_zh": level.zh,
         "default_level": esc.default_level.value,
+        "rules_level": esc.level.value,  # what the subtype and escalation rules alone said
         "lead": lead,
         "assisting": assisting,
         "escalation": [r.model_dump(mode="json") for r in esc.rules],

@@ -178,6 +178,8 @@ def run(
 ) -> dict[str, Any]:
     if len(sets) != len(predictions) or len(sets) < 2:
         raise SystemExit("每个 --set 需要一个 --predictions，且至少两个数据集（基线用另一个训练）")
+    if len(readers) != 2:
+        raise SystemExit("需要恰好两位复核标注人（--readers 两次）：留一法比较另外两人一致的事件")
     k = default_knowledge()
     agree = Agreement(load_type_map(type_map, k))
     others = _readers(readers)

@@ -64,17 +64,28 @@ def test_a_verdict_names_its_nearest_precedents(book: CaseBook, cases: list[dict
 
 
 def test_verdicts_are_the_same_primed_saved_and_one_by_one(
-    tmp_path: Path, knowledge: Knowledge, book: CaseBook, cases: list[dict]
+    tmp_path: Path,
+    knowledge: Knowledge,
+    book: CaseBook,
+    cases: list[dict],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pairs = [(c["text"], c["address"]) for c in cases[::250]]
     alone = [book.verdict(t, a) for t, a in pairs]
     with book.primed(pairs):
+        assert len(book._primed) == len(set(pairs))
+        monkeypatch.setattr(book, "_verdicts", lambda keys: pytest.fail("not served primed"))
         assert [book.verdict(t, a) for t, a in pairs] == alone
+        monkeypatch.undo()
     assert book._primed == {}
     saved = ensure_casebook(knowledge, tmp_path / "models", CASES)
     assert saved.version == book.version
     assert [saved.verdict(t, a) for t, a in pairs] == alone
-    files = sorted(p.name for p in (tmp_path / "models").iterdir())
+    assert not [p for p in (tmp_path / "models").iterdir() if ".part-" in p.name]
+
+    def retrain(*args: object) -> CaseBook:
+        raise AssertionError("the cached model was not used")
+
+    monkeypatch.setattr(CaseBook, "train", classmethod(retrain))
     again = ensure_casebook(knowledge, tmp_path / "models", CASES)  # loaded, not retrained
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == files
     assert [again.verdict(t, a) for t, a in pairs] == alone
