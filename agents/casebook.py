@@ -34,7 +34,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from knowledge import Knowledge
-from tools.routing import type_label
+from tools.routing import type_name
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Verdict:
         """What routing records and the draft explains."""
         cases = "；".join(
             f"{p.id}「{p.text[:24]}…」（{_LEVEL_ZH.get(p.level, p.level)}"
-            f"{'、' + type_label(k, p.lead_type, p.level) if p.lead_type else ''}，"
+            f"{'、' + type_name(k, p.lead_type, p.level) if p.lead_type else ''}，"
             f"相似度{p.similarity:.2f}）"
             for p in self.precedents
         )

@@ -18,7 +18,7 @@ from langgraph.types import Command
 from agents.deps import AgentDeps
 from agents.errors import DecisionInvalid, NothingPending, NotTriageable
 from agents.graph import build_batch_draft_graph, build_triage_graph
-from agents.intake import CANDIDATES, classified_text
+from agents.intake import CANDIDATES, classified_text, masked_address
 from agents.state import TriageContext
 from domain.access import Principal
 from domain.decisions import Decision
@@ -39,7 +39,7 @@ from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
 from knowledge import Knowledge
 from store import Conflict
-from tools.pii import mask_deep, mask_text
+from tools.pii import mask_deep
 from tools.scope import foreign_duplicates, without_events
 
 Engine = Literal["auto", "offline", "llm"]
@@ -144,10 +144,7 @@ class Dispatcher:
         book = self.deps.casebook
         verdicts = (
             book.primed(
-                [
-                    (t, mask_text(e.address) if e.address else None)
-                    for t, e in zip(texts, events, strict=True)
-                ]
+                [(t, masked_address(e.address)) for t, e in zip(texts, events, strict=True)]
             )
             if book
             else nullcontext()

@@ -54,6 +54,12 @@ def reported_text(title: str | None, text: str) -> str:
     return clean(f"{title}。{text}" if title else text)
 
 
+def masked_address(address: str | None) -> str | None:
+    """The address as the later agents see it: personal information masked like the text
+    (the casebook reads it; batch drafting primes the casebook with the same)."""
+    return mask_text(address) if address else None
+
+
 def classified_text(title: str | None, text: str) -> str:
     """What the classifier reads first: the reported text with personal information masked
     (batch drafting classifies these ahead, as one batch)."""
@@ -239,7 +245,7 @@ def classify_event(
     return {
         "event_id": event.id,
         "text": text,
-        "address": mask_text(event.address) if event.address else None,
+        "address": masked_address(event.address),
         "classification": classification,
         "location": loc,
         "duplicates": duplicates,

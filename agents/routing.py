@@ -23,7 +23,7 @@ from tools.routing import (
     device_owner,
     led_by,
     placed_as,
-    type_label,
+    type_name,
     unlocated_owner,
 )
 
@@ -87,7 +87,7 @@ def route_event(
         if rules_said != (own_level, verdict.lead_type):  # officers see both readings
             precedent["reason"] += (
                 f"（按小类规则应为{rules_said[0].zh}、"
-                f"{type_label(k, rules_said[1], rules_said[0].value)}主办）"
+                f"{type_name(k, rules_said[1], rules_said[0].value)}主办）"
             )
     learned_note: dict[str, Any] | None = None
     # what officers taught applies to the events they corrected, not to a sensor's outage or
@@ -133,7 +133,7 @@ def route_event(
             else ruled.type
         )
     if unlocated:
-        then = type_label(k, str(pending_lead), own_level.value)
+        then = type_name(k, str(pending_lead), own_level.value)
         answer = unlocated_owner(k, district or k.city.code, answer)
         needs_human.append(
             f"事发地只确定到{k.jurisdiction(district).name}，未能确定街道（镇），"

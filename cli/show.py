@@ -170,13 +170,6 @@ def _subtype_name(k: Knowledge, code: str) -> str:
     return f"{code} {k.subtypes[code].name}" if code in k.subtypes else code
 
 
-def _type_name(k: Knowledge, code: str) -> str:
-    spec = k.department_types.get(code)
-    if spec is None:
-        return code
-    return next(iter(spec.name.values())).replace("{district}", "区").replace("{street}", "街道")
-
-
 def feedback_comparison(c: Comparison, k: Knowledge) -> None:
     """Lead-type accuracy on the held-out corrections: the rules, the current and the new
     model, overall and per subtype."""
@@ -195,6 +188,8 @@ def feedback_comparison(c: Comparison, k: Knowledge) -> None:
 
 def drift_report(rows: list[DriftRow], k: Knowledge, limit: int) -> None:
     """Return rates and disagreements per department type and subtype, flagged rows first."""
+    from tools.routing import type_name
+
     table = Table(title="偏移报告：各部门类型 × 小类的退单率与值班员纠正")
     for col in (
         "",
@@ -214,7 +209,7 @@ def drift_report(rows: list[DriftRow], k: Knowledge, limit: int) -> None:
         )
         table.add_row(
             "⚠" if r.flagged else "",
-            _type_name(k, r.department_type),
+            type_name(k, r.department_type),
             _subtype_name(k, r.subtype),
             str(r.orders),
             str(r.returned),
@@ -229,7 +224,7 @@ def drift_report(rows: list[DriftRow], k: Knowledge, limit: int) -> None:
         console.print(
             "需要关注："
             + "；".join(
-                f"{_subtype_name(k, r.subtype)}（{_type_name(k, r.department_type)}，退单率 {r.return_rate:.0%}，"
+                f"{_subtype_name(k, r.subtype)}（{type_name(k, r.department_type)}，退单率 {r.return_rate:.0%}，"
                 f"纠正 {r.corrected} 次）"
                 for r in flagged
             )

@@ -46,15 +46,17 @@ def _place(k: Knowledge, type_code: str, jurisdiction: str, level: Level) -> tup
     raise KeyError(f"no {type_code} department serves {jurisdiction} at {level.value} or above")
 
 
-def type_label(k: Knowledge, code: str, level: str | None = None) -> str:
-    """A department type's name with its place left generic (「区生态环境局」)."""
-    t = k.department_types.get(code)
-    if t is None:
-        return code
-    name = next((v for lv, v in t.name.items() if lv == level), next(iter(t.name.values()), code))
-    for hole, word in (("{district}", "区"), ("{street}", "街道"), ("{city}", "市")):
-        name = name.replace(hole, word)
-    return name
+def type_name(k: Knowledge, type_code: str, level: Level | str | None = None) -> str:
+    """A department type as officers name it, without a place (街道综合行政执法大队,
+    区县生态环境局): its name at ``level`` when it has one there, else its first."""
+    spec = k.department_types.get(type_code)
+    if spec is None:
+        return type_code
+    at = level.value if isinstance(level, Level) else level
+    name = next((v for lv, v in spec.name.items() if lv == at), next(iter(spec.name.values())))
+    return (
+        str(name).replace("{city}", "市").replace("{district}", "区县").replace("{street}", "街道")
+    )
 
 
 def department_of_type(

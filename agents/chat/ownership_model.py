@@ -12,7 +12,7 @@ from agents.state import TriageContext
 from domain.models import Event as StoredEvent
 from domain.vocabulary import Level, Urgency
 from knowledge import Knowledge
-from tools.routing import SlaQuery, sla_for
+from tools.routing import SlaQuery, sla_for, type_name
 
 #: below this the subject is shown with its alternatives and the officer asked to confirm;
 #: the drafts ask a person below the same confidence
@@ -81,15 +81,6 @@ class Ownership(BaseModel):
 
 
 # ----------------------------------------------------------------------------- conversion
-
-
-def type_name(k: Knowledge, type_code: str, level: Level) -> str:
-    """A department type as officers name it, without a place: 街道综合行政执法大队."""
-    names = k.department_types[type_code].name
-    name = names.get(level.value) or next(iter(names.values()))
-    return (
-        str(name).replace("{city}", "市").replace("{district}", "区县").replace("{street}", "街道")
-    )
 
 
 def _unit(k: Knowledge, code: str, duty_ids: list[str]) -> OwnerUnit:

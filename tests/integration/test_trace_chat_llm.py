@@ -4,7 +4,6 @@ computed trace without calling the model (a scripted server that is never called
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import openai
@@ -15,17 +14,13 @@ from agents.classifier import ensure_classifier
 from agents.deps import AgentDeps
 from agents.dispatch import Dispatcher
 from agents.llm import LLM
-from agents.perception import Perception
-from demo.episodes import pollution_episode
 from domain.access import Principal, Role
-from domain.clock import CHINA_TZ
 from knowledge import Knowledge
 from knowledge.retrieval import open_index
 from store import EventStore
 from tests.fakes.openai_server import ScriptedServer
+from tests.rivers import ingest_episode
 from tools.scope import scope_for
-
-DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
 
 
 def test_source_question_is_answered_from_the_trace_without_the_model(
@@ -33,26 +28,14 @@ def test_source_question_is_answered_from_the_trace_without_the_model(
 ) -> None:
     shutil.copytree(prepared_data, tmp_path / "data")
     store = EventStore.open(f"sqlite:///{tmp_path / 's.db'}", knowledge.store_rules)
-    clock = {"now": DAY}
-    perception = Perception(store, knowledge, None, clock=lambda: clock["now"])
-    ep = pollution_episode(
-        knowledge,
-        source="qj-s09",
-        day=DAY - timedelta(hours=12),
-        span_hours=24,  # until 12:00: 三江's alarm is open
-        starts_at=DAY + timedelta(hours=6),
-        seed=7,
-    )
-    for i in range(0, len(ep.readings), 500):
-        clock["now"] = ep.readings[min(i + 499, len(ep.readings) - 1)].observed_at
-        perception.ingest(ep.readings[i : i + 500])
+    now = ingest_episode(store, knowledge, span_hours=24)  # until 12:00: 三江's alarm is open
     server = ScriptedServer([])
     try:
         client = openai.OpenAI(base_url=server.base_url, api_key="t", timeout=5, max_retries=0)
         index = open_index(tmp_path / "data", tmp_path / "data" / "chroma")
         classifier = ensure_classifier(knowledge, tmp_path / "data" / "models")
         deps = AgentDeps(
-            store, knowledge, index, classifier, lambda: clock["now"], llm=LLM(client, "scripted")
+            store, knowledge, index, classifier, lambda: now, llm=LLM(client, "scripted")
         )
         saver = InMemorySaver()
         assistant = ChatAssistant(deps, saver, Dispatcher(deps, saver))

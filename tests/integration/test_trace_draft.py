@@ -5,7 +5,7 @@ street and district assists, ESC-R-04 is cited, and the explanation names the tr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +13,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.dispatch import Dispatcher
 from agents.perception import Perception
-from demo.episodes import pollution_episode
-from domain.clock import CHINA_TZ
 from knowledge import Knowledge
 from tests.conftest import offline_deps
-
-DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
+from tests.rivers import DAY, outfall_episode
 
 
 class Clock:
@@ -37,14 +34,7 @@ def world(
     with offline_deps(root, prepared_data, knowledge, clock) as deps:
         dispatcher = Dispatcher(deps, InMemorySaver())
         perception = Perception(deps.store, knowledge, dispatcher, clock=clock)
-        ep = pollution_episode(
-            knowledge,
-            source="qj-s09",
-            day=DAY - timedelta(hours=12),
-            span_hours=36,
-            starts_at=DAY + timedelta(hours=6),
-            seed=7,
-        )
+        ep = outfall_episode(knowledge, span_hours=36)
         for i in range(0, len(ep.readings), 300):
             batch = ep.readings[i : i + 300]
             clock.now = batch[-1].observed_at

@@ -9,13 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from agents.perception import Perception
-from demo.episodes import PollutionEpisode, pollution_episode
+from demo.episodes import PollutionEpisode
 from domain.alarms import Reading
-from domain.clock import CHINA_TZ
 from knowledge import Knowledge
 from store import EventStore
-
-DAY = datetime(2026, 6, 1, tzinfo=CHINA_TZ)
+from tests.rivers import DAY, outfall_episode
 
 
 class Clock:
@@ -35,14 +33,7 @@ def _feed(p: Perception, clock: Clock, readings: list[Reading], size: int = 300)
 
 @pytest.fixture(scope="module")
 def episode(knowledge: Knowledge) -> PollutionEpisode:
-    return pollution_episode(
-        knowledge,
-        source="qj-s09",
-        day=DAY - timedelta(hours=12),
-        span_hours=36,
-        starts_at=DAY + timedelta(hours=6),
-        seed=7,
-    )
+    return outfall_episode(knowledge, span_hours=36)
 
 
 def _event_of(store: EventStore, device: str) -> dict[str, object]:
