@@ -110,7 +110,7 @@ def _places(k: Knowledge) -> re.Pattern[str]:
     names = {
         a.text
         for a in aliases(k)
-        if a.kind in ("district", "street", "road", "landmark", "place")
+        if a.kind in ("district", "street", "former", "road", "landmark", "place")
         or (a.kind == "stem" and len(a.text) >= 3)
     }
     names -= {n for n in names if len(n) < 2}

@@ -17,8 +17,14 @@ from functools import cache
 
 from knowledge import Knowledge
 
-WEIGHT = {"street": 1.0, "stem": 0.9, "landmark": 0.7, "road": 0.6}
-LABEL = {"street": "街道（镇）名", "stem": "街道（镇）简称", "landmark": "地标", "road": "道路"}
+WEIGHT = {"street": 1.0, "former": 0.95, "stem": 0.9, "landmark": 0.7, "road": 0.6}
+LABEL = {
+    "street": "街道（镇）名",
+    "former": "撤镇（乡）前旧称",
+    "stem": "街道（镇）简称",
+    "landmark": "地标",
+    "road": "道路",
+}
 
 #: district short forms that are ordinary words in a complaint (长寿老人, 大足球场…): only the
 #: full name (长寿区) is read as the district
@@ -52,7 +58,7 @@ _STREET_SUFFIX = re.compile(r"(?:街道|镇|乡)$")
 @dataclass(frozen=True)
 class Alias:
     text: str
-    kind: str  # city | district | place | quiet | street | stem | landmark | road
+    kind: str  # city | district | place | quiet | street | former | stem | landmark | road
     code: str  # city, district or street code
     # False: a street name that counts only where the district is already known; a district's
     # short form that counts only where it is not the tail of a longer name
@@ -76,6 +82,15 @@ def street_stem(name: str) -> str:
     return _STREET_SUFFIX.sub("", name)
 
 
+def former_names(name: str) -> tuple[str, ...]:
+    """What a street or town may have been called before it was upgraded (街道 ← 镇, 乡;
+    镇 ← 乡)."""
+    stem = street_stem(name)
+    if name.endswith("街道"):
+        return (stem + "镇", stem + "乡")
+    return (stem + "乡",) if name.endswith("镇") else ()
+
+
 @cache
 def aliases(k: Knowledge) -> tuple[Alias, ...]:
     """Every alias, longest text first (九龙坡区 before 九龙)."""
@@ -91,9 +106,20 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
         short = re.sub(r"(?:区|县)$", "", d.name)
         if short in DISTRICT_SHORT_STOP:  # read, so that the word is not taken for a street
             out.append(Alias(short, "quiet", d.code))
-    for s in k.streets():
+    streets = k.streets()
+    names = {s.name for s in streets}
+    for s in streets:
         out.append(Alias(s.name, "street", s.code))
         stem = street_stem(s.name)
+        # towns become streets and townships towns (两路镇 → 两路街道, 仙女山镇 → 仙女山街道),
+        # and people keep the old name for years: it means the street where no place of
+        # this city bears it now (where the district is known, if the stem has two
+        # characters: 官庄镇 and 龙洞乡 are in every province)
+        out += [
+            Alias(old, "former", s.code, len(stem) >= 3)
+            for old in former_names(s.name)
+            if old not in names and len(stem) >= 2
+        ]
         # a stem that is also a district's name (沙坪坝, 巫山) means the district; a stem of
         # two characters (新田, 太平) or that reads as a road (中山路) needs its district
         if stem != s.name and len(stem) >= 2 and stem not in district_texts:

@@ -82,6 +82,23 @@ def test_text_finds_streets_in_every_kind_of_district(
 
 
 @pytest.mark.parametrize(
+    ("address", "district", "street"),
+    [
+        ("仙女山镇游客中心路口", "武隆区", "仙女山街道"),  # a town become a street
+        ("武隆区仙女山镇区主干道", "武隆区", "仙女山街道"),
+        ("渝北区两路镇老街", "渝北区", "两路街道"),  # a stem of two: with its district
+        ("秀山县官庄镇", "秀山土家族苗族自治县", "官庄街道"),
+    ],
+)
+def test_former_names_of_upgraded_towns(
+    knowledge: Knowledge, address: str, district: str, street: str
+) -> None:
+    r = locate(knowledge, LocateQuery(address=address))
+    assert (r.street, r.ambiguous) == (street_code(knowledge, district, street), False)
+    assert "撤镇（乡）前旧称" in r.explanation
+
+
+@pytest.mark.parametrize(
     ("address", "district"),
     [("渝北", "500112"), ("石柱县", "500240"), ("长寿区", "500115"), ("奉节", "500236")],
 )
@@ -115,6 +132,8 @@ def test_same_named_towns_are_settled_by_the_district(knowledge: Knowledge) -> N
         "A7县高桥镇范林村缺水",  # another county's 高桥镇
         "西地省大江口镇采砂",  # the tail of a longer name
         "人民路上的路灯不亮",  # a road every city has
+        "官庄镇的村道坏了",  # a former name of two characters, in no known district
+        "西地省两路镇修路",
         "恒大溪上桃花源楼盘不退认筹金",
     ],
 )
