@@ -31,6 +31,8 @@ from typing import Any
 import joblib
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import GroupKFold
 from sklearn.svm import LinearSVC
 
 from knowledge import Knowledge
@@ -42,8 +44,16 @@ CASES = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "labelled" 
 #: C of each SVM, chosen by 5-fold cross-validation on the cases alone (macro-F1 over the
 #: grid 0.03–10, with and without balanced class weights): ``python -m evals.casebook_cv``
 C_LEVEL, C_LEAD, WEIGHT = 10.0, 1.0, "balanced"
+#: the accuracy a verdict taken without an officer must reach, as issue #15 sets it for the
+#: level and the lead type. Each verdict's confidence is calibrated on out-of-fold verdicts
+#: over the cases, folds grouped by writer (a new writer's events, as Sanji meets them), and
+#: the lowest confidence at which the accepted verdicts reach the target there becomes the
+#: threshold below which the draft asks an officer to confirm
+TARGET = {"level": 0.85, "lead": 0.80}
+CALIBRATION_FOLDS = 4
 METHOD = (
     f"places-masked seeded char1-3-tfidf+linearsvc(level C={C_LEVEL}, lead C={C_LEAD}, {WEIGHT})"
+    f" calibrated isotonic on margins, {CALIBRATION_FOLDS} writer folds, targets {TARGET}"
 )
 PRECEDENTS = 3
 
@@ -64,6 +74,17 @@ class Verdict:
     level_margin: float  # the winning SVM score minus the runner-up's
     lead_margin: float
     precedents: tuple[Precedent, ...]
+    # the chance that the level (the lead type) is right, calibrated out of fold on the cases
+    level_confidence: float = 1.0
+    lead_confidence: float = 1.0
+    # below these an officer confirms (``TARGET``): the parts of the verdict that fall short
+    thresholds: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def unsure(self) -> tuple[str, ...]:
+        """``level`` and/or ``lead``: the parts whose confidence is under their threshold."""
+        parts = (("level", self.level_confidence), ("lead", self.lead_confidence))
+        return tuple(name for (name, p), t in zip(parts, self.thresholds, strict=True) if p < t)
 
     def as_note(self, k: Knowledge) -> dict[str, Any]:
         """What routing records and the draft explains."""
@@ -78,8 +99,18 @@ class Verdict:
             "lead_type": self.lead_type,
             "level_margin": round(self.level_margin, 3),
             "lead_margin": round(self.lead_margin, 3),
+            "confidence": {
+                "level": round(self.level_confidence, 3),
+                "lead_type": round(self.lead_confidence, 3),
+                "level_threshold": round(self.thresholds[0], 3),
+                "lead_threshold": round(self.thresholds[1], 3),
+            },
+            "unsure": list(self.unsure),
             "precedents": [p.__dict__ for p in self.precedents],
-            "reason": f"参照已标注判例确定层级和主办类型，最相近的判例：{cases}",
+            "reason": (
+                f"参照已标注判例确定层级和主办类型（把握：层级{self.level_confidence:.2f}、"
+                f"主办类型{self.lead_confidence:.2f}），最相近的判例：{cases}"
+            ),
         }
 
 
@@ -135,6 +166,7 @@ class CaseBook:
         self.vectorizer: TfidfVectorizer = parts["vectorizer"]
         self.level_svm: LinearSVC = parts["level"]
         self.lead_svm: LinearSVC = parts["lead"]
+        self.calibration: dict[str, IsotonicRegression] = parts["calibration"]
         self.matrix = parts["matrix"]  # the cases' TF-IDF rows, for the nearest precedents
         self._columns = self.matrix.T.tocsr()  # transposed once: a product per verdict is cheap
         self.cases: list[dict[str, Any]] = parts["cases"]
@@ -154,30 +186,68 @@ class CaseBook:
         texts = [case_text(c["text"], c.get("address"), k) for c in cases]
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         matrix = vectorizer.fit_transform(texts)
-        level = LinearSVC(C=C_LEVEL, class_weight=WEIGHT, random_state=0).fit(
-            matrix, [c["level"] for c in cases]
-        )
         led = [n for n, c in enumerate(cases) if c.get("lead_type") in k.department_types]
-        lead = LinearSVC(C=C_LEAD, class_weight=WEIGHT, random_state=0).fit(
-            matrix[led], [cases[n]["lead_type"] for n in led]
-        )
+        writers = np.array([str(c.get("writer") or c["id"]) for c in cases])
+        levels = np.array([c["level"] for c in cases])
+        leads = np.array([cases[n]["lead_type"] for n in led])
+        level = _svm(C_LEVEL).fit(matrix, levels)
+        lead = _svm(C_LEAD).fit(matrix[led], leads)
+        calibration, thresholds, held_out = {}, {}, {}
+        for name, x, y, groups, c in (
+            ("level", matrix, levels, writers, C_LEVEL),
+            ("lead", matrix[led], leads, writers[led], C_LEAD),
+        ):
+            margins, right = _out_of_fold(x, y, groups, c)
+            calibration[name] = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(
+                margins, right
+            )
+            p = calibration[name].predict(margins)
+            thresholds[name] = _threshold(p, right, TARGET[name])
+            accepted = p >= thresholds[name]
+            held_out[name] = {
+                "accuracy": round(float(right.mean()), 4),
+                "accepted": round(float(accepted.mean()), 4),
+                "accepted_accuracy": round(float(right[accepted].mean()), 4)
+                if accepted.any()
+                else None,
+            }
         kept = [
             {"id": c["id"], "level": c["level"], "lead_type": c.get("lead_type"), "text": c["text"]}
             for c in cases
         ]
-        meta = {"version": data_version(cases, k), "cases": len(cases), "method": METHOD}
-        parts = {"vectorizer": vectorizer, "level": level, "lead": lead, "matrix": matrix}
+        meta = {
+            "version": data_version(cases, k),
+            "cases": len(cases),
+            "method": METHOD,
+            "thresholds": thresholds,
+            "out_of_fold": held_out,
+        }
+        parts = {
+            "vectorizer": vectorizer,
+            "level": level,
+            "lead": lead,
+            "calibration": calibration,
+            "matrix": matrix,
+        }
         return cls({**parts, "cases": kept}, meta, k)
 
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        parts = {
+    def _parts(self) -> dict[str, Any]:
+        return {
             "vectorizer": self.vectorizer,
             "level": self.level_svm,
             "lead": self.lead_svm,
+            "calibration": self.calibration,
             "matrix": self.matrix,
             "cases": self.cases,
         }
+
+    def rebound(self, k: Knowledge) -> CaseBook:
+        """The same model serving another knowledge object of the same version."""
+        return CaseBook(self._parts(), dict(self.meta), k)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        parts = self._parts()
         # written aside and renamed: another process starting on the same data directory
         # reads a whole model or none (the meta file, renamed last, says it is complete)
         model = directory / f"casebook-{self.version}.joblib"
@@ -227,6 +297,12 @@ class CaseBook:
             self._can_lead, _per_class(self.lead_svm.decision_function(x)), -np.inf
         )
         similar = np.asarray((x @ self._columns).todense())
+        p_level = self.calibration["level"].predict(_margins(level_scores))
+        p_lead = self.calibration["lead"].predict(_margins(lead_scores))
+        thresholds = (
+            float(self.meta["thresholds"]["level"]),
+            float(self.meta["thresholds"]["lead"]),
+        )
         out = []
         for n in range(len(keys)):
             lv, ld = _top2(level_scores[n]), _top2(lead_scores[n])
@@ -247,6 +323,9 @@ class CaseBook:
                         )
                         for i in nearest
                     ),
+                    level_confidence=float(p_level[n]),
+                    lead_confidence=float(p_lead[n]),
+                    thresholds=thresholds,
                 )
             )
         return out
@@ -257,12 +336,50 @@ def _per_class(scores: np.ndarray) -> np.ndarray:
     return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
 
 
+def _svm(c: float) -> LinearSVC:
+    return LinearSVC(C=c, class_weight=WEIGHT, random_state=0)
+
+
+def _margins(scores: np.ndarray) -> np.ndarray:
+    """Each row's winning score minus its runner-up's (classes never proposed score -inf)."""
+    top = np.sort(scores, axis=1)
+    return np.nan_to_num(top[:, -1] - top[:, -2], posinf=np.finfo(float).max)
+
+
+def _out_of_fold(
+    x: Any, y: np.ndarray, groups: np.ndarray, c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Margins and rightness of verdicts on each writer's cases by SVMs trained without that
+    writer (the features' vocabulary is the whole casebook's: it sees no label)."""
+    margins = np.zeros(len(y))
+    right = np.zeros(len(y), dtype=bool)
+    folds = GroupKFold(n_splits=min(CALIBRATION_FOLDS, len(set(groups.tolist()))))
+    for train, test in folds.split(x, y, groups):
+        svm = _svm(c).fit(x[train], y[train])
+        scores = _per_class(svm.decision_function(x[test]))
+        margins[test] = _margins(scores)
+        right[test] = svm.classes_[scores.argmax(axis=1)] == y[test]
+    return margins, right
+
+
+def _threshold(p: np.ndarray, right: np.ndarray, target: float) -> float:
+    """The lowest confidence whose accepted verdicts (confidence at or above it) are right at
+    least ``target`` of the time; 1.0 (every verdict checked) when none is."""
+    for t in sorted(set(np.round(p, 3).tolist())):
+        accepted = p >= t
+        if right[accepted].mean() >= target:
+            return float(t)
+    return 1.0
+
+
 def _top2(scores: np.ndarray) -> tuple[int, int]:
     order = np.argsort(-scores)
     return int(order[0]), int(order[1])
 
 
 _BUILD_LOCK = threading.Lock()
+#: the models this process trained, by version
+_TRAINED: dict[str, CaseBook] = {}
 
 
 def ensure_casebook(k: Knowledge, models_dir: Path, path: Path = CASES) -> CaseBook:
@@ -272,7 +389,11 @@ def ensure_casebook(k: Knowledge, models_dir: Path, path: Path = CASES) -> CaseB
     with _BUILD_LOCK:
         book = CaseBook.load(models_dir, version, k)
         if book is None:
-            book = CaseBook.train(k, cases)
+            # a process that trained this very model for another data directory copies it
+            known = _TRAINED.get(version)
+            book = CaseBook.train(k, cases) if known is None else known.rebound(k)
             book.save(models_dir)
-            log.info("trained the casebook on %d labelled cases (%s)", len(cases), version)
+            if known is None:
+                _TRAINED[version] = book
+                log.info("trained the casebook on %d labelled cases (%s)", len(cases), version)
         return book

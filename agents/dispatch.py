@@ -34,6 +34,7 @@ from domain.drafts import (
     LegalBasis,
     PendingDraft,
     PrecedentCase,
+    PrecedentConfidence,
 )
 from domain.lifecycle import WAITING_FOR_DISPATCH
 from domain.models import EventCreate
@@ -95,6 +96,9 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
         alarm_rules=[AlarmRuleHit(**x) for x in c.get("alarm_rules", [])],
         pending_lead_type=r.get("pending_lead_type"),
         precedents=[PrecedentCase(**p) for p in (r.get("precedent") or {}).get("precedents", [])],
+        precedent_confidence=(
+            PrecedentConfidence(**r["precedent"]["confidence"]) if r.get("precedent") else None
+        ),
     )
 
 

@@ -108,6 +108,17 @@ def route_event(
             "reason": learned.reason(answer.lead.name),
         }
     needs_human = list(state.get("needs_human", []))
+    if verdict is not None:
+        # a verdict less sure than the targets allow is confirmed by an officer (what officers
+        # taught the feedback model decides the lead instead, when it does)
+        unsure = [u for u in verdict.unsure if not (u == "lead" and learned is not None)]
+        if unsure:
+            parts = "和".join(_PARTS[u] for u in unsure)
+            needs_human.append(
+                f"判例对{parts}把握不足（层级{verdict.level_confidence:.2f}、主办类型"
+                f"{verdict.lead_confidence:.2f}；自动采纳线{verdict.thresholds[0]:.2f}、"
+                f"{verdict.thresholds[1]:.2f}），请人工确认{parts}"
+            )
     district = loc.get("district")
     # the place is known less precisely than the event's level needs: a street matter (its own
     # level and the escalation rules say street) in a district whose street is unknown, or a
@@ -204,6 +215,9 @@ def route_event(
         usage=usage,
     )
     return {"routing": routing, "needs_human": needs_human, "trace": [trace]}
+
+
+_PARTS = {"level": "层级", "lead": "主办类型"}
 
 
 def _precedent(deps: AgentDeps, state: TriageState) -> Verdict | None:

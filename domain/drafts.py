@@ -92,6 +92,16 @@ class PrecedentCase(BaseModel):
     text: str
 
 
+class PrecedentConfidence(BaseModel):
+    """How sure the casebook's verdict is, calibrated on verdicts over labelled events of
+    writers it was not trained on; below a threshold an officer confirms that part."""
+
+    level: float = Field(description="层级判断正确的把握（0–1）")
+    lead_type: float = Field(description="主办类型判断正确的把握（0–1）")
+    level_threshold: float = Field(description="层级自动采纳线，低于此值须人工确认")
+    lead_threshold: float = Field(description="主办类型自动采纳线，低于此值须人工确认")
+
+
 class DispatchDraft(BaseModel):
     """派单草稿：分类、主办协办部门、层级、时限、法规依据、处置步骤和说明。"""
 
@@ -123,6 +133,9 @@ class DispatchDraft(BaseModel):
     )
     precedents: list[PrecedentCase] = Field(
         default=[], description="判例库中与本事件最相近的已标注事件（层级和主办类型据此判断）"
+    )
+    precedent_confidence: PrecedentConfidence | None = Field(
+        default=None, description="判例判断层级和主办类型的把握；规则单独判断时为空"
     )
 
 

@@ -108,6 +108,11 @@ def summarize_typed(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ):
         out[key] = _rate([s[key] for s in scores])
     out["all_right"] = _rate([all(s[c] for c in TYPED_CHECKS) for s in scores])
+    # the drafts with nothing for an officer to confirm, and how right they are
+    alone = [s for s in scores if s.get("alone")]
+    out["alone"] = _rate([bool(s.get("alone")) for s in scores])
+    for key in ("lead_type", "level", "urgency"):
+        out[f"alone_{key}"] = _rate([s[key] for s in alone])
     return out
 
 

@@ -111,6 +111,7 @@ def score_typed(
             "assist_precision": None,
             "article_cited": False if expected else None,
             "cited_exist": None,
+            "alone": False,
         }
     lead_type = k.departments[draft["lead_department"]["code"]].type
     # an event whose street is unknown is held by a governance centre until a person names the
@@ -137,6 +138,8 @@ def score_typed(
         ),
         "article_cited": expected in cited if expected else None,
         "cited_exist": all(exists(t, a) for t, a in cited) if cited else None,
+        # drafted with nothing for an officer to confirm (the casebook sure, the place known…)
+        "alone": not draft["needs_human"],
     }
 
 
@@ -154,4 +157,5 @@ def draft_view(draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
         "needs_human": draft["needs_human"],
         "pending_lead_type": draft.get("pending_lead_type"),
         "precedents": [p["id"] for p in draft.get("precedents", [])],
+        "precedent_confidence": draft.get("precedent_confidence"),
     }

@@ -74,6 +74,11 @@ def test_open_an_event_and_approve_the_ai_draft(browser: Browser, live: Live) ->
     # the precedents the level and lead rest on (the casebook is on in the served configuration)
     nearest = event["draft"]["precedents"][0]["id"]
     expect(page.get_by_test_id("precedents")).to_contain_text(nearest)
+    # and how sure it is, against the line below which an officer confirms
+    sure = event["draft"]["precedent_confidence"]
+    expect(page.get_by_test_id("precedent-confidence")).to_contain_text(
+        f"层级 {sure['level'] * 100:.0f}%（采纳线 {sure['level_threshold'] * 100:.0f}%）"
+    )
     page.locator("details.law summary").first.click()  # the article text opens on click
     expect(page.locator("details.law[open] p").first).not_to_be_empty()
     no_overflow(page)

@@ -442,3 +442,30 @@ def test_an_event_without_its_street_is_held_and_names_who_disposes_then(
     verdict = book.verdict(classified(text), "南岸区")
     held = Dispatcher(replace(world.deps, casebook=book), None).draft(event, "offline")
     assert held["pending_lead_type"] == verdict.lead_type
+
+
+def test_a_verdict_less_sure_than_the_targets_is_confirmed_by_an_officer(
+    world: World, knowledge: Knowledge
+) -> None:
+    """The draft carries the verdict's calibrated confidence; where a part of it is below the
+    line that keeps unaided verdicts at the targets, the draft asks an officer to confirm it."""
+    from dataclasses import replace
+
+    from agents.casebook import ensure_casebook
+    from agents.dispatch import Dispatcher
+
+    book = ensure_casebook(knowledge, world.root / "models")
+    on = Dispatcher(replace(world.deps, casebook=book), None)
+    drafts = {}
+    for text in ("有个事情想反映一下，麻烦处理", "解放碑八一路好吃街有人占道摆摊卖烧烤，油烟很大"):
+        event = EventCreate(source=Source.HOTLINE, text=text, address=None, reported_at=NOW)
+        verdict = book.verdict(classified(text), None)
+        draft = on.draft(event, "offline")
+        sure = draft["precedent_confidence"]
+        assert sure["lead_type"] == pytest.approx(verdict.lead_confidence, abs=1e-3)
+        assert sure["lead_threshold"] == pytest.approx(book.meta["thresholds"]["lead"], abs=1e-3)
+        drafts[text[:4]] = draft
+    asks = [n for n in drafts["有个事情"]["needs_human"] if n.startswith("判例对")]
+    assert asks and "主办类型把握不足" in asks[0] and "请人工确认" in asks[0]
+    assert not [n for n in drafts["解放碑八"]["needs_human"] if n.startswith("判例对")]
+    assert Dispatcher(world.deps, None).draft(event, "offline")["precedent_confidence"] is None

@@ -7,9 +7,18 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from agents.casebook import CASES, CaseBook, case_text, ensure_casebook, read_cases
+from agents.casebook import (
+    CASES,
+    TARGET,
+    CaseBook,
+    _threshold,
+    case_text,
+    ensure_casebook,
+    read_cases,
+)
 from knowledge import Knowledge
 from knowledge.data.labelled.build_cases import build
 
@@ -89,3 +98,29 @@ def test_verdicts_are_the_same_primed_saved_and_one_by_one(
     monkeypatch.setattr(CaseBook, "train", classmethod(retrain))
     again = ensure_casebook(knowledge, tmp_path / "models", CASES)  # loaded, not retrained
     assert [again.verdict(t, a) for t, a in pairs] == alone
+
+
+def test_the_threshold_is_the_lowest_confidence_whose_accepted_verdicts_reach_the_target() -> None:
+    p = np.array([0.95, 0.9, 0.8, 0.6, 0.4, 0.3])
+    right = np.array([True, True, True, False, True, False])
+    assert _threshold(p, right, 0.75) == pytest.approx(0.4)  # 4 of the 5 accepted are right
+    assert _threshold(p, right, 0.95) == pytest.approx(0.8)
+    assert _threshold(p, np.zeros(6, dtype=bool), 0.5) == 1.0  # never: every verdict checked
+
+
+def test_verdicts_are_calibrated_and_a_vague_report_is_left_to_an_officer(
+    book: CaseBook,
+) -> None:
+    for part, target in TARGET.items():
+        threshold, held_out = book.meta["thresholds"][part], book.meta["out_of_fold"][part]
+        assert 0.0 < threshold < 1.0
+        # the verdicts taken alone reach the target on writers the model did not see
+        assert held_out["accepted_accuracy"] >= target
+        assert 0.5 < held_out["accepted"] < 1.0
+    clear = book.verdict("解放碑八一路好吃街有人占道摆摊卖烧烤，油烟很大，行人走不过", None)
+    vague = book.verdict("有个事情想反映一下，麻烦处理", None)
+    assert clear.unsure == () and clear.lead_confidence > vague.lead_confidence
+    assert "lead" in vague.unsure
+    note = vague.as_note(book.k)
+    assert note["unsure"] == list(vague.unsure)
+    assert note["confidence"]["lead_type"] == pytest.approx(vague.lead_confidence, abs=1e-3)

@@ -1,5 +1,5 @@
 // Event detail: the event, its history, the AI draft that explains itself, and the actions.
-import { api, clear, deadline, dialog, failure, field, h, hours, LEVELS, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
+import { api, clear, deadline, dialog, failure, field, h, hours, LEVELS, percent, SOURCES, statusBadge, toast, URGENCY, WAITING, when } from "./ui.js";
 import { chatPanel } from "./chat.js";
 import { actionDialog, adjudicationCard, attachmentsCard } from "./department.js";
 import { live } from "./live.js";
@@ -104,6 +104,9 @@ function draftCard(ctx, v, d, reload) {
     h("p", {}, h("b", {}, "层级："), LEVELS[d.level] || d.level, d.escalation_rules.length ? h("span", { class: "muted small" }, `（${d.escalation_rules.map((r) => `${r.id} ${r.name}：${r.why}`).join("；")}）`) : null),
     d.precedents && d.precedents.length ? h("p", { class: "muted small", "data-testid": "precedents" }, h("b", {}, "参照判例："),
       d.precedents.map((p) => `${p.id}「${p.text.slice(0, 30)}…」（${LEVELS[p.level] || p.level}，相似度 ${p.similarity.toFixed(2)}）`).join("；")) : null,
+    d.precedent_confidence ? h("p", { class: "muted small", "data-testid": "precedent-confidence" },
+      h("b", {}, "判例把握："), `层级 ${percent(d.precedent_confidence.level, 0)}（采纳线 ${percent(d.precedent_confidence.level_threshold, 0)}），`,
+      `主办类型 ${percent(d.precedent_confidence.lead_type, 0)}（采纳线 ${percent(d.precedent_confidence.lead_threshold, 0)}）`) : null,
     h("p", {}, h("b", {}, "时限："), `签收后 ${hours(d.deadlines.response_hours)} 内响应，${hours(d.deadlines.disposal_hours)} 内办结`),
     h("h3", {}, "法律依据"), d.legal_basis.length ? d.legal_basis.map(lawItem) : h("p", { class: "muted" }, "按权责清单处理"),
     d.legal_basis.length ? h("p", { class: "muted small" }, "点击条目查看条文；内置条文为要点摘要，以法规原文为准。") : null,
