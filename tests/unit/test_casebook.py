@@ -20,7 +20,7 @@ from agents.casebook import (
     read_cases,
 )
 from knowledge import Knowledge
-from knowledge.data.labelled.build_cases import build
+from knowledge.data.labelled.build_cases import build, with_readers
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,32 @@ def test_the_shipped_cases_rebuild_from_themselves(knowledge: Knowledge, cases: 
         "sensor",
         "ai_video",
     }
+
+
+def test_every_case_has_a_blind_second_reading(knowledge: Knowledge, cases: list[dict]) -> None:
+    readers = [c["reader"] for c in cases]
+    assert all(r["level"] in ("street", "district", "city") for r in readers)
+    assert {r["lead_type"] for r in readers} - {None} <= set(knowledge.department_types)
+    agree = sum(r["level"] == c["level"] for r, c in zip(readers, cases, strict=True))
+    assert 0.8 < agree / len(cases) < 0.95  # two people, not one label copied
+    raw = [{**c, "reader": None} for c in cases[:2]]
+    read = with_readers(
+        raw,
+        [
+            {
+                "id": cases[0]["id"],
+                "level": "city",
+                "lead": "市公安局",
+                "assisting": [],
+                "urgency": "urgent",
+                "confidence": "sure",
+            }
+        ],
+    )
+    built = build(read, knowledge)
+    assert built[0]["reader"]["lead_type"] == "public_security" and "reader" not in built[1]
+    with pytest.raises(ValueError, match="不存在的案例"):
+        with_readers(raw, [{"id": "no-such-case", "level": "city", "lead": "派出所"}])
 
 
 def test_place_names_are_left_out_but_river_bridges_and_rail_lines_stay(
