@@ -47,7 +47,7 @@ CASES = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "labelled" 
 #: C of each SVM, chosen on the cases alone by cross-validation over held-out writers (the
 #: smallest C within half a point of the best): ``python -m evals.casebook_cv``; balanced class
 #: weights, as chosen by the strong baseline's inner CV on the writers' labels
-C_LEVEL, C_LEAD, WEIGHT = 1.0, 1.0, "balanced"
+C_LEVEL, C_LEAD, C_URGENCY, WEIGHT = 1.0, 1.0, 1.0, "balanced"
 #: the accuracy a verdict taken without an officer must reach, as issue #15 sets it for the
 #: level and the lead type. Each verdict's confidence is calibrated on out-of-fold verdicts
 #: over the cases, folds grouped by writer (a new writer's events, as Sanji meets them), and
@@ -56,7 +56,8 @@ C_LEVEL, C_LEAD, WEIGHT = 1.0, 1.0, "balanced"
 TARGET = {"level": 0.85, "lead": 0.80}
 CALIBRATION_FOLDS = 4
 METHOD = (
-    f"places-masked seeded char1-3-tfidf+linearsvc(level C={C_LEVEL}, lead C={C_LEAD}, {WEIGHT})"
+    f"places-masked seeded char1-3-tfidf+linearsvc(level C={C_LEVEL}, lead C={C_LEAD},"
+    f" urgency C={C_URGENCY}, {WEIGHT})"
     f" on every reading, calibrated isotonic on margins, {CALIBRATION_FOLDS} writer folds,"
     f" targets {TARGET}"
 )
@@ -84,6 +85,7 @@ class Verdict:
     lead_confidence: float = 1.0
     # below these an officer confirms (``TARGET``): the parts of the verdict that fall short
     thresholds: tuple[float, float] = (0.0, 0.0)
+    urgency: str = "normal"  # how urgent people judged like events
 
     @property
     def unsure(self) -> tuple[str, ...]:
@@ -111,6 +113,7 @@ class Verdict:
                 "lead_threshold": round(self.thresholds[1], 3),
             },
             "unsure": list(self.unsure),
+            "urgency": self.urgency,
             "precedents": [p.__dict__ for p in self.precedents],
             "reason": (
                 f"参照已标注判例确定层级和主办类型（把握：层级{self.level_confidence:.2f}、"
@@ -171,6 +174,7 @@ class CaseBook:
         self.vectorizer: TfidfVectorizer = parts["vectorizer"]
         self.level_svm: LinearSVC = parts["level"]
         self.lead_svm: LinearSVC = parts["lead"]
+        self.urgency_svm: LinearSVC = parts["urgency"]
         self.calibration: dict[str, IsotonicRegression] = parts["calibration"]
         self.matrix = parts["matrix"]  # the cases' TF-IDF rows, for the nearest precedents
         self._columns = self.matrix.T.tocsr()  # transposed once: a product per verdict is cheap
@@ -218,6 +222,8 @@ class CaseBook:
                 else None,
             }
         level, lead = models["level"], models["lead"]
+        rows, y, w = _readings(cases, "urgency", lambda label: label is not None)
+        urgency = _svm(C_URGENCY).fit(matrix[rows], y, sample_weight=w)
         kept = [
             {"id": c["id"], "level": c["level"], "lead_type": c.get("lead_type"), "text": c["text"]}
             for c in cases
@@ -234,6 +240,7 @@ class CaseBook:
             "vectorizer": vectorizer,
             "level": level,
             "lead": lead,
+            "urgency": urgency,
             "calibration": calibration,
             "matrix": matrix,
         }
@@ -244,6 +251,7 @@ class CaseBook:
             "vectorizer": self.vectorizer,
             "level": self.level_svm,
             "lead": self.lead_svm,
+            "urgency": self.urgency_svm,
             "calibration": self.calibration,
             "matrix": self.matrix,
             "cases": self.cases,
@@ -305,6 +313,7 @@ class CaseBook:
             self._can_lead, _per_class(self.lead_svm.decision_function(x)), -np.inf
         )
         similar = np.asarray((x @ self._columns).todense())
+        urgencies = self.urgency_svm.predict(x)
         p_level = self.calibration["level"].predict(_margins(level_scores))
         p_lead = self.calibration["lead"].predict(_margins(lead_scores))
         thresholds = (
@@ -334,6 +343,7 @@ class CaseBook:
                     level_confidence=float(p_level[n]),
                     lead_confidence=float(p_lead[n]),
                     thresholds=thresholds,
+                    urgency=str(urgencies[n]),
                 )
             )
         return out

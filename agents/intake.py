@@ -60,6 +60,15 @@ def masked_address(address: str | None) -> str | None:
     return mask_text(address) if address else None
 
 
+def judged_urgency(ruled: Urgency, learned: Urgency, floor: Urgency) -> Urgency:
+    """The urgency people gave like events (the casebook's), except that what the rules call
+    critical (a life-safety subtype or words) and what a device's alarm rules say (``floor``)
+    is never lowered: a missed critical costs more than an officer's second look."""
+    if ruled is Urgency.CRITICAL:
+        return ruled
+    return learned if learned.rank >= floor.rank else floor
+
+
 def classified_text(title: str | None, text: str) -> str:
     """What the classifier reads first: the reported text with personal information masked
     (batch drafting classifies these ahead, as one batch)."""
@@ -112,6 +121,13 @@ def classify_event(
     urgency, words = urgency_for(k, st.code, text)
     if alarm is not None and Urgency(alarm["urgency"]).rank > urgency.rank:
         urgency, words = Urgency(alarm["urgency"]), [r["id"] for r in alarm["rules"]]
+    ruled = urgency
+    if deps.casebook is not None and not (alarm is not None and alarm["data_quality"]):
+        urgency = judged_urgency(
+            ruled,
+            Urgency(deps.casebook.verdict(text, masked_address(event.address)).urgency),
+            floor=Urgency(alarm["urgency"]) if alarm is not None else Urgency.NORMAL,
+        )
 
     loc: dict[str, Any]
     if event.street:
@@ -203,6 +219,7 @@ def classify_event(
         ],
         "urgency": urgency.value,
         "urgency_words": words,
+        "urgency_rules": ruled.value,  # what the subtype, its keywords and alarm rules said
         "engine": pred.engine,
         "model_version": deps.classifier.version,
         "alarm_rules": alarm["rules"] if alarm is not None else [],

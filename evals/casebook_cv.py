@@ -1,8 +1,8 @@
-"""How the casebook's SVMs were tuned, on its own cases only: for the level and the lead type,
-each C of a grid is scored by cross-validation with folds grouped by writer (a new writer's
-events, as Sanji meets them), training on both readings of every case (the writer's and the
-blind second reader's, as ``agents/casebook.py`` trains) and scoring on the held-out writers'
-cases where the two readings agree. The smallest C within half a point of the best is chosen
+"""How the casebook's SVMs were tuned, on its own cases only: for the level, the lead type and
+the urgency, each C of a grid is scored by cross-validation with folds grouped by writer (a new
+writer's events, as Sanji meets them), training on both readings of every case (the writer's
+and the blind second reader's, as ``agents/casebook.py`` trains) and scoring on the held-out
+writers' cases where the two readings agree. The smallest C within half a point of the best is chosen
 (a larger C costs training time at first use for no measurable gain); ``agents/casebook.py``
 carries the chosen values. The independent golden sets are not read.
 
@@ -40,6 +40,7 @@ def main() -> None:
     for target, key, keep in (
         ("level", "level", lambda label: label is not None),
         ("lead", "lead_type", lambda label: label in k.department_types),
+        ("urgency", "urgency", lambda label: label is not None),
     ):
         rows, labels, weights = _readings(cases, key, keep)
         # the cases both readers labelled alike: one row of weight 2
@@ -56,12 +57,12 @@ def main() -> None:
             scores[c] = float(np.mean(right))
             took = (time.perf_counter() - started) / CALIBRATION_FOLDS
             print(
-                f"{target:5s} C={c:<4g} held-out writers, agreed cases: {scores[c]:.3f} "
+                f"{target:7s} C={c:<4g} held-out writers, agreed cases: {scores[c]:.3f} "
                 f"({len(right)} verdicts; {took:.2f} s a fit)"
             )
         best = max(scores.values())
         chosen = min(c for c, s in scores.items() if s >= best - WITHIN)
-        print(f"{target:5s} chosen C={chosen:g} (best {best:.3f})")
+        print(f"{target:7s} chosen C={chosen:g} (best {best:.3f})")
 
 
 if __name__ == "__main__":

@@ -469,3 +469,35 @@ def test_a_verdict_less_sure_than_the_targets_is_confirmed_by_an_officer(
     assert asks and "主办类型把握不足" in asks[0] and "请人工确认" in asks[0]
     assert not [n for n in drafts["解放碑八"]["needs_human"] if n.startswith("判例对")]
     assert Dispatcher(world.deps, None).draft(event, "offline")["precedent_confidence"] is None
+
+
+def test_urgency_follows_like_events_but_never_drops_below_the_rules_critical(
+    world: World, knowledge: Knowledge
+) -> None:
+    from dataclasses import replace
+
+    from agents.casebook import ensure_casebook
+    from agents.dispatch import Dispatcher
+
+    book = ensure_casebook(knowledge, world.root / "models")
+    on = Dispatcher(replace(world.deps, casebook=book), None)
+    off = Dispatcher(world.deps, None)
+    raised = 0
+    for text in (
+        "老人一个人在家，两天没人见到了，敲门没人应",
+        "下水道堵了污水漫到路上",
+        "楼道里电动车在充电，冒烟了",
+    ):
+        event = EventCreate(source=Source.HOTLINE, text=text, address=None, reported_at=NOW)
+        judged, ruled = on.draft(event, "offline"), off.draft(event, "offline")
+        learned = book.verdict(classified(text), None).urgency
+        if ruled["urgency"] == "critical":
+            assert judged["urgency"] == "critical"  # kept, whatever like events say
+            continue
+        assert judged["urgency"] == learned
+        if judged["urgency"] != ruled["urgency"]:
+            raised += 1
+            assert "紧急程度：参照判例定为" in judged["explanation"]
+        else:
+            assert "紧急程度：参照判例" not in judged["explanation"]
+    assert raised >= 1

@@ -19,6 +19,8 @@ from agents.casebook import (
     ensure_casebook,
     read_cases,
 )
+from agents.intake import judged_urgency
+from domain.vocabulary import Urgency
 from knowledge import Knowledge
 from knowledge.data.labelled.build_cases import build, with_readers
 
@@ -150,3 +152,16 @@ def test_verdicts_are_calibrated_and_a_vague_report_is_left_to_an_officer(
     note = vague.as_note(book.k)
     assert note["unsure"] == list(vague.unsure)
     assert note["confidence"]["lead_type"] == pytest.approx(vague.lead_confidence, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("ruled", "learned", "floor", "judged"),
+    [
+        ("normal", "urgent", "normal", "urgent"),  # like events were urgent
+        ("urgent", "normal", "normal", "normal"),  # …or not
+        ("critical", "normal", "normal", "critical"),  # the rules' critical stands
+        ("urgent", "normal", "urgent", "urgent"),  # so does a device's alarm rule
+    ],
+)
+def test_judged_urgency(ruled: str, learned: str, floor: str, judged: str) -> None:
+    assert judged_urgency(Urgency(ruled), Urgency(learned), Urgency(floor)) is Urgency(judged)
