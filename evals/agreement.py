@@ -40,8 +40,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from evals.baselines import StrongBaseline
-from evals.typed_baseline import rows_of
+from evals.typed_baseline import fitted, rows_of
 from evals.typed_gold import TypeMap, load_type_map
 from knowledge import default_knowledge
 
@@ -162,7 +161,7 @@ def _baseline(train: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]]) -
     x_train, x_test = [text(r) for r in train], [text(r) for r in test]
     predicted: dict[str, list[str]] = {}
     for field in FIELDS:
-        model = StrongBaseline().fit(x_train, [r["gold"][field] for r in train])
+        model = fitted(x_train, list(train), field)
         predicted[field] = [str(p) for p in model.predict(x_test)]
     return {
         str(r["id"]): {field: predicted[field][n] for field in FIELDS} for n, r in enumerate(test)

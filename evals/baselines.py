@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
 GRID_C = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -33,7 +33,11 @@ class StrongBaseline(ClassifierMixin, BaseEstimator):
         self.inner_folds = inner_folds
         self.seed = seed
 
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> StrongBaseline:
+    def fit(
+        self, X: Sequence[str], y: Sequence[str], groups: Sequence[str] | None = None
+    ) -> StrongBaseline:
+        """``groups``: rows that are one item read twice (the same text with two readers'
+        labels) share a group and are never split across the inner folds."""
         labels = np.asarray(y)
         self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         features = self.vectorizer_.fit_transform(list(X))
@@ -42,11 +46,15 @@ class StrongBaseline(ClassifierMixin, BaseEstimator):
         scores: dict[str, float] = {}
         best: tuple[float, float, str | None] = (-1.0, 1.0, None)
         if n_splits >= 2:
-            inner = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
+            inner = (
+                StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
+                if groups is None
+                else StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
+            )
             for weight in GRID_WEIGHT:
                 for c in GRID_C:
                     svm = LinearSVC(C=c, class_weight=weight)
-                    predicted = cross_val_predict(svm, features, labels, cv=inner)
+                    predicted = cross_val_predict(svm, features, labels, cv=inner, groups=groups)
                     score = float(f1_score(labels, predicted, average="macro", zero_division=0))
                     scores[f"C={c:g},class_weight={weight}"] = round(score, 4)
                     if score > best[0] + 1e-9:  # ties keep the earlier (smaller C, unweighted)

@@ -8,8 +8,9 @@ classifier that has seen a few hundred labelled events of the same kind?
         --train evals/datasets/independent/independent-golden.jsonl \\
         --test evals/datasets/independent-2/independent-golden-2.jsonl
 
-``--train knowledge/data/labelled/cases.jsonl`` trains it on the casebook's cases instead: the
-plain baseline beside the casebook, on the same training rows.
+``--train knowledge/data/labelled/cases.jsonl`` trains it on the casebook's cases instead (every
+reading of each case, the two readings of a case in one inner fold): the plain baseline beside
+the casebook, on the same training rows.
 """
 
 from __future__ import annotations
@@ -27,12 +28,29 @@ FIELDS = ("level", "lead", "urgency")
 
 
 def rows_of(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """A golden set's rows, or the casebook's cases with their writers' labels as gold."""
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-    for r in rows:
-        if "gold" not in r:  # knowledge/data/labelled/cases.jsonl
-            r["gold"] = {"level": r["level"], "lead": r["their_lead"], "urgency": r["urgency"]}
+    """A golden set's rows, or the casebook's cases: one row for each reading of a case (its
+    writer's labels, and its blind second reader's where it has one), as the casebook learns."""
+    rows = []
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if "gold" in r:
+            rows.append(r)
+            continue
+        # knowledge/data/labelled/cases.jsonl
+        for reading in (r, r.get("reader")):
+            if reading:
+                gold = {f: reading[f] for f in ("level", "urgency")} | {
+                    "lead": reading["their_lead"]
+                }
+                rows.append({**r, "gold": gold})
     return [f"{r['text']} {r.get('address') or ''}".strip() for r in rows], rows
+
+
+def fitted(x: list[str], rows: list[dict[str, Any]], field: str) -> StrongBaseline:
+    """The baseline for ``field``, the readings of one case kept in one inner fold."""
+    return StrongBaseline().fit(x, [r["gold"][field] for r in rows], [str(r["id"]) for r in rows])
 
 
 def main() -> None:
@@ -43,7 +61,7 @@ def main() -> None:
     train_x, train_rows = rows_of(args.train)
     test_x, test_rows = rows_of(args.test)
     for field in FIELDS:
-        model = StrongBaseline().fit(train_x, [r["gold"][field] for r in train_rows])
+        model = fitted(train_x, train_rows, field)
         gold = np.array([r["gold"][field] for r in test_rows])
         accuracy = float((model.predict(test_x) == gold).mean())
         print(f"{field:8s} accuracy {accuracy:.3f} ({len(test_rows)} events)")

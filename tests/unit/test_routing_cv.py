@@ -120,3 +120,29 @@ def test_paired_gains() -> None:
     g = paired([0.8, 0.7, 0.9], [0.75, 0.72, 0.85])
     assert g["per_fold"] == [0.05, -0.02, 0.05] and g["wins"] == 2 and g["folds"] == 3
     assert g["mean"] == pytest.approx(0.0267, abs=1e-4)
+
+
+def test_the_baseline_keeps_the_readings_of_one_item_in_one_inner_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two readers' labels of one text are two rows: were they split across inner folds,
+    each fold would be tested on texts it trained on, and the inner CV would favour a C that
+    memorises."""
+    from evals import baselines
+
+    rows, ys, groups = [], [], []
+    for n in range(40):
+        text = f"第{n}号事件 {'路灯不亮' if n % 2 else '占道经营'}"
+        rows += [text, text]
+        ys += ["城管" if n % 2 else "执法"] * 2
+        groups += [str(n), str(n)]
+    seen: list[tuple[set[str], set[str]]] = []
+
+    def spy(svm, x, y, cv, groups=None):  # type: ignore[no-untyped-def]
+        for train, test in cv.split(x, y, groups):
+            seen.append(({groups[i] for i in train}, {groups[i] for i in test}))
+        return cross_val_predict(svm, x, y, cv=cv, groups=groups)
+
+    monkeypatch.setattr(baselines, "cross_val_predict", spy)
+    StrongBaseline().fit(rows, ys, groups)
+    assert seen and all(not (train & test) for train, test in seen)
