@@ -160,6 +160,11 @@ def typed_dispatch_eval(name: str, result: dict[str, Any]) -> None:
     for group, s in rows:
         table.add_row(group, str(s["cases"]), *(pct(s[key]) for key in keys))
     console.print(table)
+    if o.get("alone") is not None:
+        console.print(
+            f"无需人工确认的草稿 {pct(o['alone'])}：其中主办类型 {pct(o['alone_lead_type'])}、"
+            f"层级 {pct(o['alone_level'])}、紧急程度 {pct(o['alone_urgency'])}"
+        )
     if result["failed"]:
         console.print(
             f"[red]起草失败 {len(result['failed'])} 件：{'、'.join(map(str, result['failed'][:20]))}[/red]"

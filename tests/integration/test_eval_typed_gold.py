@@ -94,6 +94,13 @@ def test_typed_set_is_scored_through_the_type_map(
     overall = result["overall"]
     assert overall["cases"] == 2 and overall["drafted"] == 1.0
     assert overall["lead_type"] == sum(x["score"]["lead_type"] for x in lines) / 2
+    # drafted alone: nothing for an officer to confirm; their rates over those drafts only
+    alone = [x for x in lines if not x["draft"]["needs_human"]]
+    assert [x["score"]["alone"] for x in lines] == [not x["draft"]["needs_human"] for x in lines]
+    assert overall["alone"] == len(alone) / 2
+    assert overall["alone_level"] == (
+        round(sum(x["score"]["level"] for x in alone) / len(alone), 4) if alone else None
+    )
     assert {"渠道:hotline", "渠道:grid", "层级:street", "层级:district"} <= set(result["by_tag"])
 
 
