@@ -6,7 +6,7 @@ while the readers agreed with each other nine times in ten (``evals/agreement.py
 casebook learns the readers' kind of judgement from events written and labelled for Sanji
 (``knowledge/data/labelled/cases.jsonl``; the README's knowledge section says who wrote them),
 each read by its writer and by a blind second reader: a character 1–3-gram TF-IDF of the
-report and its address, and one linear SVM for the level and one for the lead type. Routing
+report and its address, and one linear SVM each for the level, the lead type and the urgency. Routing
 takes its verdict; the rules still give the duties, the assisting units and the escalation
 evidence, and decide alone when the casebook is off (``SANJI_PRECEDENTS=off``) or has no
 verdict. Each verdict names its nearest precedents, so an officer sees which cases it rests on,
@@ -205,11 +205,14 @@ class CaseBook:
         ):
             x = matrix[rows]
             models[name] = _svm(c).fit(x, y, sample_weight=w)
-            margins, right = _out_of_fold(x, y, w, writers[rows], c)
-            calibration[name] = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(
-                margins, right, sample_weight=w
-            )
-            p = calibration[name].predict(margins)
+            margins, right, fold = _out_of_fold(x, y, w, writers[rows], c)
+            calibration[name] = _isotonic(margins, right, w)
+            # the threshold is chosen on confidences each writer fold gets from a calibration
+            # fitted on the other folds, so that it is not checked on what it was fitted on
+            p = np.zeros(len(margins))
+            for f in np.unique(fold):
+                mine = fold == f
+                p[mine] = _isotonic(margins[~mine], right[~mine], w[~mine]).predict(margins[mine])
             thresholds[name] = _threshold(p, right, TARGET[name], w)
             accepted = p >= thresholds[name]
             held_out[name] = {
@@ -382,20 +385,32 @@ def _readings(
     return np.array(rows), np.array(labels), np.array(weights)
 
 
+def _isotonic(margins: np.ndarray, right: np.ndarray, w: np.ndarray) -> IsotonicRegression:
+    """The chance a verdict is right, as it grows with the SVM's margin."""
+    return IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(
+        margins, right, sample_weight=w
+    )
+
+
 def _out_of_fold(
     x: Any, y: np.ndarray, w: np.ndarray, groups: np.ndarray, c: float
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Margins and rightness of verdicts on each writer's cases by SVMs trained without that
-    writer (the features' vocabulary is the whole casebook's: it sees no label)."""
+    writer (the features' vocabulary is the whole casebook's: it sees no label), and each
+    row's fold."""
     margins = np.zeros(len(y))
     right = np.zeros(len(y), dtype=bool)
+    fold = np.zeros(len(y), dtype=int)
+    if len(set(groups.tolist())) < 2:  # one writer: folds of cases instead
+        groups = np.arange(len(y))
     folds = GroupKFold(n_splits=min(CALIBRATION_FOLDS, len(set(groups.tolist()))))
-    for train, test in folds.split(x, y, groups):
+    for n, (train, test) in enumerate(folds.split(x, y, groups)):
         svm = _svm(c).fit(x[train], y[train], sample_weight=w[train])
         scores = _per_class(svm.decision_function(x[test]))
         margins[test] = _margins(scores)
         right[test] = svm.classes_[scores.argmax(axis=1)] == y[test]
-    return margins, right
+        fold[test] = n
+    return margins, right, fold
 
 
 def _threshold(
@@ -405,7 +420,7 @@ def _threshold(
     least ``target`` of the time (weighted by ``w``); 1.0 (every verdict checked) when none
     is."""
     w = np.ones(len(p)) if w is None else w
-    for t in sorted(set(np.round(p, 3).tolist())):
+    for t in np.unique(p):
         accepted = p >= t
         if np.average(right[accepted], weights=w[accepted]) >= target:
             return float(t)
@@ -434,6 +449,7 @@ def ensure_casebook(k: Knowledge, models_dir: Path, path: Path = CASES) -> CaseB
             book = CaseBook.train(k, cases) if known is None else known.rebound(k)
             book.save(models_dir)
             if known is None:
+                _TRAINED.clear()  # the latest model only: a process rarely needs two
                 _TRAINED[version] = book
                 log.info("trained the casebook on %d labelled cases (%s)", len(cases), version)
         return book

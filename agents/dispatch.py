@@ -96,8 +96,11 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
         alarm_rules=[AlarmRuleHit(**x) for x in c.get("alarm_rules", [])],
         pending_lead_type=r.get("pending_lead_type"),
         precedents=[PrecedentCase(**p) for p in (r.get("precedent") or {}).get("precedents", [])],
+        # a draft waiting since before verdicts carried a confidence has none
         precedent_confidence=(
-            PrecedentConfidence(**r["precedent"]["confidence"]) if r.get("precedent") else None
+            PrecedentConfidence(**sure)
+            if (sure := (r.get("precedent") or {}).get("confidence"))
+            else None
         ),
     )
 

@@ -128,6 +128,8 @@ def classify_event(
             Urgency(deps.casebook.verdict(text, masked_address(event.address)).urgency),
             floor=Urgency(alarm["urgency"]) if alarm is not None else Urgency.NORMAL,
         )
+        if urgency is not ruled:  # the rules' words no longer explain it
+            words = []
 
     loc: dict[str, Any]
     if event.street:

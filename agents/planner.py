@@ -84,7 +84,7 @@ def plan_disposal(
     if c.get("urgency_rules") and c["urgency_rules"] != c["urgency"]:
         extra.append(
             f"紧急程度：参照判例定为{Urgency(c['urgency']).zh}"
-            f"（按小类和关键词规则为{Urgency(c['urgency_rules']).zh}）"
+            f"（按小类、关键词和告警规则为{Urgency(c['urgency_rules']).zh}）"
         )
     if routing.get("learned"):
         extra.append("主办调整：" + routing["learned"]["reason"])

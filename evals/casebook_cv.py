@@ -52,6 +52,8 @@ def main() -> None:
                 fit = np.isin(rows, train)
                 svm = _svm(c).fit(matrix[rows[fit]], labels[fit], sample_weight=weights[fit])
                 held = [n for n in test if int(n) in agreed]
+                if not held:
+                    continue
                 predicted = svm.predict(matrix[held])
                 right += [p == agreed[int(n)] for p, n in zip(predicted, held, strict=True)]
             scores[c] = float(np.mean(right))

@@ -3,6 +3,7 @@ real server over HTTP. Screenshots of every page go to tests/artifacts/screensho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -61,6 +62,11 @@ def test_a_street_officer_sees_only_its_street(
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def js_percent(x: float) -> str:
+    """As the console's ``percent(x, 0)`` writes it (toFixed rounds halves up)."""
+    return f"{math.floor(x * 100 + 0.5)}%"
+
+
 def test_open_an_event_and_approve_the_ai_draft(browser: Browser, live: Live) -> None:
     event = filed(
         live, "解放碑八一路好吃街有人占道摆摊卖烧烤，油烟很大，行人走不过", "渝中区解放碑街道八一路"
@@ -77,7 +83,7 @@ def test_open_an_event_and_approve_the_ai_draft(browser: Browser, live: Live) ->
     # and how sure it is, against the line below which an officer confirms
     sure = event["draft"]["precedent_confidence"]
     expect(page.get_by_test_id("precedent-confidence")).to_contain_text(
-        f"层级 {sure['level'] * 100:.0f}%（采纳线 {sure['level_threshold'] * 100:.0f}%）"
+        f"层级 {js_percent(sure['level'])}（采纳线 {js_percent(sure['level_threshold'])}）"
     )
     page.locator("details.law summary").first.click()  # the article text opens on click
     expect(page.locator("details.law[open] p").first).not_to_be_empty()

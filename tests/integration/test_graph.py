@@ -501,3 +501,26 @@ def test_urgency_follows_like_events_but_never_drops_below_the_rules_critical(
         else:
             assert "紧急程度：参照判例" not in judged["explanation"]
     assert raised >= 1
+
+
+def test_a_draft_waiting_from_before_verdicts_had_a_confidence_still_opens(
+    world: World, knowledge: Knowledge
+) -> None:
+    """Approvals wait in the checkpointer across upgrades: a state whose precedent note has
+    no confidence (written by the previous version) still builds its draft."""
+    from dataclasses import replace
+
+    from agents.casebook import ensure_casebook
+    from agents.dispatch import Dispatcher, build_draft
+
+    book = ensure_casebook(knowledge, world.root / "models")
+    on = Dispatcher(replace(world.deps, casebook=book), None)
+    event = EventCreate(
+        source=Source.HOTLINE, text="小区门口有人占道摆摊卖水果", address=None, reported_at=NOW
+    )
+    out = on._drafts.invoke({"event": event.model_dump(mode="json")}, context=on.context("offline"))
+    assert build_draft(out, knowledge).precedent_confidence is not None
+    old = {k: v for k, v in out["routing"]["precedent"].items() if k != "confidence"}
+    before = {**out, "routing": {**out["routing"], "precedent": old}}
+    draft = build_draft(before, knowledge)
+    assert draft.precedent_confidence is None and draft.precedents

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents import casebook
 from agents.casebook import (
     CASES,
     TARGET,
@@ -124,6 +125,7 @@ def test_verdicts_are_the_same_primed_saved_and_one_by_one(
         raise AssertionError("the cached model was not used")
 
     monkeypatch.setattr(CaseBook, "train", classmethod(retrain))
+    monkeypatch.setattr(casebook, "_TRAINED", {})  # not this process's copy: the saved file
     again = ensure_casebook(knowledge, tmp_path / "models", CASES)  # loaded, not retrained
     assert [again.verdict(t, a) for t, a in pairs] == alone
 
@@ -134,6 +136,8 @@ def test_the_threshold_is_the_lowest_confidence_whose_accepted_verdicts_reach_th
     assert _threshold(p, right, 0.75) == pytest.approx(0.4)  # 4 of the 5 accepted are right
     assert _threshold(p, right, 0.95) == pytest.approx(0.8)
     assert _threshold(p, np.zeros(6, dtype=bool), 0.5) == 1.0  # never: every verdict checked
+    # a constant confidence that does not reach the target: every verdict is checked
+    assert _threshold(np.full(3, 2 / 3), np.array([True, True, False]), 0.9) == 1.0
 
 
 def test_verdicts_are_calibrated_and_a_vague_report_is_left_to_an_officer(
