@@ -124,8 +124,10 @@ def only_loopback_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def prepared_data(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Path:
-    """A data folder with the built-in regulation index and the offline classifier already
-    built, to copy for each server under test (building them takes seconds)."""
+    """A data folder with the built-in regulation index, the offline classifier and the
+    casebook already built, to copy for each server under test (building them takes
+    seconds)."""
+    from agents.casebook import ensure_casebook
     from agents.classifier import ensure_classifier
     from knowledge.retrieval import open_ready_index
 
@@ -133,6 +135,7 @@ def prepared_data(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge
     index = open_ready_index(data, data / "chroma")
     assert index.units
     ensure_classifier(knowledge, data / "models")
+    ensure_casebook(knowledge, data / "models")
     return data
 
 
