@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ METHOD = (
     f" targets {TARGET}"
 )
 PRECEDENTS = 3
+RECENT = 64  # verdicts kept for a second asking
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,11 @@ class Verdict:
     lead_margin: float
     precedents: tuple[Precedent, ...]
     # the chance that the level (the lead type) is right, calibrated out of fold on the cases
-    level_confidence: float = 1.0
-    lead_confidence: float = 1.0
+    level_confidence: float
+    lead_confidence: float
     # below these an officer confirms (``TARGET``): the parts of the verdict that fall short
-    thresholds: tuple[float, float] = (0.0, 0.0)
-    urgency: str = "normal"  # how urgent people judged like events
+    thresholds: tuple[float, float]
+    urgency: str  # how urgent people judged like events
 
     @property
     def unsure(self) -> tuple[str, ...]:
@@ -183,7 +185,11 @@ class CaseBook:
         self.k = k
         # lead types Sanji cannot place are never proposed
         self._can_lead = np.array([c in k.department_types for c in self.lead_svm.classes_])
+        self._thresholds = (float(meta["thresholds"]["level"]), float(meta["thresholds"]["lead"]))
         self._primed: dict[str, Verdict] = {}
+        # the last verdicts given one by one: intake (the urgency) and routing (the level and
+        # lead) ask for the same event's verdict in one draft
+        self._recent: OrderedDict[str, Verdict] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -291,8 +297,15 @@ class CaseBook:
 
     def verdict(self, text: str, address: str | None) -> Verdict:
         key = case_text(text, address, self.k)
-        known = self._primed.get(key)
-        return known if known is not None else self._verdicts([key])[0]
+        with self._lock:
+            known = self._primed.get(key) or self._recent.get(key)
+        if known is None:
+            known = self._verdicts([key])[0]
+            with self._lock:
+                self._recent[key] = known
+                if len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return known
 
     @contextmanager
     def primed(self, pairs: Sequence[tuple[str, str | None]]) -> Iterator[None]:
@@ -319,10 +332,6 @@ class CaseBook:
         urgencies = self.urgency_svm.predict(x)
         p_level = self.calibration["level"].predict(_margins(level_scores))
         p_lead = self.calibration["lead"].predict(_margins(lead_scores))
-        thresholds = (
-            float(self.meta["thresholds"]["level"]),
-            float(self.meta["thresholds"]["lead"]),
-        )
         out = []
         for n in range(len(keys)):
             lv, ld = _top2(level_scores[n]), _top2(lead_scores[n])
@@ -345,7 +354,7 @@ class CaseBook:
                     ),
                     level_confidence=float(p_level[n]),
                     lead_confidence=float(p_lead[n]),
-                    thresholds=thresholds,
+                    thresholds=self._thresholds,
                     urgency=str(urgencies[n]),
                 )
             )

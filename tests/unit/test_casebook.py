@@ -110,6 +110,10 @@ def test_verdicts_are_the_same_primed_saved_and_one_by_one(
 ) -> None:
     pairs = [(c["text"], c["address"]) for c in cases[::250]]
     alone = [book.verdict(t, a) for t, a in pairs]
+    # asked again (intake, then routing, for one draft): served, not recomputed
+    with monkeypatch.context() as m:
+        m.setattr(book, "_verdicts", lambda keys: pytest.fail("recomputed"))
+        assert book.verdict(*pairs[-1]) is alone[-1]
     with book.primed(pairs):
         assert len(book._primed) == len(set(pairs))
         monkeypatch.setattr(book, "_verdicts", lambda keys: pytest.fail("not served primed"))
