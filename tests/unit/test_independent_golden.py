@@ -1,7 +1,7 @@
 """The independent golden sets are frozen: each file's hash is the one recorded at its freeze,
 every row has the typed gold the scorer needs, all 38 districts are covered, and (with the
-shared law texts present) every expected article exists in its law. The second set was written
-by another helper, also without the system's knowledge, in the first set's vocabulary."""
+shared law texts present) every expected article exists in its law. The second and third sets were
+written by other helpers, also without the system's knowledge, in the first set's vocabulary."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ VOCABULARY = DATASETS / "independent" / "department-types.md"
 SETS = [
     DATASETS / "independent" / "independent-golden.jsonl",
     DATASETS / "independent-2" / "independent-golden-2.jsonl",
+    DATASETS / "independent-3" / "independent-golden-3.jsonl",
 ]
 SHARED = ROOT.parent / "shared" / "data"
 
