@@ -141,7 +141,19 @@ def case_text(text: str, address: str | None, k: Knowledge | None = None) -> str
     and a few hundred cases cannot teach every place. River bridges and rail lines keep
     their names: they are city-owned."""
     joined = f"{text} {address or ''}".strip()
-    return joined if k is None else _places(k).sub("〇", joined)
+    if k is None:
+        return joined
+    kept = _kept(k)
+    return _places(k).sub(lambda m: m[0] if m[0] in kept else "〇", joined)
+
+
+@cache
+def _kept(k: Knowledge) -> frozenset[str]:
+    """Names read but kept: places across districts (river bridges, 长江), whose parts may be
+    places of their own (千厮门嘉陵江大桥 is not 千厮门)."""
+    from tools.placenames import aliases
+
+    return frozenset(a.text for a in aliases(k) if a.kind == "quiet" and len(a.text) >= 2)
 
 
 @cache
@@ -155,6 +167,7 @@ def _places(k: Knowledge) -> re.Pattern[str]:
         or (a.kind == "stem" and len(a.text) >= 3)
     }
     names -= {n for n in names if len(n) < 2}
+    names |= _kept(k)
     return re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
 
 

@@ -152,18 +152,21 @@ def classify_event(
                 district=event.district,
             ),
         )
-        if event.address and found.district is None and not found.ambiguous:
-            # the address names no place Sanji knows (a bridge, a rail section, a landmark):
-            # the text may name one (「转办件（回兴街道）」), read with the same coordinates
-            found = locate(
+        if event.address and found.street is None and not found.ambiguous:
+            # the address names no street Sanji knows (a bridge, a rail section, a landmark
+            # known to its district only): the text may name one (「转办件（回兴街道）」), read
+            # with the same coordinates and the district found so far
+            both = locate(
                 k,
                 LocateQuery(
-                    address=f"{event.address} {raw[:300]}",
+                    address=f"{event.address}，{raw[:300]}",
                     lat=event.lat,
                     lon=event.lon,
-                    district=event.district,
+                    district=event.district or found.district,
                 ),
             )
+            if found.district is None or both.district == found.district:
+                found = both
         loc = found.model_dump(
             include={"street", "district", "confidence", "ambiguous", "explanation"}
         )

@@ -18,7 +18,16 @@ from pydantic import BaseModel, Field, model_validator
 from knowledge import Knowledge
 from knowledge.areas import areas
 from knowledge.models import Jurisdiction
-from tools.placenames import BEFORE, LABEL, STEM_AFTER_STOP, WEIGHT, Alias, grouped, han
+from tools.placenames import (
+    BEFORE,
+    LABEL,
+    STEM_AFTER_STOP,
+    STEM_CONTEXT,
+    WEIGHT,
+    Alias,
+    grouped,
+    han,
+)
 
 
 class LocateQuery(BaseModel):
@@ -64,7 +73,8 @@ def names_in(
 ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], set[str]]:
     """Names found in ``text``, longest first, each span read once: (name -> {street code:
     strongest kind}) for names that count anywhere, the same for two-character stems that
-    count only in a known district, and the districts named."""
+    count only in a known district (unless a word only places take follows them), and the
+    districts named."""
     taken = [False] * len(text)
     districts: set[str] = set()
     hits: dict[str, dict[str, str]] = {}
@@ -85,6 +95,9 @@ def names_in(
         # place name, it means that place wherever it recurs in the text
         tail = any(_tail(text, taken, s) for s in spans)
         stem_ok = any(text[s + len(name) : s + len(name) + 1] not in STEM_AFTER_STOP for s in spans)
+        # 鱼洞老街, 井口某工地: a two-character stem followed by a word only places take
+        placed = any(text.startswith(STEM_CONTEXT, s + len(name)) for s in spans)
+        denied = all(text[max(0, s - 2) : s] in ("不是", "不在") for s in spans)
         for alias in group:
             full_district = alias.kind == "district" and alias.anywhere
             if alias.kind in ("city", "quiet") or (tail and not full_district):
@@ -92,9 +105,11 @@ def names_in(
             if alias.kind == "stem" and not stem_ok:  # 陈家桥乡, 桃花源路: another place
                 continue
             if alias.kind in ("district", "place"):
-                districts.add(alias.code)
+                if not denied:  # 「走马镇，不是万州那个」: the caller rules that district out
+                    districts.add(alias.code)
                 continue
-            kinds = (hits if alias.anywhere else weak).setdefault(name, {})
+            anywhere = alias.anywhere or (alias.kind == "stem" and placed)
+            kinds = (hits if anywhere else weak).setdefault(name, {})
             if WEIGHT[alias.kind] > WEIGHT.get(kinds.get(alias.code, ""), 0.0):
                 kinds[alias.code] = alias.kind
     return hits, weak, districts

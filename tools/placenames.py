@@ -51,6 +51,27 @@ COMMON_ROADS = frozenset(
     }
 )
 
+#: rivers: read so that a place right after one (长江万州段, 嘉陵江北碚段) is not taken for the
+#: tail of a longer name; a river locates nothing (the gazetteer reads 綦江河 likewise)
+RIVERS = ("长江", "嘉陵江", "乌江", "涪江", "渠江", "御临河", "梁滩河", "芙蓉江", "阿蓬江")
+
+#: what may follow a two-character stem for it to name a place even where the district is not
+#: known (鱼洞老街, 井口某在建楼盘, 悦来这边, 蔺市段): words that only a place takes (not 小学,
+#: 片区, 附近, 派出所: 城西片区, 白马小学 are in every province)
+STEM_CONTEXT = (
+    "某",
+    "这边",
+    "那边",
+    "一带",
+    "老街",
+    "场镇",
+    "街上",
+    "镇上",
+    "码头",
+    "段",
+    "客运站",
+)
+
 _AUTONOMOUS = re.compile(r"(?:土家族|苗族)+自治县$")
 _STREET_SUFFIX = re.compile(r"(?:街道|镇|乡)$")
 
@@ -130,6 +151,7 @@ def aliases(k: Knowledge) -> tuple[Alias, ...]:
     # the gazetteer (landmarks.yaml): a place in one street is a landmark of that street; one
     # known only to its district names the district ("place"); one across districts (a river
     # bridge) is read so that its parts are not taken for other places, and locates nothing
+    out += [Alias(river, "quiet", k.city.code) for river in RIVERS]
     for lm in k.landmarks:
         if lm.street:
             out.append(Alias(lm.name, "landmark", lm.street))

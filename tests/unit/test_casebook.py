@@ -53,6 +53,16 @@ def test_the_shipped_cases_rebuild_from_themselves(knowledge: Knowledge, cases: 
     }
 
 
+def test_every_type_the_writers_used_has_a_counterpart(cases: list[dict]) -> None:
+    """The property company, the telecom operators and the maritime authority were types the
+    writers and readers used (about 250 readings) that Sanji lacked: those cases taught the
+    level only. Every reading now teaches its lead type too."""
+    readings = [r for c in cases for r in (c, c["reader"])]
+    assert all(r["lead_type"] for r in readings)
+    taught = Counter(r["lead_type"] for r in readings)
+    assert taught["property_company"] > 100 and taught["maritime"] > 20
+
+
 def test_every_case_has_a_blind_second_reading(knowledge: Knowledge, cases: list[dict]) -> None:
     readers = [c["reader"] for c in cases]
     assert all(r["level"] in ("street", "district", "city") for r in readers)

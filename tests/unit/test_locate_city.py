@@ -99,6 +99,39 @@ def test_former_names_of_upgraded_towns(
 
 
 @pytest.mark.parametrize(
+    ("address", "district", "street"),
+    [
+        ("鱼洞老街有家火锅店油烟大", "巴南区", "鱼洞街道"),
+        ("蔺市段江边漂着垃圾", "涪陵区", "蔺市街道"),
+        ("悦来这边新开的楼盘", "渝北区", "悦来街道"),
+        ("凤城某小区门口", "长寿区", "凤城街道"),
+    ],
+)
+def test_a_two_character_stem_names_a_place_where_only_a_place_word_follows(
+    knowledge: Knowledge, address: str, district: str, street: str
+) -> None:
+    """Where the district is not known, a two-character stem counts only when a word that only
+    places take follows it (老街, 段, 这边, 某…): 白马小学, 城西片区 are in every province."""
+    r = locate(knowledge, LocateQuery(address=address))
+    assert (r.street, r.ambiguous) == (street_code(knowledge, district, street), False)
+    for ordinary in ("白马小学的学区", "城西片区的居民", "先锋派出所"):
+        assert locate(knowledge, LocateQuery(address=ordinary)).district is None
+
+
+def test_a_river_is_no_place_but_the_place_after_it_is(knowledge: Knowledge) -> None:
+    r = locate(knowledge, LocateQuery(address="长江万州段江面有油污"))
+    assert (r.district, r.street) == ("500101", None)
+    # the 綦江 river is not 綦江区: only the district named after it counts
+    river = locate(knowledge, LocateQuery(address="綦江河江津段河水发黑"))
+    assert river.district == "500116"
+
+
+def test_a_district_the_caller_rules_out_does_not_count(knowledge: Knowledge) -> None:
+    r = locate(knowledge, LocateQuery(address="九龙坡的走马镇哈，不是万州那个"))
+    assert r.street == street_code(knowledge, "九龙坡区", "走马镇")
+
+
+@pytest.mark.parametrize(
     ("address", "district"),
     [("渝北", "500112"), ("石柱县", "500240"), ("长寿区", "500115"), ("奉节", "500236")],
 )
