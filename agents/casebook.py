@@ -48,7 +48,7 @@ CASES = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "labelled" 
 #: C of each SVM, chosen on the cases alone by cross-validation over held-out writers (the
 #: smallest C within half a point of the best): ``python -m evals.casebook_cv``; balanced class
 #: weights, as chosen by the strong baseline's inner CV on the writers' labels
-C_LEVEL, C_LEAD, C_URGENCY, WEIGHT = 0.3, 1.0, 1.0, "balanced"
+C_LEVEL, C_LEAD, C_URGENCY, WEIGHT = 0.3, 1.0, 0.3, "balanced"
 #: the accuracy a verdict taken without an officer must reach, as issue #15 sets it for the
 #: level and the lead type. Each verdict's confidence is calibrated on out-of-fold verdicts
 #: over the cases, folds grouped by writer (a new writer's events, as Sanji meets them), and
