@@ -4,7 +4,8 @@ landmarks, each with the short forms people use (渝北区 → 渝北; 石柱土
 
 A two-character stem (新田镇 → 新田, 太平镇 → 太平) is an ordinary word more often than a
 place, so it counts only where the district is already known (named in the text, given with
-the event, or found from coordinates); three characters and more count anywhere, and so do
+the event, or found from coordinates) or where a word only places take follows it (鱼洞老街,
+蔺市段: ``STEM_CONTEXT``); three characters and more count anywhere, and so do
 demo roads and landmarks, except road names every city has (人民路). A district's short form
 that is also an ordinary word (长寿) counts only with its suffix. A name right after another
 place's 省/市/区/县 (A市高桥镇) belongs to that place, not to this city."""
