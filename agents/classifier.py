@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -124,17 +126,56 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
 
 
+#: where a text's head ends: its first sentence (a message's subject line, which the routing
+#: harness joins to the body with 「。」; a report's opening statement)
+_HEAD_END = re.compile(r"[。！？!?\n]")
+HEAD_CHARS = 60
+
+
+def head(text: str) -> str:
+    """The text up to its first sentence end, at most ``HEAD_CHARS`` characters."""
+    found = _HEAD_END.search(text)
+    return (text[: found.start()] if found else text)[:HEAD_CHARS]
+
+
+class HeadAndBody(TransformerMixin, BaseEstimator):
+    """Char 1–3-gram TF-IDF of the whole text beside a second TF-IDF of its head alone,
+    weighted ``head_weight``. A complaint says what it is about in its first sentence (a
+    message board's subject line); the body then tells the story, in words shared by every
+    class. Counting the head's n-grams apart lets the SVM weigh them apart: on the 2,326 real
+    messages of the 7-class set it lifted macro-F1 from 0.795 to 0.810, every one of 5 folds
+    (README, "Routing on real messages")."""
+
+    def __init__(self, head_weight: float = 0.5) -> None:
+        self.head_weight = head_weight
+
+    @staticmethod
+    def _vectorizer() -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True)
+
+    def fit(self, X: Sequence[str], y: Any = None) -> HeadAndBody:
+        texts = list(X)
+        self.body_ = self._vectorizer().fit(texts)
+        self.head_ = self._vectorizer().fit([head(t) for t in texts])
+        return self
+
+    def transform(self, X: Sequence[str]) -> Any:
+        texts = list(X)
+        return sparse.hstack(
+            [
+                self.body_.transform(texts),
+                self.head_weight * self.head_.transform([head(t) for t in texts]),
+            ]
+        ).tocsr()
+
+
 def training_pipeline(n_min: int) -> Pipeline:
-    """The shipped method: char 1–3-gram TF-IDF, a linear SVM with a temperature fitted on
-    out-of-fold scores (``n_min``: examples of the thinnest class, for the fold count)."""
+    """The shipped method: char 1–3-gram TF-IDF of the text and, apart, of its head
+    (``HeadAndBody``), a linear SVM with a temperature fitted on out-of-fold scores
+    (``n_min``: examples of the thinnest class, for the fold count)."""
     return Pipeline(
         [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True
-                ),
-            ),
+            ("tfidf", HeadAndBody()),
             ("clf", TemperatureScaledSVM(C=0.5, folds=max(2, min(5, n_min)))),
         ]
     )
@@ -153,7 +194,7 @@ def knowledge_prior(k: Knowledge, repeat: int = 1) -> tuple[list[str], list[str]
 
 
 #: bumped when the training method changes, so saved models of the old method are retrained
-METHOD = "char1-3 tfidf + balanced linear svm + temperature, v2"
+METHOD = "char1-3 tfidf of text and head + balanced linear svm + temperature, v3"
 
 
 def data_version(texts: list[str], labels: list[str]) -> str:

@@ -57,8 +57,10 @@ COMMON_ROADS = frozenset(
 RIVERS = ("长江", "嘉陵江", "乌江", "涪江", "渠江", "御临河", "梁滩河", "芙蓉江", "阿蓬江")
 
 #: what may follow a two-character stem for it to name a place even where the district is not
-#: known (鱼洞老街, 井口某在建楼盘, 悦来这边, 蔺市段): words that only a place takes (not 小学,
-#: 片区, 附近, 派出所: 城西片区, 白马小学 are in every province)
+#: known (鱼洞老街, 井口某在建楼盘, 悦来这边, 蔺市段, 太白大道, 西彭工业园区): words that only a
+#: place takes (not 小学, 片区, 附近, 派出所: 城西片区, 白马小学 are in every province). 大道
+#: costs 4 false positives in 9,894 other-province messages (黄金大道, 三江大道 exist there
+#: too): 0.17 % → 0.21 %, for the roads Chongqing names after their street (龙都大道, 太白大道)
 STEM_CONTEXT = (
     "某",
     "这边",
@@ -71,6 +73,8 @@ STEM_CONTEXT = (
     "码头",
     "段",
     "客运站",
+    "大道",
+    "工业园区",
 )
 
 _AUTONOMOUS = re.compile(r"(?:土家族|苗族)+自治县$")

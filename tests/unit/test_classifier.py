@@ -114,3 +114,35 @@ def test_the_temperature_scaled_svm_handles_two_classes() -> None:
     assert proba.shape == (len(texts), 2)
     assert np.allclose(proba.sum(axis=1), 1.0)
     assert list(model.predict(X)) == labels
+
+
+def test_the_head_is_the_first_sentence_capped() -> None:
+    from agents.classifier import HEAD_CHARS, head
+
+    assert head("小区门口占道经营。每天晚上摆摊到十一点，垃圾满地") == "小区门口占道经营"
+    assert head("噪音扰民！") == "噪音扰民"
+    assert head("路灯不亮") == "路灯不亮"
+    assert len(head("长" * 500)) == HEAD_CHARS
+
+
+def test_the_head_is_counted_apart_from_the_body() -> None:
+    """The body block is the plain TF-IDF of the whole text; the head block holds only the
+    first sentence's n-grams, weighted, so 噪音 in the subject line and 噪音 in the story are
+    two different features."""
+    import numpy as np
+
+    from agents.classifier import HeadAndBody
+
+    texts = ["噪音扰民。楼下装修", "楼下装修。噪音扰民", "路灯不亮。晚上很黑"]
+    model = HeadAndBody(head_weight=0.5).fit(texts)
+    features = model.transform(texts).toarray()
+    width = len(model.body_.vocabulary_)
+    body, heads = features[:, :width], features[:, width:]
+    assert np.allclose(body, model._vectorizer().fit_transform(texts).toarray())
+    noise = model.head_.vocabulary_["噪音"]
+    assert heads[0, noise] > 0 and heads[1, noise] == 0  # 噪音 heads only the first text
+    assert (
+        body[0, model.body_.vocabulary_["噪音"]] > 0
+        and body[1, model.body_.vocabulary_["噪音"]] > 0
+    )
+    assert np.isclose(np.linalg.norm(heads[0]), 0.5)  # the head block is weighted

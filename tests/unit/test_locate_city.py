@@ -105,6 +105,8 @@ def test_former_names_of_upgraded_towns(
         ("蔺市段江边漂着垃圾", "涪陵区", "蔺市街道"),
         ("悦来这边新开的楼盘", "渝北区", "悦来街道"),
         ("凤城某小区门口", "长寿区", "凤城街道"),
+        ("鱼洞大道公交站旁井盖缺失", "巴南区", "鱼洞街道"),  # a road named after its street
+        ("西彭工业园区东侧厂界夜间超标", "九龙坡区", "西彭镇"),
     ],
 )
 def test_a_two_character_stem_names_a_place_where_only_a_place_word_follows(
