@@ -131,18 +131,67 @@ def test_the_head_is_counted_apart_from_the_body() -> None:
     two different features."""
     import numpy as np
 
-    from agents.classifier import HeadAndBody
+    from agents.classifier import TextFeatures
 
     texts = ["噪音扰民。楼下装修", "楼下装修。噪音扰民", "路灯不亮。晚上很黑"]
-    model = HeadAndBody(head_weight=0.5).fit(texts)
+    model = TextFeatures(head_weight=0.5).fit(texts)
     features = model.transform(texts).toarray()
     width = len(model.body_.vocabulary_)
-    body, heads = features[:, :width], features[:, width:]
+    heads_width = len(model.head_.vocabulary_)
+    body, heads = features[:, :width], features[:, width : width + heads_width]
     assert np.allclose(body, model._vectorizer().fit_transform(texts).toarray())
     noise = model.head_.vocabulary_["噪音"]
     assert heads[0, noise] > 0 and heads[1, noise] == 0  # 噪音 heads only the first text
-    assert (
-        body[0, model.body_.vocabulary_["噪音"]] > 0
-        and body[1, model.body_.vocabulary_["噪音"]] > 0
-    )
+    assert body[0, model.body_.vocabulary_["噪音"]] > 0
+    assert body[1, model.body_.vocabulary_["噪音"]] > 0
     assert np.isclose(np.linalg.norm(heads[0]), 0.5)  # the head block is weighted
+
+
+def test_the_topics_put_texts_on_the_same_subject_together() -> None:
+    """The topic block: fewer topics than texts, each row weighted to ``topic_weight``; two
+    texts on one subject lie closer in it than two texts on different subjects."""
+    import numpy as np
+
+    from agents.classifier import TextFeatures
+
+    texts = [
+        "楼下烧烤油烟太大",
+        "烧烤店油烟熏人",
+        "夜市烧烤油烟扰民",
+        "路灯坏了不亮",
+        "小区路灯不亮很黑",
+        "路灯闪烁坏了",
+    ] * 2
+    model = TextFeatures(topics=200, topic_weight=0.5).fit(texts)
+    assert model.svd_ is not None and 2 <= model.svd_.n_components < len(texts)
+    features = model.transform(texts).toarray()
+    topics = features[:, -model.svd_.n_components :]
+    assert np.allclose(np.linalg.norm(topics, axis=1), 0.5)
+    same = topics[0] @ topics[1]
+    other = topics[0] @ topics[3]
+    assert same > other
+
+
+def test_a_tiny_training_file_gets_no_topic_block() -> None:
+    from agents.classifier import TextFeatures
+
+    model = TextFeatures().fit(["路灯", "噪音"])
+    assert model.svd_ is None
+    assert model.transform(["路灯"]).shape[1] == len(model.body_.vocabulary_) + len(
+        model.head_.vocabulary_
+    )
+
+
+def test_a_saved_model_that_cannot_be_read_is_trained_again(
+    knowledge: Knowledge, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After an upgrade the saved model may name a class that no longer exists, or the file
+    may be cut short: the classifier is trained again instead of failing every draft."""
+    (tmp_path / "classifier-current.txt").write_text("0ld", encoding="utf-8")
+    (tmp_path / "classifier-0ld.json").write_text('{"version": "0ld"}', encoding="utf-8")
+    (tmp_path / "classifier-0ld.joblib").write_bytes(b"\x80\x04not a pickle")
+    with caplog.at_level("WARNING", logger="agents.classifier"):
+        clf = ensure_classifier(knowledge, tmp_path)
+    assert clf.version != "0ld" and clf.meta["examples"] > 0
+    assert "cannot be read" in caplog.text
+    assert (tmp_path / "classifier-current.txt").read_text(encoding="utf-8") == clf.version
