@@ -196,8 +196,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
 def training_pipeline(n_min: int) -> Pipeline:
     """The shipped method: char 1–3-gram TF-IDF of the text and, apart, of its head, and the
-    training texts' latent topics (``TextFeatures``), a class-balanced linear SVM with a temperature fitted on out-of-fold scores
-    (``n_min``: examples of the thinnest class, for the fold count)."""
+    training texts' latent topics (``TextFeatures``), then a class-balanced linear SVM with a
+    temperature fitted on out-of-fold scores (``n_min``: examples of the thinnest class, for
+    the fold count)."""
     return Pipeline(
         [
             ("tfidf", TextFeatures()),
