@@ -166,17 +166,21 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def _vectorizer() -> TfidfVectorizer:
         return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True)
 
-    def fit(self, X: Sequence[str], y: Any = None) -> TextFeatures:
+    def fit(self, X: Sequence[str], y: Any = None, unlabelled: Sequence[str] = ()) -> TextFeatures:
+        """``unlabelled``: more texts of the same kind, without labels, that the topics are
+        fitted on beside the training texts (a centre's past events, a board's other
+        messages). They are not kept in the model."""
         texts = list(X)
         self.body_ = self._vectorizer().fit(texts)
         self.head_ = self._vectorizer().fit([head(t) for t in texts])
+        corpus = [*texts, *unlabelled]
         self.topic_terms_ = TfidfVectorizer(
             analyzer="char_wb",
             ngram_range=(1, 2),
-            min_df=2 if len(texts) >= 50 else 1,
+            min_df=2 if len(corpus) >= 50 else 1,
             sublinear_tf=True,
-        ).fit(texts)
-        terms = self.topic_terms_.transform(texts)
+        ).fit(corpus)
+        terms = self.topic_terms_.transform(corpus)
         # fewer topics than texts and terms (a small training file)
         n = min(self.topics, terms.shape[0] - 1, terms.shape[1] - 1)
         self.svd_ = TruncatedSVD(n, random_state=0).fit(terms) if n >= 2 else None
@@ -194,14 +198,26 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return sparse.hstack(blocks).tocsr()
 
 
-def training_pipeline(n_min: int) -> Pipeline:
+#: topics and their weight when unlabelled texts are given: with four times the texts the
+#: topic model can afford twice the topics (README: session 9's figures)
+UNLABELLED_TOPICS = 400
+UNLABELLED_TOPIC_WEIGHT = 0.7
+
+
+def training_pipeline(n_min: int, *, unlabelled: bool = False) -> Pipeline:
     """The shipped method: char 1–3-gram TF-IDF of the text and, apart, of its head, and the
     training texts' latent topics (``TextFeatures``), then a class-balanced linear SVM with a
     temperature fitted on out-of-fold scores (``n_min``: examples of the thinnest class, for
-    the fold count)."""
+    the fold count). With ``unlabelled``, the pipeline is to be fitted with unlabelled texts
+    for the topics (``fit(X, y, tfidf__unlabelled=texts)``) and has more of them."""
+    features = (
+        TextFeatures(topics=UNLABELLED_TOPICS, topic_weight=UNLABELLED_TOPIC_WEIGHT)
+        if unlabelled
+        else TextFeatures()
+    )
     return Pipeline(
         [
-            ("tfidf", TextFeatures()),
+            ("tfidf", features),
             ("clf", TemperatureScaledSVM(C=0.5, folds=max(2, min(5, n_min)))),
         ]
     )
@@ -223,10 +239,14 @@ def knowledge_prior(k: Knowledge, repeat: int = 1) -> tuple[list[str], list[str]
 METHOD = "char1-3 tfidf of text and head + lsa topics + balanced linear svm + temperature, v4"
 
 
-def data_version(texts: list[str], labels: list[str]) -> str:
+def data_version(texts: list[str], labels: list[str], unlabelled: Sequence[str] = ()) -> str:
     h = hashlib.sha256(METHOD.encode())
     for t, y in zip(texts, labels, strict=True):
         h.update(f"{y}\t{t}\n".encode())
+    if unlabelled:  # the same version as before for a model trained without them
+        h.update(b"unlabelled\n")
+        for t in unlabelled:
+            h.update(f"{t}\n".encode())
     return h.hexdigest()[:12]
 
 
@@ -254,8 +274,16 @@ class SubtypeClassifier:
 
     @classmethod
     def train(
-        cls, k: Knowledge, texts: list[str], labels: list[str], *, source: str
+        cls,
+        k: Knowledge,
+        texts: list[str],
+        labels: list[str],
+        *,
+        source: str,
+        unlabelled: Sequence[str] = (),
     ) -> SubtypeClassifier:
+        """Train on ``texts`` and the knowledge prior; ``unlabelled`` texts of the same kind
+        (no labels) only shape the latent topics (``TextFeatures``)."""
         unknown = sorted(set(labels) - set(k.subtypes))
         if unknown:
             raise TrainingError(f"训练数据中有未知的事件小类：{', '.join(unknown[:10])}")
@@ -265,12 +293,14 @@ class SubtypeClassifier:
         if len(counts) < 2 or min(counts.values()) < 2:
             raise TrainingError("每个小类至少需要 2 条样本，且至少 2 个小类")
         prior_x, prior_y = knowledge_prior(k)
-        pipeline = training_pipeline(min(counts.values()) + 2)
-        pipeline.fit([*texts, *prior_x], [*labels, *prior_y])
+        pipeline = training_pipeline(min(counts.values()) + 2, unlabelled=bool(unlabelled))
+        fit_params = {"tfidf__unlabelled": list(unlabelled)} if unlabelled else {}
+        pipeline.fit([*texts, *prior_x], [*labels, *prior_y], **fit_params)
         meta = {
-            "version": data_version(texts, labels),
+            "version": data_version(texts, labels, unlabelled),
             "source": source,
             "examples": len(texts),
+            "unlabelled": len(unlabelled),
             "subtypes": len(counts),
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "algorithm": METHOD,

@@ -160,6 +160,12 @@ def train(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="--feedback：只比较新旧模型，不启用")
     ] = False,
+    unlabelled: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="无标注的同类文本文件（同样的 --text-col，如本中心以往的工单），只用于主题特征，可重复"
+        ),
+    ] = None,
 ) -> None:
     """训练离线分类器并设为当前版本（模型文件按训练数据版本保存在数据目录 models/ 下）；--feedback 从退单裁定和审核修改中学习改派。"""
     if feedback:
@@ -196,15 +202,33 @@ def train(
             continue
         texts.append(text)
         labels.append(label)
+    extra: list[str] = []
+    for path in unlabelled or []:
+        try:
+            extra_header, extra_rows = read_rows(path)
+        except ImportFailed as exc:
+            fail(str(exc))
+        if not any(c in extra_header for c in text_col):
+            fail(
+                f"{path.name} 中没有正文列 {', '.join(text_col)}；现有列：{', '.join(extra_header)}"
+            )
+        for _, row in extra_rows:
+            if not isinstance(row, str):
+                text = "。".join(str(row.get(c) or "").strip() for c in text_col).strip("。 ")
+                if text:
+                    extra.append(text)
     k = default_knowledge()
     try:
-        clf = SubtypeClassifier.train(k, texts, labels, source=dataset.name)
+        clf = SubtypeClassifier.train(
+            k, texts, labels, source=dataset.name, unlabelled=list(dict.fromkeys(extra))
+        )
     except TrainingError as exc:
         fail(str(exc))
     path = clf.save(get_settings().data_dir / "models")
     console.print(
         f"已训练：{len(texts)} 条样本（跳过 {skipped} 条），{clf.meta['subtypes']} 个小类；"
-        f"版本 {clf.version}，已保存 {path}"
+        + (f"主题特征另用 {clf.meta['unlabelled']} 条无标注文本；" if extra else "")
+        + f"版本 {clf.version}，已保存 {path}"
     )
 
 

@@ -141,6 +141,13 @@ def eval_routing(
     ] = None,
     max_drop: Annotated[float, typer.Option(help="允许的最大下降（宏平均 F1 与各类 F1）")] = 0.01,
     limit: Annotated[int | None, typer.Option(help="只评前 N 条（试跑）")] = None,
+    unlabelled: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="无标注的同类文本（同样的 --text-col），只用于本系统方法的主题特征；"
+            "交叉验证时每折都去掉该折测试集的文本，可重复"
+        ),
+    ] = None,
 ) -> None:
     """评测分拨准确率：准确率、宏/加权 F1、各类指标、前三命中、校准误差、混淆矩阵和 HTML 报告。"""
     from evals.harness import RoutingArgs
@@ -173,7 +180,10 @@ def eval_routing(
         baseline=baseline,
         max_drop=max_drop,
         limit=limit,
+        unlabelled=unlabelled or [],
     )
+    if unlabelled and cv is None and train is None:
+        fail("--unlabelled 只用于训练（--cv 或 --train）")
     drafter, model = None, None
     with ExitStack() as stack:
         if cv is None and train is None:

@@ -25,6 +25,7 @@ from evals.routing import (
     draft_cases,
     git_commit,
     load_cases,
+    load_unlabelled,
     metrics,
     regressions,
     slices,
@@ -61,6 +62,8 @@ class RoutingArgs:
     baseline: Path | None = None
     max_drop: float = 0.01
     limit: int | None = None
+    #: texts without labels that our method's topics are fitted on (``--cv`` and ``--train``)
+    unlabelled: list[Path] = field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -132,6 +135,7 @@ def run_routing(
         args.label_map,
         trained=bool(args.cv or args.train),
     )
+    unlabelled = load_unlabelled(args.unlabelled, args.text_cols) if args.unlabelled else []
     baseline_metrics = None
     fold_rows: list[dict[str, Any]] = []
     paired_gain = None
@@ -147,6 +151,7 @@ def run_routing(
             splits,
             lambda n: progress("交叉验证", n, args.cv or 0),
             notes=our_notes,
+            unlabelled=unlabelled,
         )
         fold_rows = [
             {"fold": n, "macro_f1": f1, args.method: note}
@@ -167,7 +172,7 @@ def run_routing(
     elif args.train:
         mode, mode_zh = "train", f"在 {args.train.name} 上训练"
         train_cases = load_cases(args.train, **read)  # type: ignore[arg-type]
-        predictions = fit_predict(args.method, k, space, train_cases, cases)
+        predictions = fit_predict(args.method, k, space, train_cases, cases, unlabelled=unlabelled)
         if args.with_baseline and args.method != "baseline":
             baseline_metrics = metrics(cases, fit_predict("baseline", k, space, train_cases, cases))
     else:

@@ -21,13 +21,14 @@ from evals.routing import SEED, Case, LabelSpace, Method, Prediction
 from knowledge import Knowledge
 
 
-def pipeline(method: Method, n_min: int) -> Any:
+def pipeline(method: Method, n_min: int, unlabelled: bool = False) -> Any:
     """The shipped training method (``agents.classifier.training_pipeline``) or the strong
     plain baseline (``evals.baselines.StrongBaseline``: char 1–3-gram TF-IDF + LinearSVC, C
-    and class weight chosen by inner CV on the training data)."""
+    and class weight chosen by inner CV on the training data; it reads no unlabelled
+    texts)."""
     if method == "baseline":
         return StrongBaseline()
-    return training_pipeline(n_min)
+    return training_pipeline(n_min, unlabelled=unlabelled)
 
 
 def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:
@@ -54,9 +55,12 @@ def fit_predict(
     train: Sequence[Case],
     test: Sequence[Case],
     notes: list[dict[str, Any]] | None = None,
+    unlabelled: Sequence[str] = (),
 ) -> list[Prediction]:
     """Fit ``method`` on ``train`` and predict ``test``; what the fit chose (the baseline's C,
-    our temperature) is appended to ``notes``."""
+    our temperature) is appended to ``notes``. Our method fits its topics on ``unlabelled``
+    texts too, less every text of ``test``: the test texts are never seen in training, not
+    even without their labels."""
     xs, ys = [c.text for c in train], [c.label for c in train]
     if method == "sanji":
         px, py = prior_for(k, space)
@@ -68,12 +72,16 @@ def fit_predict(
     counts = Counter(ys)
     if len(counts) < 2:
         raise DatasetError("训练数据至少需要两个类别")
-    model = pipeline(method, min(counts.values()))
+    tested = {c.text for c in test}
+    extra = [t for t in unlabelled if t not in tested] if method == "sanji" else []
+    model = pipeline(method, min(counts.values()), unlabelled=bool(extra))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes thinner than the calibration folds
-        model.fit(xs, ys)
+        model.fit(xs, ys, **({"tfidf__unlabelled": extra} if extra else {}))
     if notes is not None:
         notes.append(fit_notes(model, len(xs), len(test)))
+        if extra:
+            notes[-1]["unlabelled"] = len(extra)
     out = []
     for case in test:
         started = time.perf_counter()
@@ -138,13 +146,20 @@ def cross_validate(
     splits: list[tuple[list[int], list[int]]],
     progress: Callable[[int], None] = lambda n: None,
     notes: list[dict[str, Any]] | None = None,
+    unlabelled: Sequence[str] = (),
 ) -> tuple[list[Case], list[Prediction]]:
     """Fit and predict fold by fold; the tested cases come back in fold order."""
     tested: list[Case] = []
     predictions: list[Prediction] = []
     for n, (train, test) in enumerate(splits, start=1):
         predictions += fit_predict(
-            method, k, space, [cases[i] for i in train], [cases[i] for i in test], notes
+            method,
+            k,
+            space,
+            [cases[i] for i in train],
+            [cases[i] for i in test],
+            notes,
+            unlabelled,
         )
         tested += [cases[i] for i in test]
         progress(n)

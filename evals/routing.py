@@ -135,6 +135,22 @@ def load_cases(
     return cases
 
 
+def load_unlabelled(paths: Sequence[Path], text_cols: Sequence[str]) -> list[str]:
+    """Texts without labels (each row's ``text_cols`` joined as ``load_cases`` joins them),
+    once each, in file order. A file with none of the columns is an error."""
+    seen: dict[str, None] = {}
+    for path in paths:
+        rows = read_table(path)
+        if rows and not any(c in rows[0] for c in text_cols):
+            raise DatasetError(f"{path.name} 没有文本列 {'、'.join(text_cols)}")
+        for row in rows:
+            parts = [_get(row, c) for c in text_cols]
+            text = re.sub(r"\s+", " ", "。".join(str(p).strip() for p in parts if p)).strip()
+            if text:
+                seen.setdefault(text)
+    return list(seen)
+
+
 def dataset_hash(path: Path, joins: Sequence[Path] = ()) -> str:
     h = hashlib.sha256()
     for p in (path, *joins):

@@ -191,3 +191,36 @@ def test_users_and_the_terminal_chat(tmp_path: Path) -> None:
     assert nobody.returncode == 1 and "没有可用的账号" in nobody.stderr
     assert sanji("users", "disable", "wang", env_extra=env).returncode == 0
     assert sanji("chat", "--as", "wang", "-m", "你好", env_extra=env).returncode == 1
+
+
+def test_train_with_unlabelled_texts_for_the_topics(tmp_path: Path) -> None:
+    """``sanji train --unlabelled``: texts without labels (a centre's past reports) shape the
+    classifier's topics; a file without the text column is refused with its columns named."""
+    import csv
+    import json
+
+    from agents.classifier import load_builtin
+
+    texts, labels = load_builtin()
+    keep = sorted(set(labels))[:4]
+    rows = [(t, y) for t, y in zip(texts, labels, strict=True) if y in keep]
+    data, pool, wrong = tmp_path / "train.csv", tmp_path / "pool.csv", tmp_path / "wrong.csv"
+    with data.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([("内容", "小类"), *rows])
+    with pool.open("w", encoding="utf-8", newline="") as fh:
+        past = [f"第{i}号反映：小区门口夜市烧烤油烟很大，呛得开不了窗" for i in range(30)]
+        csv.writer(fh).writerows([("内容",), *((t,) for t in past)])
+    with wrong.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([("正文",), ("路灯不亮",)])
+    env = {"SANJI_DATA_DIR": str(tmp_path / "d")}
+    common = ("train", "--dataset", str(data), "--text-col", "内容", "--label-col", "小类")
+    trained = sanji(*common, "--unlabelled", str(pool), env_extra=env)
+    assert trained.returncode == 0, trained.stderr
+    assert f"{len(rows)} 条样本" in trained.stdout and "另用 30 条无标注文本" in trained.stdout
+    models = tmp_path / "d" / "models"
+    version = (models / "classifier-current.txt").read_text(encoding="utf-8").strip()
+    meta = json.loads((models / f"classifier-{version}.json").read_text(encoding="utf-8"))
+    assert meta["unlabelled"] == 30 and meta["examples"] == len(rows)
+    refused = sanji(*common, "--unlabelled", str(wrong), env_extra=env)
+    assert refused.returncode != 0
+    assert "wrong.csv 中没有正文列 内容" in refused.stderr + refused.stdout

@@ -172,6 +172,33 @@ def test_the_topics_put_texts_on_the_same_subject_together() -> None:
     assert same > other
 
 
+def test_unlabelled_texts_shape_the_topics_and_are_not_kept() -> None:
+    """Texts without labels join the topic model only: 烤串 never occurs in the training
+    texts, but the unlabelled ones put it beside 油烟, so a report of a 烤串摊 lands on the
+    fumes topic. The unlabelled texts themselves are not stored in the model."""
+    import pickle
+
+    from agents.classifier import TextFeatures, data_version
+
+    train = ["楼下烧烤油烟太大", "烧烤店油烟熏人", "夜市烧烤油烟扰民"]
+    train += ["路灯坏了不亮", "小区路灯不亮很黑", "路灯闪烁坏了"]
+    unlabelled = ["烤串摊油烟呛人", "街边烤串油烟大", "烤串摊子油烟熏到楼上", "路口路灯不亮"]
+    plain = TextFeatures(topics=3).fit(train)
+    model = TextFeatures(topics=3).fit(train, unlabelled=unlabelled)
+    assert "串" not in plain.topic_terms_.vocabulary_
+    assert "串" in model.topic_terms_.vocabulary_
+    assert "串" not in model.body_.vocabulary_  # the n-gram blocks are the training texts'
+    assert model.svd_ is not None
+    rows = model.transform(["烤串摊", train[0], train[3]]).toarray()
+    topics = rows[:, -model.svd_.n_components :]
+    assert topics[0] @ topics[1] > topics[0] @ topics[2]
+    dumped = pickle.dumps(model)
+    assert all(t.encode() not in dumped for t in unlabelled)
+    labels = ["a"] * 3 + ["b"] * 3
+    assert data_version(train, labels) == data_version(train, labels, ())
+    assert data_version(train, labels) != data_version(train, labels, unlabelled)
+
+
 def test_a_tiny_training_file_gets_no_topic_block() -> None:
     from agents.classifier import TextFeatures
 

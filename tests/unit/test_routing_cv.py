@@ -18,7 +18,7 @@ from evals.baselines import GRID_C, StrongBaseline, paired
 from evals.errors import DatasetError
 from evals.harness import RoutingArgs, run_routing
 from evals.methods import fit_predict, folds
-from evals.routing import Case, LabelSpace
+from evals.routing import Case, LabelSpace, load_unlabelled
 from knowledge import Knowledge
 
 TOPICS = {
@@ -68,6 +68,39 @@ def test_cv_trains_and_tests_on_the_datasets_own_labels(
     gain = run["gain_paired"]
     assert gain["folds"] == 3 and gain["per_fold"] == [r["gain"] for r in run["folds"]]
     assert (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_unlabelled_texts_reach_our_topics_but_never_a_test_folds_texts(
+    tmp_path: Path, knowledge: Knowledge
+) -> None:
+    """``--unlabelled``: our method fits its topics on the file's texts too, less the texts of
+    the fold under test; the baseline reads none of them."""
+    rows = made_up()
+    data = write(tmp_path / "own.csv", rows)
+    extra = [(f"u{i}", f"附近工地夜里打桩，吵得睡不着（{i}）", "") for i in range(5)]
+    pool = write(tmp_path / "pool.csv", [*rows, *extra, rows[0]])  # the labelled texts too
+    args = RoutingArgs(
+        dataset=data,
+        text_cols=["text"],
+        label_col="label",
+        id_col="id",
+        cv=3,
+        with_baseline=True,
+        out=tmp_path / "out",
+        unlabelled=[pool],
+    )
+    run, _, _ = run_routing(args, knowledge)
+    assert len(run["folds"]) == 3
+    unique = len(rows) + len(extra)  # the repeated row counts once
+    for row, (_, test) in zip(
+        run["folds"], folds([Case(id=i, text=t, label=y) for i, t, y in rows], 3), strict=True
+    ):
+        assert row["sanji"]["unlabelled"] == unique - len(test)
+        assert "unlabelled" not in row["baseline"]
+    assert run["settings"]["unlabelled"] == [str(pool)]
+    assert run["metrics"]["macro_f1"] >= 0.8
+    with pytest.raises(DatasetError, match="没有文本列"):
+        load_unlabelled([write(tmp_path / "other.csv", rows[:1])], ["正文"])
 
 
 def test_own_labels_need_a_map_only_to_score_the_shipped_model(knowledge: Knowledge) -> None:
