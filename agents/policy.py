@@ -1,7 +1,8 @@
 """Policy-retrieval agent: the regulation articles that justify the disposal, with citations.
 
 The subtype's usual articles are looked up exactly; the index is then searched with the event
-itself, keeping hits from the same laws (or the best hits when the subtype cites none)."""
+itself, and its best hit from the same laws is added. A subtype that names no law gets no
+searched citation: the draft says so and the officer chooses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from typing import Any
 
 from agents.deps import AgentDeps, audit
 from agents.state import TriageContext, TriageState
+
+#: articles found by searching the event's words, added to the subtype's usual ones. Read by
+#: a second reader on 231 cited articles of 60 development events (independent sets 1 and 2):
+#: the usual articles applied in 36 % and did not fit in 32 %; the first search hit applied
+#: in 20 % and did not fit in 43 %, the later ones in 18 % / 46 %; and where the subtype names
+#: no law, every search hit (20) was wrong. So one hit at most, and none without a law.
+SEARCHED_MAX = 1
 
 
 def retrieve_regulations(
@@ -30,16 +38,20 @@ def retrieve_regulations(
         citations.append(_cite(unit, "该类事件的常用依据"))
     laws = {ref.title for ref in st.regulations}
     query = f"{st.name} {state['text'][:120]}"
+    searched = 0
+    if not laws:
+        fallbacks.append("该类事件没有常用法规：不按检索结果补充引用，请人工选择依据")
     # lexical only on the triage path: the subtype already names the laws, and a dense query
     # embedding costs more than the rest of the triage together on this machine
-    for hit in index.search(query, k=ctx.top_k, mode="lexical"):
+    for hit in index.search(query, k=ctx.top_k, mode="lexical") if laws else []:
         u = hit.unit
-        if (u.title, u.article) in seen or (laws and u.title not in laws):
+        if (u.title, u.article) in seen or u.title not in laws:
             continue
+        if searched >= SEARCHED_MAX or len(citations) >= ctx.top_k:
+            break
         seen.add((u.title, u.article))
         citations.append(_cite(u, "按事件内容检索命中"))
-        if len(citations) >= ctx.top_k:
-            break
+        searched += 1
     trace = audit(
         deps,
         event_id=state["event_id"],
