@@ -198,26 +198,15 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return sparse.hstack(blocks).tocsr()
 
 
-#: topics and their weight when unlabelled texts are given: with four times the texts the
-#: topic model can afford twice the topics (README: session 9's figures)
-UNLABELLED_TOPICS = 400
-UNLABELLED_TOPIC_WEIGHT = 0.7
-
-
-def training_pipeline(n_min: int, *, unlabelled: bool = False) -> Pipeline:
+def training_pipeline(n_min: int) -> Pipeline:
     """The shipped method: char 1–3-gram TF-IDF of the text and, apart, of its head, and the
-    training texts' latent topics (``TextFeatures``), then a class-balanced linear SVM with a
-    temperature fitted on out-of-fold scores (``n_min``: examples of the thinnest class, for
-    the fold count). With ``unlabelled``, the pipeline is to be fitted with unlabelled texts
-    for the topics (``fit(X, y, tfidf__unlabelled=texts)``) and has more of them."""
-    features = (
-        TextFeatures(topics=UNLABELLED_TOPICS, topic_weight=UNLABELLED_TOPIC_WEIGHT)
-        if unlabelled
-        else TextFeatures()
-    )
+    training texts' latent topics (``TextFeatures``; fitted with
+    ``fit(X, y, tfidf__unlabelled=texts)``, unlabelled texts shape the topics too), then a
+    class-balanced linear SVM with a temperature fitted on out-of-fold scores (``n_min``:
+    examples of the thinnest class, for the fold count)."""
     return Pipeline(
         [
-            ("tfidf", features),
+            ("tfidf", TextFeatures()),
             ("clf", TemperatureScaledSVM(C=0.5, folds=max(2, min(5, n_min)))),
         ]
     )
@@ -293,7 +282,7 @@ class SubtypeClassifier:
         if len(counts) < 2 or min(counts.values()) < 2:
             raise TrainingError("每个小类至少需要 2 条样本，且至少 2 个小类")
         prior_x, prior_y = knowledge_prior(k)
-        pipeline = training_pipeline(min(counts.values()) + 2, unlabelled=bool(unlabelled))
+        pipeline = training_pipeline(min(counts.values()) + 2)
         fit_params = {"tfidf__unlabelled": list(unlabelled)} if unlabelled else {}
         pipeline.fit([*texts, *prior_x], [*labels, *prior_y], **fit_params)
         meta = {

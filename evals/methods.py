@@ -21,14 +21,14 @@ from evals.routing import SEED, Case, LabelSpace, Method, Prediction
 from knowledge import Knowledge
 
 
-def pipeline(method: Method, n_min: int, unlabelled: bool = False) -> Any:
+def pipeline(method: Method, n_min: int) -> Any:
     """The shipped training method (``agents.classifier.training_pipeline``) or the strong
     plain baseline (``evals.baselines.StrongBaseline``: char 1–3-gram TF-IDF + LinearSVC, C
     and class weight chosen by inner CV on the training data; it reads no unlabelled
     texts)."""
     if method == "baseline":
         return StrongBaseline()
-    return training_pipeline(n_min, unlabelled=unlabelled)
+    return training_pipeline(n_min)
 
 
 def prior_for(k: Knowledge, space: LabelSpace) -> tuple[list[str], list[str]]:
@@ -74,7 +74,7 @@ def fit_predict(
         raise DatasetError("训练数据至少需要两个类别")
     tested = {c.text for c in test}
     extra = [t for t in unlabelled if t not in tested] if method == "sanji" else []
-    model = pipeline(method, min(counts.values()), unlabelled=bool(extra))
+    model = pipeline(method, min(counts.values()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes thinner than the calibration folds
         model.fit(xs, ys, **({"tfidf__unlabelled": extra} if extra else {}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -46,20 +47,25 @@ def write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
-@pytest.mark.filterwarnings("ignore:Glyph")  # confusion.png on a machine without a CJK font
-def test_cv_trains_and_tests_on_the_datasets_own_labels(
-    tmp_path: Path, knowledge: Knowledge
-) -> None:
-    data = write(tmp_path / "own.csv", made_up())
-    args = RoutingArgs(
+def cv3(data: Path, out: Path, **extra: Any) -> RoutingArgs:
+    """Three-fold CV of ``data``'s own labels with the baseline beside it."""
+    return RoutingArgs(
         dataset=data,
         text_cols=["text"],
         label_col="label",
         id_col="id",
         cv=3,
         with_baseline=True,
-        out=tmp_path / "out",
+        out=out,
+        **extra,
     )
+
+
+@pytest.mark.filterwarnings("ignore:Glyph")  # confusion.png on a machine without a CJK font
+def test_cv_trains_and_tests_on_the_datasets_own_labels(
+    tmp_path: Path, knowledge: Knowledge
+) -> None:
+    args = cv3(write(tmp_path / "own.csv", made_up()), tmp_path / "out")
     run, _, predictions = run_routing(args, knowledge)
     assert run["dataset"]["label_space"] == "own"
     assert {p.label for p in predictions} <= set(TOPICS)
@@ -79,17 +85,7 @@ def test_unlabelled_texts_reach_our_topics_but_never_a_test_folds_texts(
     data = write(tmp_path / "own.csv", rows)
     extra = [(f"u{i}", f"附近工地夜里打桩，吵得睡不着（{i}）", "") for i in range(5)]
     pool = write(tmp_path / "pool.csv", [*rows, *extra, rows[0]])  # the labelled texts too
-    args = RoutingArgs(
-        dataset=data,
-        text_cols=["text"],
-        label_col="label",
-        id_col="id",
-        cv=3,
-        with_baseline=True,
-        out=tmp_path / "out",
-        unlabelled=[pool],
-    )
-    run, _, _ = run_routing(args, knowledge)
+    run, _, _ = run_routing(cv3(data, tmp_path / "out", unlabelled=[pool]), knowledge)
     assert len(run["folds"]) == 3
     unique = len(rows) + len(extra)  # the repeated row counts once
     for row, (_, test) in zip(
