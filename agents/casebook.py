@@ -300,11 +300,23 @@ class CaseBook:
 
     @classmethod
     def load(cls, directory: Path, version: str, k: Knowledge) -> CaseBook | None:
+        """The saved model of ``version``, or None when there is none or it cannot be read
+        (then it is trained again: the cases it comes from are shipped)."""
         path = directory / f"casebook-{version}.joblib"
         if not (directory / f"casebook-{version}.json").exists():
             return None
-        meta = json.loads((directory / f"casebook-{version}.json").read_text(encoding="utf-8"))
-        return cls(joblib.load(path), meta, k)
+        try:
+            meta = json.loads((directory / f"casebook-{version}.json").read_text(encoding="utf-8"))
+            return cls(joblib.load(path), meta, k)
+        except Exception as e:
+            # a file cut short, not a model at all, or a class gone after an upgrade
+            log.warning(
+                "the saved casebook %s cannot be read (%s: %s): it is trained again",
+                version,
+                type(e).__name__,
+                e,
+            )
+            return None
 
     # -- verdicts ----------------------------------------------------------------------------
 

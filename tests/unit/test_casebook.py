@@ -183,3 +183,24 @@ def test_verdicts_are_calibrated_and_a_vague_report_is_left_to_an_officer(
 )
 def test_judged_urgency(ruled: str, learned: str, floor: str, judged: str) -> None:
     assert judged_urgency(Urgency(ruled), Urgency(learned), Urgency(floor)) is Urgency(judged)
+
+
+def test_a_saved_casebook_that_cannot_be_read_is_made_again(
+    tmp_path: Path,
+    knowledge: Knowledge,
+    book: CaseBook,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A model file cut short or written by an older version: the casebook is made again (here
+    from this process's trained copy) instead of failing every draft."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / f"casebook-{book.version}.json").write_text("{}", encoding="utf-8")
+    (models / f"casebook-{book.version}.joblib").write_bytes(b"\x80\x04not a pickle")
+    monkeypatch.setattr(casebook, "_TRAINED", {book.version: book})
+    with caplog.at_level("WARNING", logger="agents.casebook"):
+        again = ensure_casebook(knowledge, models, CASES)
+    assert "cannot be read" in caplog.text
+    assert again.version == book.version
+    assert CaseBook.load(models, book.version, knowledge) is not None  # saved whole again
