@@ -38,20 +38,21 @@ def retrieve_regulations(
         citations.append(_cite(unit, "该类事件的常用依据"))
     laws = {ref.title for ref in st.regulations}
     query = f"{st.name} {state['text'][:120]}"
-    searched = 0
+    room = min(SEARCHED_MAX, ctx.top_k - len(citations))
     if not laws:
         fallbacks.append("该类事件没有常用法规：不按检索结果补充引用，请人工选择依据")
+        room = 0
     # lexical only on the triage path: the subtype already names the laws, and a dense query
     # embedding costs more than the rest of the triage together on this machine
-    for hit in index.search(query, k=ctx.top_k, mode="lexical") if laws else []:
+    for hit in index.search(query, k=ctx.top_k, mode="lexical") if room > 0 else []:
         u = hit.unit
         if (u.title, u.article) in seen or u.title not in laws:
             continue
-        if searched >= SEARCHED_MAX or len(citations) >= ctx.top_k:
-            break
         seen.add((u.title, u.article))
         citations.append(_cite(u, "按事件内容检索命中"))
-        searched += 1
+        room -= 1
+        if room == 0:
+            break
     trace = audit(
         deps,
         event_id=state["event_id"],

@@ -6,7 +6,7 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -190,12 +190,16 @@ def train(
     missing = [c for c in [*text_col, label_col] if c not in header]
     if missing:
         fail(f"文件中没有列 {', '.join(missing)}；现有列：{', '.join(header)}")
+
+    def row_text(row: dict[str, Any]) -> str:
+        return "。".join(str(row.get(c) or "").strip() for c in text_col).strip("。 ")
+
     texts, labels, skipped = [], [], 0
     for _, row in rows:
         if isinstance(row, str):
             skipped += 1
             continue
-        text = "。".join(str(row.get(c) or "").strip() for c in text_col).strip("。 ")
+        text = row_text(row)
         label = str(row.get(label_col) or "").strip()
         if not text or not label:
             skipped += 1
@@ -212,11 +216,7 @@ def train(
             fail(
                 f"{path.name} 中没有正文列 {', '.join(text_col)}；现有列：{', '.join(extra_header)}"
             )
-        for _, row in extra_rows:
-            if not isinstance(row, str):
-                text = "。".join(str(row.get(c) or "").strip() for c in text_col).strip("。 ")
-                if text:
-                    extra.append(text)
+        extra += [t for _, row in extra_rows if not isinstance(row, str) and (t := row_text(row))]
     k = default_knowledge()
     try:
         clf = SubtypeClassifier.train(

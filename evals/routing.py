@@ -70,6 +70,12 @@ def _get(row: dict[str, Any], column: str) -> Any:
     return value
 
 
+def joined(parts: Sequence[Any]) -> str:
+    """A row's text columns as one text: joined with 「。」, whitespace runs made one space.
+    Cases and unlabelled texts are read alike, so a test text is found among the unlabelled."""
+    return re.sub(r"\s+", " ", "。".join(str(p).strip() for p in parts if p)).strip()
+
+
 def load_cases(
     path: Path,
     *,
@@ -114,7 +120,7 @@ def load_cases(
         parts = [_get(merged, c) for c in text_cols]
         if all(p is None for p in parts):
             raise DatasetError(f"{path.name} 第{n}行没有文本列 {'、'.join(text_cols)}")
-        text = re.sub(r"\s+", " ", "。".join(str(p).strip() for p in parts if p)).strip()
+        text = joined(parts)
         if not text:
             continue
         case_id = str(
@@ -144,8 +150,7 @@ def load_unlabelled(paths: Sequence[Path], text_cols: Sequence[str]) -> list[str
         if rows and not any(c in rows[0] for c in text_cols):
             raise DatasetError(f"{path.name} 没有文本列 {'、'.join(text_cols)}")
         for row in rows:
-            parts = [_get(row, c) for c in text_cols]
-            text = re.sub(r"\s+", " ", "。".join(str(p).strip() for p in parts if p)).strip()
+            text = joined([_get(row, c) for c in text_cols])
             if text:
                 seen.setdefault(text)
     return list(seen)
