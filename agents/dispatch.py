@@ -80,6 +80,10 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
             LegalBasis(title=x["title"], article=x["article"], text=x["excerpt"])
             for x in d["legal_basis"]
         ],
+        proposed_basis=[
+            LegalBasis(title=x["title"], article=x["article"], text=x["excerpt"])
+            for x in out.get("proposed_citations", [])
+        ],
         duty_basis=[DutyBasis(id=x, text=k.duties[x].text) for x in d["duty_basis"]],
         escalation_rules=[
             EscalationRuleHit(id=x["id"], name=x["name"], why=x["why"]) for x in r["escalation"]

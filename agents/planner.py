@@ -101,6 +101,11 @@ def plan_disposal(
         extra.append("上游溯源联合预警：" + routing["joint_warning"].rstrip("。"))
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
+    if state.get("proposed_citations"):
+        extra.append(
+            "候选依据（事件类型待确认，未列入依据）："
+            + "、".join(f"《{x['title']}》{x['article']}" for x in state["proposed_citations"])
+        )
     basis = (
         "、".join(f"《{x['title']}》{x['article']}" for x in state.get("citations", []))
         or "相关部门权责清单"

@@ -145,6 +145,7 @@ def typed_dispatch_eval(name: str, result: dict[str, Any]) -> None:
         "urgency": "紧急",
         "assist_recall": "协办召回",
         "article_cited": "引用应引条文",
+        "article_offered": "应引条文在引用或候选中",
         "cited_exist": "引用条文均存在",
         "all_right": "全对",
     }

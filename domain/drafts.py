@@ -113,6 +113,11 @@ class DispatchDraft(BaseModel):
     urgency: Urgency
     deadlines: DraftDeadlines
     legal_basis: list[LegalBasis]
+    proposed_basis: list[LegalBasis] = Field(
+        default=[],
+        description="候选依据：事件类型把握不足时，该类事件的常用条文中与事件内容不相符的，"
+        "不列入法律依据，供确认类型后选用",
+    )
     duty_basis: list[DutyBasis]
     escalation_rules: list[EscalationRuleHit]
     reroute: list[str] = Field(description="退单后重新分拨的说明")

@@ -104,6 +104,7 @@ def summarize_typed(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "assist_recall",
         "assist_precision",
         "article_cited",
+        "article_offered",
         "cited_exist",
     ):
         out[key] = _rate([s[key] for s in scores])

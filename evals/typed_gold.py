@@ -110,6 +110,7 @@ def score_typed(
             "assist_recall": None,
             "assist_precision": None,
             "article_cited": False if expected else None,
+            "article_offered": False if expected else None,
             "cited_exist": None,
             "alone": False,
         }
@@ -137,6 +138,14 @@ def score_typed(
             len(assist_types & theirs_any) / len(assist_types) if assist_types and wanted else None
         ),
         "article_cited": expected in cited if expected else None,
+        # cited, or proposed for the officer when the subtype is unsure (``proposed_basis``)
+        "article_offered": (
+            expected in cited
+            or expected
+            in [(str(c["title"]), str(c["article"])) for c in draft.get("proposed_basis", [])]
+            if expected
+            else None
+        ),
         "cited_exist": all(exists(t, a) for t, a in cited) if cited else None,
         # drafted with nothing for an officer to confirm (the casebook sure, the place known…)
         "alone": not draft["needs_human"],
@@ -154,6 +163,7 @@ def draft_view(draft: dict[str, Any], k: Knowledge) -> dict[str, Any]:
         "level": draft["level"],
         "urgency": draft["urgency"],
         "articles": [f"《{c['title']}》{c['article']}" for c in draft["legal_basis"]],
+        "proposed": [f"《{c['title']}》{c['article']}" for c in draft.get("proposed_basis", [])],
         "needs_human": draft["needs_human"],
         "pending_lead_type": draft.get("pending_lead_type"),
         "precedents": [p["id"] for p in draft.get("precedents", [])],

@@ -147,6 +147,15 @@ class RegulationIndex:
         extra = self.expand(query) if expansion is None else expansion
         return np.where(mask, self._snapshot.lexical.expanded_articles(query, extra), 0.0)
 
+    def lexical_match(self, query: str, articles: Sequence[Article]) -> list[float]:
+        """BM25 of ``query`` against each of ``articles`` (units of this index; 0 for one
+        that is not), scored as ``lexical_scores`` scores the whole index."""
+        if not articles or not self.units:
+            return [0.0] * len(articles)
+        scores = self.lexical_scores(query, np.ones(len(self.units), dtype=bool))
+        where = self._snapshot.positions
+        return [float(scores[where[a.uid]]) if a.uid in where else 0.0 for a in articles]
+
     def lexical(self, query: str, mask: np.ndarray, k: int = POOL) -> Ranking:
         return top(self.lexical_scores(query, mask), k) if self.units else []
 

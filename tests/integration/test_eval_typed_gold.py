@@ -89,6 +89,12 @@ def test_typed_set_is_scored_through_the_type_map(
     assert first["score"]["article_cited"] == (
         "《重庆市市容环境卫生管理条例》第十八条" in first["draft"]["articles"]
     )
+    # offered: cited, or proposed beside the draft when its subtype is unsure
+    assert first["score"]["article_offered"] == (
+        "《重庆市市容环境卫生管理条例》第十八条"
+        in first["draft"]["articles"] + first["draft"]["proposed"]
+    )
+    assert first["score"]["article_offered"] or not first["score"]["article_cited"]
     assert lines[1]["score"]["assist_recall"] is None  # no assisting expected
     assert lines[1]["score"]["article_cited"] is None  # no article expected
     overall = result["overall"]

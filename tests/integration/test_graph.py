@@ -283,6 +283,7 @@ def test_a_batch_drafts_each_event_as_a_single_draft_would(world: World) -> None
         "小区门口垃圾桶已经三天没人清运，臭气熏天",
         "江北区观音桥街道建新北路一家烧烤店油烟直排进居民窗户",
         "九龙坡区杨家坪街道杨家坪正街有人在人行道上摆摊卖水果",  # the same text twice
+        "我家楼下有个问题一直没人管，希望尽快处理。",  # unsure: its usual articles proposed
     ]
     events = [EventCreate(source=Source.HOTLINE, text=t, reported_at=NOW) for t in texts]
     dispatcher = Dispatcher(world.deps, None)
@@ -290,6 +291,7 @@ def test_a_batch_drafts_each_event_as_a_single_draft_would(world: World) -> None
     assert all(r["ok"] for r in batch)
     one_by_one = [dispatcher.draft(e, "offline") for e in events]
     assert [untimed(r["draft"]) for r in batch] == [untimed(x) for x in one_by_one]
+    assert batch[-1]["draft"]["proposed_basis"]
     assert world.deps.classifier._primed == {}  # nothing kept after the batch
 
 
@@ -524,3 +526,25 @@ def test_a_draft_waiting_from_before_verdicts_had_a_confidence_still_opens(
     before = {**out, "routing": {**out["routing"], "precedent": old}}
     draft = build_draft(before, knowledge)
     assert draft.precedent_confidence is None and draft.precedents
+
+
+def test_an_unsure_type_proposes_its_usual_articles_instead_of_citing_them(
+    world: World, knowledge: Knowledge
+) -> None:
+    from agents.dispatch import Dispatcher
+
+    event = EventCreate(
+        source=Source.HOTLINE, text="我家楼下有个问题一直没人管，希望尽快处理。", reported_at=NOW
+    )
+    draft = Dispatcher(world.deps, None).draft(event, "offline")
+    st = knowledge.subtypes[draft["category"]["code"]]
+    assert draft["category"]["confidence"] < TriageContext().min_confidence
+    assert st.regulations, "the vague text should land on a subtype that names laws"
+    usual = [(r.title, r.article) for r in st.regulations]
+    cited = [(b["title"], b["article"]) for b in draft["legal_basis"]]
+    proposed = [(b["title"], b["article"]) for b in draft["proposed_basis"]]
+    # nothing searched, nothing dropped: each usual article is either cited or proposed
+    assert sorted(cited + proposed) == sorted(usual) and proposed
+    assert "候选依据（事件类型待确认，未列入依据）" in draft["explanation"]
+    assert all(f"《{t}》{a}" in draft["explanation"] for t, a in proposed)
+    assert "分类置信度低" in "".join(draft["needs_human"])

@@ -1,6 +1,7 @@
 """The policy-retrieval agent's citations: a subtype's usual articles, at most one article found
 by searching the event's words (from the same laws), and none by search for a subtype that
-names no law. The built-in digests' index, offline."""
+names no law; for a subtype below the needs_human line, only the usual articles the event's
+words match. The built-in digests' index, offline."""
 
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ def deps(
         yield d
 
 
-def cite(deps: AgentDeps, subtype: str, text: str) -> dict[str, Any]:
-    state: Any = {"event_id": 0, "text": text, "classification": {"subtype": subtype}}
+def cite(deps: AgentDeps, subtype: str, text: str, confidence: float = 0.95) -> dict[str, Any]:
+    state: Any = {
+        "event_id": 0,
+        "text": text,
+        "classification": {"subtype": subtype, "confidence": confidence, "engine": "offline"},
+    }
     return policy.retrieve_regulations(deps, state, TriageContext(engine="offline"), "t")
 
 
@@ -61,3 +66,39 @@ def test_a_subtype_naming_no_law_gets_no_searched_citation(
     out = cite(deps, st.code, f"{st.name}：楼下烧烤油烟很大，占道经营，噪音扰民")
     assert out["citations"] == []
     assert any("不按检索结果补充引用" in f for f in out["trace"][0]["fallbacks"])
+
+
+def test_an_unsure_subtype_cites_only_the_usual_articles_its_text_matches(
+    deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    line = TriageContext().min_confidence
+    st = next(s for s in knowledge.subtypes.values() if len(s.regulations) >= 2)
+    usual = [(r.title, r.article) for r in st.regulations]
+    unit = deps.index.get_article(*usual[0])
+    assert unit is not None
+    # the event repeats the first article's own words: it matches that article strongly
+    text = unit.text[:200]
+    sure = cite(deps, st.code, text)
+    unsure = cite(deps, st.code, text, confidence=line - 0.2)
+    scores = deps.index.lexical_match(text, [deps.index.get_article(*u) for u in usual])
+    cited = [(c["title"], c["article"]) for c in unsure["citations"]]
+    proposed = [(c["title"], c["article"]) for c in unsure["proposed_citations"]]
+    assert scores[0] >= policy.MATCH_MIN
+    assert cited == [u for u, x in zip(usual, scores, strict=True) if x >= policy.MATCH_MIN]
+    assert proposed == [u for u, x in zip(usual, scores, strict=True) if x < policy.MATCH_MIN]
+    assert all(c["why"] == "该类事件的常用依据" for c in unsure["citations"])  # nothing searched
+    assert [(c["title"], c["article"]) for c in sure["citations"]][: len(usual)] == usual
+    assert sure["proposed_citations"] == []
+    assert any("事件类型把握不足" in f for f in unsure["trace"][0]["fallbacks"])
+
+
+def test_an_unsure_subtype_whose_words_match_nothing_cites_nothing(
+    deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    st = next(s for s in knowledge.subtypes.values() if s.regulations)
+    out = cite(deps, st.code, "请尽快处理一下谢谢", confidence=0.1)
+    assert out["citations"] == []
+    assert [(c["title"], c["article"]) for c in out["proposed_citations"]] == [
+        (r.title, r.article) for r in st.regulations
+    ]
+    assert any(f"{len(st.regulations)}条列为候选" in f for f in out["trace"][0]["fallbacks"])
