@@ -81,7 +81,7 @@ def build_draft(out: dict[str, Any], k: Knowledge) -> DispatchDraft:
             for x in d["legal_basis"]
         ],
         proposed_basis=[
-            LegalBasis(title=x["title"], article=x["article"], text=x["excerpt"])
+            LegalBasis(title=x["title"], article=x["article"], text=x["excerpt"], why=x["why"])
             for x in out.get("proposed_citations", [])
         ],
         duty_basis=[DutyBasis(id=x, text=k.duties[x].text) for x in d["duty_basis"]],

@@ -103,8 +103,10 @@ def plan_disposal(
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
     if state.get("proposed_citations"):
         extra.append(
-            "候选依据（事件类型待确认，未列入依据）："
-            + "、".join(f"《{x['title']}》{x['article']}" for x in state["proposed_citations"])
+            "候选依据（未列入依据，供人工选用）："
+            + "、".join(
+                f"《{x['title']}》{x['article']}（{x['why']}）" for x in state["proposed_citations"]
+            )
         )
     basis = (
         "、".join(f"《{x['title']}》{x['article']}" for x in state.get("citations", []))

@@ -46,6 +46,7 @@ class LegalBasis(BaseModel):
     title: str
     article: str
     text: str | None
+    why: str | None = Field(default=None, description="为何列出：常用依据、检索命中等")
 
 
 class DutyBasis(BaseModel):
@@ -115,8 +116,8 @@ class DispatchDraft(BaseModel):
     legal_basis: list[LegalBasis]
     proposed_basis: list[LegalBasis] = Field(
         default=[],
-        description="候选依据：事件类型把握不足时，该类事件的常用条文中与事件内容不相符的，"
-        "不列入法律依据，供确认类型后选用",
+        description="候选依据（不列入法律依据，供人工选用）：按事件内容检索到的参考条文；"
+        "事件类型把握不足时，该类事件常用条文中与事件内容不相符的",
     )
     duty_basis: list[DutyBasis]
     escalation_rules: list[EscalationRuleHit]

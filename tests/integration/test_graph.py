@@ -545,6 +545,6 @@ def test_an_unsure_type_proposes_its_usual_articles_instead_of_citing_them(
     proposed = [(b["title"], b["article"]) for b in draft["proposed_basis"]]
     # nothing searched, nothing dropped: each usual article is either cited or proposed
     assert sorted(cited + proposed) == sorted(usual) and proposed
-    assert "候选依据（事件类型待确认，未列入依据）" in draft["explanation"]
+    assert "候选依据（未列入依据，供人工选用）" in draft["explanation"]
     assert all(f"《{t}》{a}" in draft["explanation"] for t, a in proposed)
     assert "分类置信度低" in "".join(draft["needs_human"])

@@ -1,7 +1,8 @@
-"""The policy-retrieval agent's citations: a subtype's usual articles, at most one article found
-by searching the event's words (from the same laws), and none by search for a subtype that
-names no law; for a subtype below the needs_human line, only the usual articles the event's
-words match. The built-in digests' index, offline."""
+"""The policy-retrieval agent's citations: a subtype's usual articles are cited, at most one
+article found by searching the event's words (from the same laws) is offered beside them, and
+nothing is searched for a subtype that names no law; for a subtype below the needs_human line,
+only the usual articles the event's words match are cited. The built-in digests' index,
+offline."""
 
 from __future__ import annotations
 
@@ -37,23 +38,29 @@ def cite(deps: AgentDeps, subtype: str, text: str, confidence: float = 0.95) -> 
     return policy.retrieve_regulations(deps, state, TriageContext(engine="offline"), "t")
 
 
-def test_usual_articles_and_one_searched_hit_from_the_same_laws(
+def test_usual_articles_cited_and_one_searched_hit_from_the_same_laws_offered(
     deps: AgentDeps, knowledge: Knowledge
 ) -> None:
     with_laws = [s for s in knowledge.subtypes.values() if s.regulations]
     assert with_laws
+    hits = 0
     for st in with_laws[:12]:
         text = f"{st.examples[0] if st.examples else st.name}，请尽快处理"
-        out = cite(deps, st.code, text)["citations"]
-        usual = [c for c in out if c["why"] == "该类事件的常用依据"]
-        searched = [c for c in out if c["why"] == "按事件内容检索命中"]
-        assert [(c["title"], c["article"]) for c in usual] == [
+        got = cite(deps, st.code, text)
+        out, searched = got["citations"], got["proposed_citations"]
+        # the order cites the usual articles only; the search hit is offered beside it
+        assert [(c["title"], c["article"]) for c in out] == [
             (r.title, r.article) for r in st.regulations
         ], st.code
+        assert all(c["why"] == "该类事件的常用依据" for c in out)
         assert len(searched) <= policy.SEARCHED_MAX
+        assert all(c["why"] == "按事件内容检索命中，供参考" for c in searched)
         laws = {r.title for r in st.regulations}
         assert all(c["title"] in laws for c in searched), st.code
-        assert len({(c["title"], c["article"]) for c in out}) == len(out)
+        both = [(c["title"], c["article"]) for c in out + searched]
+        assert len(set(both)) == len(both)
+        hits += len(searched)
+    assert hits, "the search should offer at least one article for some of these subtypes"
 
 
 def test_a_subtype_naming_no_law_gets_no_searched_citation(
@@ -64,7 +71,7 @@ def test_a_subtype_naming_no_law_gets_no_searched_citation(
     st = lawless[0]
     # words the digests do contain, so a search would have found something
     out = cite(deps, st.code, f"{st.name}：楼下烧烤油烟很大，占道经营，噪音扰民")
-    assert out["citations"] == []
+    assert out["citations"] == [] and out["proposed_citations"] == []
     assert any("不按检索结果补充引用" in f for f in out["trace"][0]["fallbacks"])
 
 
@@ -88,7 +95,7 @@ def test_an_unsure_subtype_cites_only_the_usual_articles_its_text_matches(
     assert proposed == [u for u, x in zip(usual, scores, strict=True) if x < policy.MATCH_MIN]
     assert all(c["why"] == "该类事件的常用依据" for c in unsure["citations"])  # nothing searched
     assert [(c["title"], c["article"]) for c in sure["citations"]][: len(usual)] == usual
-    assert sure["proposed_citations"] == []
+    assert all(c["why"] == "按事件内容检索命中，供参考" for c in sure["proposed_citations"])
     assert any("事件类型把握不足" in f for f in unsure["trace"][0]["fallbacks"])
 
 

@@ -64,7 +64,7 @@ function timeline(v) {
 }
 
 function lawItem(x) {
-  return h("details", { class: "law" }, h("summary", {}, `《${x.title}》${x.article}`), h("p", {}, x.text || "（无条文）"));
+  return h("details", { class: "law" }, h("summary", {}, `《${x.title}》${x.article}`, x.why ? h("span", { class: "muted small" }, `（${x.why}）`) : null), h("p", {}, x.text || "（无条文）"));
 }
 
 function draftCard(ctx, v, d, reload) {
@@ -111,7 +111,7 @@ function draftCard(ctx, v, d, reload) {
     h("h3", {}, "法律依据"), d.legal_basis.length ? d.legal_basis.map(lawItem) : h("p", { class: "muted" }, "按权责清单处理"),
     d.legal_basis.length ? h("p", { class: "muted small" }, "点击条目查看条文；内置条文为要点摘要，以法规原文为准。") : null,
     d.proposed_basis && d.proposed_basis.length ? h("div", { class: "proposed", "data-testid": "proposed-basis" },
-      h("p", { class: "muted small" }, "候选依据（事件类型待确认，未列入法律依据；请确认类型后人工选用）："),
+      h("p", { class: "muted small" }, "候选依据（未列入法律依据，供人工选用）："),
       d.proposed_basis.map(lawItem)) : null,
     d.duty_basis.length ? h("p", { class: "small muted" }, `权责清单：${d.duty_basis.map((x) => x.id).join("、")}`) : null,
     h("h3", {}, "处置步骤"), h("ol", { class: "steps" }, d.steps.map((s) => h("li", {}, s))),
