@@ -65,7 +65,11 @@ def retrieve_regulations(
     c = state["classification"]
     if citations and c["confidence"] < ctx.min_confidence and c.get("engine") != "llm":
         matched = index.lexical_match(state["text"][:MATCH_CHARS], usual)
-        proposed = [x for x, s in zip(citations, matched, strict=True) if s < MATCH_MIN]
+        proposed = [
+            {**x, "why": "该类事件的常用依据，但事件类型待确认、内容不相符"}
+            for x, s in zip(citations, matched, strict=True)
+            if s < MATCH_MIN
+        ]
         citations = [x for x, s in zip(citations, matched, strict=True) if s >= MATCH_MIN]
         fallbacks.append(
             f"事件类型把握不足（{c['confidence']:.0%}）：常用依据中与事件内容不相符的"

@@ -72,6 +72,8 @@ class Ownership(BaseModel):
     lead: OwnerUnit
     assisting: list[OwnerUnit]
     articles: list[ArticleLine]
+    # offered beside the draft, not cited: a search hit, or an unsure type's usual articles
+    proposed: list[ArticleLine] = []
     urgency: Urgency
     response_hours: float
     disposal_hours: float
@@ -184,6 +186,16 @@ def from_view(
         )
         for a in view["legal_basis"]
     ]
+    proposed = [
+        ArticleLine(
+            title=a["title"],
+            article=a["article"],
+            citation=f"《{a['title']}》{a['article']}",
+            excerpt=a.get("text") or "",
+            why=a.get("why") or "",
+        )
+        for a in view.get("proposed_basis") or []
+    ]
     confidence = float(cat["confidence"])
     return Ownership(
         subject=subject,
@@ -207,6 +219,7 @@ def from_view(
         lead=lead,
         assisting=assisting,
         articles=articles,
+        proposed=proposed,
         urgency=urgency,
         response_hours=float(view["deadlines"]["response_hours"]),
         disposal_hours=float(view["deadlines"]["disposal_hours"]),

@@ -57,8 +57,16 @@ def render(o: Ownership, asks_level: bool) -> str:
             tail = f"（{a.why}）" if a.why else ""
             excerpt = f"：{a.excerpt[:EXCERPT]}" if a.excerpt else ""
             lines.append(f"  {a.citation}{tail}{excerpt}")
+    elif o.proposed:
+        lines.append("· 法规依据：暂不引用（见下方候选），按权责清单处理。")
     else:
         lines.append("· 法规依据：未检索到可引用的条文，按权责清单处理。")
+    if o.proposed:
+        lines.append("· 候选依据（未列入依据，供人工选用）：")
+        for a in o.proposed:
+            tail = f"（{a.why}）" if a.why else ""
+            excerpt = f"：{a.excerpt[:EXCERPT]}" if a.excerpt else ""
+            lines.append(f"  {a.citation}{tail}{excerpt}")
     lines.append(
         f"· 办理时限：{o.urgency.zh}件，签收后 {o.response_hours:g} 小时内响应、"
         f"{o.disposal_hours:g} 小时内办结（{o.sla_basis}）。"

@@ -442,7 +442,9 @@ class OfflineReplies:
                 f"抱歉，{asked}不在您的辖区（{k.jurisdiction(p.jurisdiction).name}）内，"
                 "不能按该地回答归属问题。可以问本辖区的，例如「占道经营归谁管」。"
             )
-        articles = [a.model_dump() for a in o.articles]
+        articles = [a.model_dump() for a in o.articles] + [
+            {**a.model_dump(), "proposed": True} for a in o.proposed
+        ]
         events = [o.event_id] if o.event_id is not None else []
         return Reply(
             render_ownership(o, intent.asks_level),

@@ -253,6 +253,12 @@ def test_a_thin_subject_shows_alternatives_and_asks_to_confirm(
     text = ask(chat, who, "own-thin", "那边归谁管")["content"]
     others = [a["name"] for a in owned.alternatives if a["subtype"] != owned.subtype]
     assert "请确认事项类型" in text and others and all(n in text for n in others)
+    # its type unsure, the usual articles its words do not match are offered, not cited
+    usual = [f"《{r.title}》{r.article}" for r in knowledge.subtype(owned.subtype).regulations]
+    assert [a.citation for a in owned.articles + owned.proposed] == usual
+    if owned.proposed:
+        assert "候选依据（未列入依据，供人工选用）" in text
+        assert all(a.citation in text for a in owned.proposed)
     clear = chat.offline.ownership(who, "占道经营", None, None)
     assert clear.confidence >= LOW_CONFIDENCE and not clear.confirm
 
