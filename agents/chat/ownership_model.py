@@ -98,6 +98,17 @@ def _unit(k: Knowledge, code: str, duty_ids: list[str]) -> OwnerUnit:
     )
 
 
+def _article(a: dict[str, Any], why: str) -> ArticleLine:
+    """A draft view's legal basis entry as a line of the answer."""
+    return ArticleLine(
+        title=a["title"],
+        article=a["article"],
+        citation=f"《{a['title']}》{a['article']}",
+        excerpt=a.get("text") or "",
+        why=why,
+    )
+
+
 def _duty_ids(k: Knowledge, code: str, basis: list[str]) -> list[str]:
     """The duty ids of ``basis`` that belong to the department's type."""
     kind = k.departments[code].type
@@ -177,25 +188,9 @@ def from_view(
     place = k.jurisdiction(street).name if street in k.jurisdictions else "事发地"
     urgency = Urgency(view["urgency"])
     articles = [
-        ArticleLine(
-            title=a["title"],
-            article=a["article"],
-            citation=f"《{a['title']}》{a['article']}",
-            excerpt=a.get("text") or "",
-            why=(why or {}).get((a["title"], a["article"]), ""),
-        )
-        for a in view["legal_basis"]
+        _article(a, (why or {}).get((a["title"], a["article"]), "")) for a in view["legal_basis"]
     ]
-    proposed = [
-        ArticleLine(
-            title=a["title"],
-            article=a["article"],
-            citation=f"《{a['title']}》{a['article']}",
-            excerpt=a.get("text") or "",
-            why=a.get("why") or "",
-        )
-        for a in view.get("proposed_basis") or []
-    ]
+    proposed = [_article(a, a.get("why") or "") for a in view.get("proposed_basis") or []]
     confidence = float(cat["confidence"])
     return Ownership(
         subject=subject,

@@ -4,7 +4,7 @@ each with its source. Only formats; every fact is in the answer it is given."""
 
 from __future__ import annotations
 
-from agents.chat.ownership_model import Ownership, OwnerUnit
+from agents.chat.ownership_model import ArticleLine, Ownership, OwnerUnit
 from domain.vocabulary import Level
 
 EXCERPT = 80
@@ -53,20 +53,14 @@ def render(o: Ownership, asks_level: bool) -> str:
         lines.append("· 权责清单：" + "；".join(f"{d.id} {d.text}（{u.name}）" for u, d in duties))
     if o.articles:
         lines.append("· 法规依据（请以原文为准）：")
-        for a in o.articles:
-            tail = f"（{a.why}）" if a.why else ""
-            excerpt = f"：{a.excerpt[:EXCERPT]}" if a.excerpt else ""
-            lines.append(f"  {a.citation}{tail}{excerpt}")
+        lines += _article_lines(o.articles)
     elif o.proposed:
         lines.append("· 法规依据：暂不引用（见下方候选），按权责清单处理。")
     else:
         lines.append("· 法规依据：未检索到可引用的条文，按权责清单处理。")
     if o.proposed:
         lines.append("· 候选依据（未列入依据，供人工选用）：")
-        for a in o.proposed:
-            tail = f"（{a.why}）" if a.why else ""
-            excerpt = f"：{a.excerpt[:EXCERPT]}" if a.excerpt else ""
-            lines.append(f"  {a.citation}{tail}{excerpt}")
+        lines += _article_lines(o.proposed)
     lines.append(
         f"· 办理时限：{o.urgency.zh}件，签收后 {o.response_hours:g} 小时内响应、"
         f"{o.disposal_hours:g} 小时内办结（{o.sla_basis}）。"
@@ -75,3 +69,12 @@ def render(o: Ownership, asks_level: bool) -> str:
         lines.append("· 需人工确认：" + "；".join(o.needs_human) + "。")
     lines.append("来源：" + "；".join(f"{k}——{v}" for k, v in o.sources.items()) + "。")
     return "\n".join(lines)
+
+
+def _article_lines(articles: list[ArticleLine]) -> list[str]:
+    out = []
+    for a in articles:
+        tail = f"（{a.why}）" if a.why else ""
+        excerpt = f"：{a.excerpt[:EXCERPT]}" if a.excerpt else ""
+        out.append(f"  {a.citation}{tail}{excerpt}")
+    return out
