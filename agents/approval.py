@@ -3,6 +3,7 @@ rejects or merges it; the decision is then applied to the store and recorded."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.types import interrupt
@@ -19,8 +20,13 @@ from domain.decisions import (
     parse_decision,
 )
 from domain.lifecycle import WAITING_FOR_DISPATCH, Action, Status
-from domain.models import DispatchOrder
+from domain.models import Citation, DispatchOrder
 from store import NotFound
+
+#: an article as officers write it: 《法规名称》第X条 (or 第X条之Y)
+CITED = re.compile(
+    r"《([^》]+)》(第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)"
+)
 
 
 def _errors(deps: AgentDeps, state: TriageState, decision: Decision) -> list[str]:
@@ -37,6 +43,12 @@ def _errors(deps: AgentDeps, state: TriageState, decision: Decision) -> list[str
                 errors.append(f"没有编码为 {code} 的部门")
             elif not k.serves(dept, place):
                 errors.append(f"{dept.name}不管辖事发地，不能承办")
+        for cited in edits.legal_basis or []:
+            ref = CITED.fullmatch(cited.strip())
+            if ref is None:
+                errors.append(f"无法识别的条文「{cited}」：请写作「《法规名称》第X条」")
+            elif deps.index.get_article(ref.group(1), ref.group(2)) is None:
+                errors.append(f"法规索引中没有{cited.strip()}")
         return errors
     if isinstance(decision, MergeDecision):
         return _merge_errors(deps, state, decision.duplicate_of)
@@ -56,6 +68,19 @@ def _merge_errors(deps: AgentDeps, state: TriageState, target: int) -> list[str]
     if target not in suggested and not same_place:
         return [f"事件 {target} 不在本事件所在区县，也不在疑似重复列表中"]
     return []
+
+
+def _citation(deps: AgentDeps, cited: str) -> Citation:
+    """An article the officer named (checked by ``_errors``), as the order cites it."""
+    ref = CITED.fullmatch(cited.strip())
+    assert ref is not None
+    title, article = ref.group(1), ref.group(2)
+    unit = deps.index.get_article(title, article)
+    if unit is None:  # the index was rebuilt while the decision waited: cite it as named
+        return Citation(title=title, article=article)
+    return Citation(
+        title=unit.title, article=unit.article, article_no=unit.article_no, excerpt=unit.text[:160]
+    )
 
 
 def human_approval(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> dict[str, Any]:
@@ -121,6 +146,7 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
             "lead": order.lead_department,
             "level": order.level.value,
             "hours": order.disposal_hours,
+            "legal_basis": [f"《{c.title}》{c.article}" for c in order.legal_basis],
         }
         if edits is not None:
             if edits.lead_department:
@@ -134,6 +160,8 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
                 order.level = edits.level
             if edits.disposal_hours:
                 order.disposal_hours = edits.disposal_hours
+            if edits.legal_basis is not None:
+                order.legal_basis = [_citation(deps, x) for x in dict.fromkeys(edits.legal_basis)]
             if edits.note:
                 order.steps.append(f"审核人备注：{edits.note}")
         order.explanation += f" 审核人{officer}修改了派单。"

@@ -14,7 +14,7 @@ from agents.review_period import PeriodReport
 from api.common import MAX_API_TEXT
 from domain.access import Role
 from domain.alarms import IngestResult
-from domain.decisions import MAX_DISPOSAL_HOURS
+from domain.decisions import MAX_ARTICLES, MAX_DISPOSAL_HOURS
 from domain.drafts import DispatchDraft, PendingDraft
 from domain.models import Event, EventCreate, Source
 from domain.text import CONTROL, EMPTY_TEXT, StorableStr, fit_text, is_empty
@@ -325,6 +325,12 @@ class EditIn(BaseModel):
     assisting_departments: list[str] | None = None
     level: Literal["street", "district", "city"] | None = None
     disposal_hours: float | None = Field(default=None, gt=0, le=MAX_DISPOSAL_HOURS)
+    legal_basis: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None,
+        max_length=MAX_ARTICLES,
+        description="派单的法律依据，每条写作「《法规名称》第X条」（草稿的引用、候选依据或索引中的其他条文）；"
+        "给出即替换草稿的依据，空列表表示按权责清单处理",
+    )
     note: str | None = Field(default=None, max_length=1000)
 
 

@@ -12,6 +12,7 @@ from domain.vocabulary import Level
 
 ACTIONS = ("approve", "edit", "reject", "merge")
 MAX_DISPOSAL_HOURS = 24 * 90
+MAX_ARTICLES = 20
 
 
 class Edits(BaseModel):
@@ -21,6 +22,13 @@ class Edits(BaseModel):
     assisting_departments: list[str] | None = None
     level: Level | None = None
     disposal_hours: float | None = Field(default=None, gt=0, le=MAX_DISPOSAL_HOURS, strict=True)
+    # the order's legal basis as the officer settles it (the draft's citations, its offered
+    # articles or any other article of the index); [] rests the order on the duty list alone
+    legal_basis: list[str] | None = Field(
+        default=None,
+        max_length=MAX_ARTICLES,
+        description="法律依据，写作「《法规名称》第X条」；给出即替换草稿的依据，空列表表示按权责清单处理",
+    )
     note: str | None = None
 
 
@@ -71,6 +79,9 @@ _FIELD_MESSAGES = {
     ("edits", "assisting_departments"): "assisting_departments 应为部门编码列表",
     ("edits", "level"): "层级应为 street / district / city",
     ("edits", "disposal_hours"): f"办结时限应为 0 到 {MAX_DISPOSAL_HOURS} 小时之间的数字",
+    ("edits", "legal_basis"): (
+        f"legal_basis 应为至多 {MAX_ARTICLES} 条的列表，每条写作「《法规名称》第X条」"
+    ),
     ("reason",): "驳回必须说明原因",
     ("duplicate_of",): "合并重复件需要 duplicate_of（事件编号）",
 }
@@ -87,6 +98,8 @@ def _message(error: Any) -> str:
         return "合并说明应为文字"
     if path in (("note",), ("edits", "note")):
         return "备注应为文字"
+    if path[:2] == ("edits", "legal_basis"):
+        path = path[:2]
     return _FIELD_MESSAGES.get(path, f"{'.'.join(path)}：{error['msg']}")
 
 

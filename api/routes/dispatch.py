@@ -154,10 +154,12 @@ def approve(
 def edit(
     event_id: int, body: EditIn, principal: OfficerDep, store: StoreDep, dispatcher: DispatcherDep
 ) -> DecidedPublic:
-    """修改后派出：换主办或协办部门、改层级或办结时限、加备注。"""
+    """修改后派出：换主办或协办部门、改层级或办结时限、选定法律依据、加备注。"""
     edits = body.model_dump(exclude_none=True, exclude={"approval_id"})
     if not edits:
-        raise HTTPException(422, detail="请至少修改一项：主办部门、协办部门、层级、办结时限或备注")
+        raise HTTPException(
+            422, detail="请至少修改一项：主办部门、协办部门、层级、办结时限、法律依据或备注"
+        )
     decision = _decision(action="edit", officer=principal.actor, edits=edits)
     return _decide(event_id, decision, principal, store, dispatcher, body.approval_id)
 

@@ -123,6 +123,29 @@ def test_edit_a_draft_to_another_department(browser: Browser, live: Live) -> Non
     assert detail["feedback"][-1]["kind"] == "draft_edited"
 
 
+def test_an_offered_article_is_ticked_into_the_orders_legal_basis(
+    browser: Browser, live: Live
+) -> None:
+    event = filed(live, "我家楼下有个问题一直没人管，希望尽快处理。", "渝中区解放碑街道民族路")
+    offered = [f"《{x['title']}》{x['article']}" for x in event["draft"]["proposed_basis"]]
+    assert offered, "a draft of an unsure type offers articles"
+    page = page_for(browser, live, "yuzhong")
+    page.goto(f"{live.url}/#/event/{event['id']}")
+    expect(page.get_by_test_id("proposed-basis")).to_contain_text(offered[0])
+    page.get_by_test_id("edit").click()
+    basis = page.get_by_test_id("edit-basis")
+    box = basis.locator(f"input[value='{offered[0]}']")
+    expect(box).not_to_be_checked()
+    box.check()
+    page.locator("dialog button[type=submit]").click()
+    expect(page.locator("[data-status=dispatched]").first).to_be_visible()
+    with live.client("city") as city:
+        detail = city.get(f"/api/v1/events/{event['id']}").json()
+    cited = [f"《{c['title']}》{c['article']}" for c in detail["orders"][-1]["legal_basis"]]
+    drafted = [f"《{x['title']}》{x['article']}" for x in event["draft"]["legal_basis"]]
+    assert cited == [*drafted, offered[0]]
+
+
 def test_ask_the_assistant_and_see_a_streamed_answer_with_sources(
     browser: Browser, live: Live
 ) -> None:

@@ -237,14 +237,25 @@ def test_editing_a_draft_and_refusing_impossible_edits(live: Live, knowledge: Kn
             f"/api/v1/events/{event_id}/edit", json={"lead_department": "500105.eco_env"}
         )
         assert r.status_code == 422 and "不管辖事发地" in r.json()["detail"]
+        r = district.post(
+            f"/api/v1/events/{event_id}/edit", json={"legal_basis": ["《噪声法》第一百条"]}
+        )
+        assert r.status_code == 422 and "法规索引中没有《噪声法》第一百条" in r.json()["detail"]
         assert district.get(f"/api/v1/events/{event_id}/draft").status_code == 200  # waits on
         r = district.post(
             f"/api/v1/events/{event_id}/edit",
-            json={"lead_department": "500103.urban_mgmt", "note": "先由城管到场制止"},
+            json={
+                "lead_department": "500103.urban_mgmt",
+                "note": "先由城管到场制止",
+                "legal_basis": ["《中华人民共和国噪声污染防治法》第六十三条"],
+            },
         )
         assert r.status_code == 200, r.text
         detail = district.get(f"/api/v1/events/{event_id}").json()
         assert detail["event"]["lead_department"] == "500103.urban_mgmt"
+        assert [(c["title"], c["article"]) for c in detail["orders"][-1]["legal_basis"]] == [
+            ("中华人民共和国噪声污染防治法", "第六十三条")
+        ]
         assert detail["feedback"][-1]["kind"] == "draft_edited"
         assert any("先由城管到场制止" in s for s in detail["orders"][-1]["steps"])
 

@@ -548,3 +548,56 @@ def test_an_unsure_type_proposes_its_usual_articles_instead_of_citing_them(
     assert "候选依据（未列入依据，供人工选用）" in draft["explanation"]
     assert all(f"《{t}》{a}" in draft["explanation"] for t, a in proposed)
     assert "分类置信度低" in "".join(draft["needs_human"])
+
+
+def test_an_officer_settles_the_legal_basis_from_the_offered_articles(world: World) -> None:
+    event_id = world.event("我家楼下有个问题一直没人管，希望尽快处理。", "basis-1")
+    graph = world.graph()
+    out = run(graph, event_id, "basis-1")
+    offered = [f"《{x['title']}》{x['article']}" for x in out["proposed_citations"]]
+    cited = [f"《{x['title']}》{x['article']}" for x in out["citations"]]
+    assert offered, "an unsure type offers its usual articles"
+    errors = resume(
+        graph,
+        "basis-1",
+        {
+            "action": "edit",
+            "officer": "王五",
+            "edits": {"legal_basis": ["城市市容条例第十条", "《没有这部法》第一条"]},
+        },
+    )["__interrupt__"][0].value["errors"]
+    assert errors == [
+        "无法识别的条文「城市市容条例第十条」：请写作「《法规名称》第X条」",
+        "法规索引中没有《没有这部法》第一条",
+    ]
+    assert world.store.orders(event_id) == []  # nothing applied while the decision is wrong
+    chosen = offered[:1]
+    done = resume(
+        graph,
+        "basis-1",
+        {"action": "edit", "officer": "王五", "edits": {"legal_basis": chosen + chosen}},
+    )
+    assert done["outcome"] == "dispatched"
+    [order] = world.store.orders(event_id)
+    assert [f"《{c.title}》{c.article}" for c in order.legal_basis] == chosen
+    assert order.legal_basis[0].excerpt  # the article's text, from the index
+    [fb] = world.store.feedback(event_id)
+    assert fb["payload"]["before"]["legal_basis"] == cited
+    assert fb["payload"]["edits"]["legal_basis"] == chosen + chosen
+
+
+def test_a_legal_basis_edit_is_checked_for_its_shape() -> None:
+    from domain.decisions import MAX_ARTICLES, parse_decision
+
+    for bad in ("《城镇燃气管理条例》第十条", [1, 2], ["x"] * (MAX_ARTICLES + 1)):
+        decision, errors = parse_decision(
+            {"action": "edit", "officer": "王五", "edits": {"legal_basis": bad}}
+        )
+        assert decision is None
+        assert errors == [
+            f"legal_basis 应为至多 {MAX_ARTICLES} 条的列表，每条写作「《法规名称》第X条」"
+        ]
+    decision, errors = parse_decision(
+        {"action": "edit", "officer": "王五", "edits": {"legal_basis": []}}
+    )
+    assert errors == [] and decision is not None

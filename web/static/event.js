@@ -130,8 +130,17 @@ async function editDialog(ctx, v, d, decide) {
   const level = h("select", {}, ["street", "district", "city"].map((l) => h("option", { value: l, selected: l === d.level || undefined }, LEVELS[l])));
   const hoursIn = h("input", { type: "number", min: 1, max: 2160, step: 1, value: d.deadlines.disposal_hours });
   const note = h("textarea", { placeholder: "给承办单位的说明（可选）" });
-  dialog("修改派单", [field("主办单位", lead), duties, field("承办层级", level), field("办结时限（小时）", hoursIn), field("备注", note)], () => {
+  const cite = (x) => `《${x.title}》${x.article}`;
+  const cited = d.legal_basis.map(cite);
+  const articles = [...d.legal_basis, ...(d.proposed_basis || [])].map((x) => {
+    const box = h("input", { type: "checkbox", value: cite(x), checked: cited.includes(cite(x)) || undefined });
+    return h("label", { class: "check" }, box, ` ${cite(x)}`, x.why ? h("span", { class: "muted small" }, `（${x.why}）`) : null);
+  });
+  const basis = h("div", { "data-testid": "edit-basis" }, articles.length ? articles : h("p", { class: "muted small" }, "无候选条文，按权责清单处理"));
+  dialog("修改派单", [field("主办单位", lead), duties, field("承办层级", level), field("办结时限（小时）", hoursIn), field("法律依据（勾选列入派单）", basis), field("备注", note)], () => {
     const edits = {};
+    const chosen = [...basis.querySelectorAll("input:checked")].map((b) => b.value);
+    if (chosen.join("|") !== cited.join("|")) edits.legal_basis = chosen;
     if (lead.value !== d.lead_department.code) edits.lead_department = lead.value;
     if (level.value !== d.level) edits.level = level.value;
     if (Number(hoursIn.value) !== d.deadlines.disposal_hours) edits.disposal_hours = Number(hoursIn.value);
