@@ -5,6 +5,9 @@ with the event itself, and its best hit from the same laws is proposed beside th
 (``proposed_citations``: shown to the officer, never in the order's legal basis). A subtype
 that names no law gets no search: the draft says so and the officer chooses.
 
+A usual article that governs only a sub-case of its subtype names that sub-case's words
+(``when`` in the taxonomy); a report that uses none of them gets it offered, not cited.
+
 When the subtype is itself left to an officer (its calibrated confidence is below the
 ``needs_human`` line), its usual articles are cited only where the event's own words match
 them (``MATCH_MIN``); the others are proposed for the officer to pick once the type is
@@ -50,30 +53,35 @@ def retrieve_regulations(
     seen: set[tuple[str, str]] = set()
     fallbacks = []
     usual: list[Any] = []
+    proposed: list[dict[str, Any]] = []
     for ref in st.regulations:
         unit = index.get_article(ref.title, ref.article)
         if unit is None:
             fallbacks.append(f"索引中没有《{ref.title}》{ref.article}，未引用")
             continue
         seen.add((unit.title, unit.article))
+        if ref.when and not any(w in state["text"] for w in ref.when):
+            why = f"该类事件的常用依据，仅适用于特定情形（{'、'.join(ref.when[:4])}等），事件未提及"
+            proposed.append(_cite(unit, why))
+            continue
         usual.append(unit)
         citations.append(_cite(unit, "该类事件的常用依据"))
     laws = {ref.title for ref in st.regulations}
     query = f"{st.name} {state['text'][:120]}"
     room = SEARCHED_MAX
-    proposed: list[dict[str, Any]] = []
     c = state["classification"]
-    if citations and c["confidence"] < ctx.min_confidence and c.get("engine") != "llm":
+    if c["confidence"] < ctx.min_confidence and c.get("engine") != "llm":
         matched = index.lexical_match(state["text"][:MATCH_CHARS], usual)
-        proposed = [
+        unmatched = [
             {**x, "why": "该类事件的常用依据，但事件类型待确认、内容不相符"}
             for x, s in zip(citations, matched, strict=True)
             if s < MATCH_MIN
         ]
         citations = [x for x, s in zip(citations, matched, strict=True) if s >= MATCH_MIN]
+        proposed = unmatched + proposed
         fallbacks.append(
             f"事件类型把握不足（{c['confidence']:.0%}）：常用依据中与事件内容不相符的"
-            f"{len(proposed)}条列为候选、未引用，不再检索；请确认类型后选用"
+            f"{len(unmatched)}条列为候选、未引用，不再检索；请确认类型后选用"
         )
         room = 0
     if not laws:

@@ -128,6 +128,9 @@ class RegulationRef(Strict):
     article: str = Field(
         pattern=r"^第[一二三四五六七八九十百千零〇]+条(之[一二三四五六七八九十]+)?$"
     )
+    #: the article governs only a sub-case of the subtype, which a report names with one of
+    #: these words (工地, 桥梁…); without any of them the draft offers it instead of citing it
+    when: list[str] = []
 
 
 class SlaHours(Strict):

@@ -47,10 +47,14 @@ def test_usual_articles_cited_and_one_searched_hit_from_the_same_laws_offered(
     for st in with_laws[:12]:
         text = f"{st.examples[0] if st.examples else st.name}，请尽快处理"
         got = cite(deps, st.code, text)
-        out, searched = got["citations"], got["proposed_citations"]
-        # the order cites the usual articles only; the search hit is offered beside it
+        out = got["citations"]
+        searched = [c for c in got["proposed_citations"] if c["why"].startswith("按事件内容")]
+        # the order cites the usual articles only (a sub-case's when the report names it);
+        # the search hit is offered beside it
         assert [(c["title"], c["article"]) for c in out] == [
-            (r.title, r.article) for r in st.regulations
+            (r.title, r.article)
+            for r in st.regulations
+            if not r.when or any(w in text for w in r.when)
         ], st.code
         assert all(c["why"] == "该类事件的常用依据" for c in out)
         assert len(searched) <= policy.SEARCHED_MAX
@@ -79,7 +83,11 @@ def test_an_unsure_subtype_cites_only_the_usual_articles_its_text_matches(
     deps: AgentDeps, knowledge: Knowledge
 ) -> None:
     line = TriageContext().min_confidence
-    st = next(s for s in knowledge.subtypes.values() if len(s.regulations) >= 2)
+    st = next(
+        s
+        for s in knowledge.subtypes.values()
+        if len(s.regulations) >= 2 and not any(r.when for r in s.regulations)
+    )
     usual = [(r.title, r.article) for r in st.regulations]
     unit = deps.index.get_article(*usual[0])
     assert unit is not None
@@ -105,7 +113,30 @@ def test_an_unsure_subtype_whose_words_match_nothing_cites_nothing(
     st = next(s for s in knowledge.subtypes.values() if s.regulations)
     out = cite(deps, st.code, "请尽快处理一下谢谢", confidence=0.1)
     assert out["citations"] == []
-    assert [(c["title"], c["article"]) for c in out["proposed_citations"]] == [
+    assert sorted((c["title"], c["article"]) for c in out["proposed_citations"]) == sorted(
         (r.title, r.article) for r in st.regulations
-    ]
+    )
     assert any(f"{len(st.regulations)}条列为候选" in f for f in out["trace"][0]["fallbacks"])
+
+
+def test_a_sub_case_article_is_cited_only_when_the_report_names_its_case(
+    deps: AgentDeps, knowledge: Knowledge
+) -> None:
+    pairs = [(s, r) for s in knowledge.subtypes.values() for r in s.regulations if r.when]
+    assert pairs, "no usual article is marked as a sub-case's"
+    for st, ref in pairs:
+        text = st.examples[0] if st.examples else st.name
+        named = any(w in text for w in ref.when)
+        plain = text if not named else st.name
+        if any(w in plain for w in ref.when):
+            continue  # its name itself says the case
+        without = cite(deps, st.code, plain)
+        offered = {(c["title"], c["article"]): c["why"] for c in without["proposed_citations"]}
+        assert (ref.title, ref.article) not in [
+            (c["title"], c["article"]) for c in without["citations"]
+        ], st.code
+        assert "仅适用于特定情形" in offered[(ref.title, ref.article)], st.code
+        with_word = cite(deps, st.code, f"{plain}，{ref.when[0]}")
+        assert (ref.title, ref.article) in [
+            (c["title"], c["article"]) for c in with_word["citations"]
+        ], st.code
