@@ -48,6 +48,7 @@ def plan_disposal(
         lead_override=routing["lead"]["code"] if _routing_chose(routing) else None,
         lead_duties=routing["lead"]["duty_ids"] if _routing_chose(routing) else None,
         street_unknown=bool(routing.get("unlocated")),
+        text=state["text"],
     )
     if _routing_chose(routing):
         # the routing model chose the lead among the candidates, a return moved it, or the

@@ -60,7 +60,7 @@ def retrieve_regulations(
             fallbacks.append(f"索引中没有《{ref.title}》{ref.article}，未引用")
             continue
         seen.add((unit.title, unit.article))
-        if ref.when and not any(w in state["text"] for w in ref.when):
+        if not ref.names_case(state["text"]):
             why = f"该类事件的常用依据，仅适用于特定情形（{'、'.join(ref.when[:4])}等），事件未提及"
             proposed.append(_cite(unit, why))
             continue

@@ -73,6 +73,7 @@ def _replay(store: EventStore, k: Knowledge, ev: DemoEvent, event_id: int, ids: 
             jurisdiction=ev.street,
             urgency=ev.urgency,
             lead_override=lead_override,
+            text=ev.create.text,
         )
         store.add_order(o, now=at)
 

@@ -132,6 +132,10 @@ class RegulationRef(Strict):
     #: these words (工地, 桥梁…); without any of them the draft offers it instead of citing it
     when: list[str] = []
 
+    def names_case(self, text: str) -> bool:
+        """Whether a report of ``text`` is a case this article governs (always, without ``when``)."""
+        return not self.when or any(w in text for w in self.when)
+
 
 class SlaHours(Strict):
     response: float = Field(gt=0)

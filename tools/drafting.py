@@ -23,13 +23,15 @@ def draft_order(
     street_unknown: bool = False,
     confidence: float = 1.0,
     escalation_rules: list[str] | None = None,
+    text: str = "",
 ) -> DispatchOrder:
     """起草派单：主办、协办、层级、时限、法律依据、职责依据、处置步骤和说明。
 
     ``lead_override`` with ``lead_duties``: a lead chosen elsewhere (the routing model, a
     return, the district centre for an event whose street is unknown) and the duties it acts
     on; ``street_unknown``: the lead (a governance centre holding the event) first finds the
-    place and passes the event on; the order keeps the event's own ``level``."""
+    place and passes the event on; the order keeps the event's own ``level``. ``text``: the
+    report, for the articles that govern only a sub-case it must name (``RegulationRef.when``)."""
     st = k.subtype(subtype)
     routing = departments_for(
         k, DepartmentsQuery(subtype=subtype, jurisdiction=jurisdiction, level=level)
@@ -40,7 +42,9 @@ def draft_order(
         lead_code, lead_name = lead_override, k.departments[lead_override].name
     assisting = [a for a in routing.assisting if a.code != lead_code]
     duty_basis = [*routing.lead.duty_ids, *(d for a in assisting for d in a.duty_ids)]
-    citations = [Citation(title=r.title, article=r.article) for r in st.regulations]
+    citations = [
+        Citation(title=r.title, article=r.article) for r in st.regulations if r.names_case(text)
+    ]
 
     duty = k.duties[(lead_duties or routing.lead.duty_ids)[0]].text
     steps = [

@@ -39,3 +39,33 @@ def test_a_chosen_lead_acts_on_its_own_duty(knowledge: Knowledge) -> None:
     )
     assert unknown.steps[1].startswith(f"依据职责「{knowledge.duties['GC-01'].text}」")
     assert "核实事发街道（镇），改派该街道（镇）处置" in unknown.steps[1]
+
+
+def test_a_sub_case_article_is_cited_when_the_report_names_its_case(
+    knowledge: Knowledge,
+) -> None:
+    street = next(j.code for j in knowledge.jurisdictions.values() if j.name == "解放碑街道")
+    # a subtype whose name names none of its sub-cases
+    st = next(
+        s
+        for s in knowledge.subtypes.values()
+        if any(r.when for r in s.regulations)
+        and not any(r.when and r.names_case(s.name) for r in s.regulations)
+    )
+    ref = next(r for r in st.regulations if r.when)
+    plain = f"{st.name}，请处理"
+
+    def cited(text: str) -> list[tuple[str, str]]:
+        order = draft_order(
+            knowledge,
+            event_id=1,
+            subtype=st.code,
+            jurisdiction=street,
+            urgency=Urgency.NORMAL,
+            text=text,
+        )
+        return [(c.title, c.article) for c in order.legal_basis]
+
+    general = [(r.title, r.article) for r in st.regulations if not r.when]
+    assert cited(plain) == general
+    assert (ref.title, ref.article) in cited(f"{plain}，{ref.when[-1]}")
