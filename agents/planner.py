@@ -59,12 +59,7 @@ def plan_disposal(
             *(d for a in routing["assisting"] for d in a["duty_ids"]),
         ]
         order.duty_basis = list(dict.fromkeys(duties))
-    order.legal_basis = [
-        Citation(
-            title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]
-        )
-        for x in state.get("citations", [])
-    ]
+    order.legal_basis = [_citation(x) for x in state.get("citations", [])]
     order.engine = c["engine"]
     extra = []
     if routing["escalation"]:
@@ -102,13 +97,7 @@ def plan_disposal(
         extra.append("上游溯源联合预警：" + routing["joint_warning"].rstrip("。"))
     if state.get("needs_human"):
         extra.append("需人工确认：" + "；".join(state["needs_human"]))
-    if state.get("proposed_citations"):
-        extra.append(
-            "候选依据（未列入依据，供人工选用）："
-            + "、".join(
-                f"《{x['title']}》{x['article']}（{x['why']}）" for x in state["proposed_citations"]
-            )
-        )
+    proposed = list(state.get("proposed_citations", []))
     basis = (
         "、".join(f"《{x['title']}》{x['article']}" for x in state.get("citations", []))
         or "相关部门权责清单"
@@ -123,6 +112,7 @@ def plan_disposal(
         )
         + f"。依据 {basis}。签收后{order.response_hours:g}小时内响应、{order.disposal_hours:g}小时内办结。"
         + ("".join(f" {x}。" for x in extra))
+        + _offered_note(proposed)
     )
     engine, prompt, usage = "offline", None, Usage()
     fallbacks: list[str] = []
@@ -130,10 +120,24 @@ def plan_disposal(
         prompt = load("planner.explain")
         written = _ask_llm(deps, prompt, usage, state, order, fallbacks)
         if written is not None:
-            order.explanation = written.explanation + "".join(f" {x}。" for x in extra)
             order.steps = written.steps
             if written.keep:
-                order.legal_basis = [order.legal_basis[n - 1] for n in sorted(set(written.keep))]
+                # the model reads the cited articles and the offered ones against the report:
+                # what it keeps is cited, an offered article it keeps is cited too
+                candidates = [*state.get("citations", []), *proposed]
+                kept = {n - 1 for n in written.keep}
+                order.legal_basis = [_citation(candidates[i]) for i in sorted(kept)]
+                n_cited = len(state.get("citations", []))
+                proposed = [
+                    x
+                    if i >= n_cited
+                    else {**x, "why": "该类事件的常用依据，大模型判断与本事件不符"}
+                    for i, x in enumerate(candidates)
+                    if i not in kept
+                ]
+            order.explanation = (
+                written.explanation + "".join(f" {x}。" for x in extra) + _offered_note(proposed)
+            )
             engine = "llm"
     draft = order.model_dump(mode="json")
     trace = audit(
@@ -150,13 +154,27 @@ def plan_disposal(
         prompt=prompt,
         usage=usage,
     )
-    return {"draft": draft, "trace": [trace]}
+    return {"draft": draft, "proposed_citations": proposed, "trace": [trace]}
+
+
+def _citation(x: dict[str, Any]) -> Citation:
+    return Citation(
+        title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]
+    )
+
+
+def _offered_note(proposed: list[dict[str, Any]]) -> str:
+    if not proposed:
+        return ""
+    listed = "、".join(f"《{x['title']}》{x['article']}（{x['why']}）" for x in proposed)
+    return f" 候选依据（未列入依据，供人工选用）：{listed}。"
 
 
 class Written(BaseModel):
     explanation: str = Field(min_length=10, max_length=300)
     steps: list[str] = Field(min_length=3, max_length=6)
-    keep: list[int] | None = None  # numbers of the offered articles that apply (the policy choice)
+    # numbers of the listed articles (cited, then offered) that apply: the order cites those
+    keep: list[int] | None = None
 
 
 #: names that look like a department: the model may only use the ones it was given
@@ -176,10 +194,13 @@ def _ask_llm(
     k = deps.knowledge
     c, routing = state["classification"], state["routing"]
     allowed = {k.departments[d].name for d in [order.lead_department, *order.assisting_departments]}
+    cited = state.get("citations", [])
+    listed = [*cited, *state.get("proposed_citations", [])]
     citations = (
         "\n".join(
-            f"{n}. 《{x['title']}》{x['article']}：{x['excerpt'][:80]}"
-            for n, x in enumerate(state.get("citations", []), start=1)
+            f"{n}. 《{x['title']}》{x['article']}"
+            f"（{'常用依据' if n <= len(cited) else '候选，' + x['why']}）：{x['excerpt'][:80]}"
+            for n, x in enumerate(listed, start=1)
         )
         or "无"
     )
@@ -190,7 +211,7 @@ def _ask_llm(
         problems = [f"出现了未给定的单位：{'、'.join(unknown)}"] if unknown else []
         if any(len(s) > 60 for s in w.steps):
             problems.append("有步骤超过60字")
-        offered = len(state.get("citations", []))
+        offered = len(listed)
         if w.keep is not None and (not w.keep or any(not 1 <= n <= offered for n in w.keep)):
             problems.append(f"keep 应为 1 到 {offered} 之间的条文序号，且至少保留一条")
         return problems

@@ -276,3 +276,35 @@ def test_the_planner_keeps_only_the_articles_that_apply(parts: tuple, knowledge:
     )
     planner = next(t for t in bad["trace"] if t["agent"] == "planner")
     assert planner["engine"] == "offline" and len(bad["draft"]["legal_basis"]) >= 2
+
+
+def test_the_planner_cites_an_offered_article_only_when_the_model_finds_it_applies(
+    parts: tuple, knowledge: Knowledge
+) -> None:
+    script = [{"subtype": "CA01"}, {"lead": "500105008.street_enforcement"}]
+    text = (
+        "市民来电反映：江北区郭家沱街道郭家沱正街8号一家烧烤店每晚把桌椅摆到人行道上经营，"
+        "还在次干道两侧做油烟餐饮，占道严重。"
+    )
+    first, server = triage(parts, knowledge, [*script, GOOD_PLAN], text=text, external_id="o-1")
+    listed = server.requests[2]["messages"][1]["content"]
+    cited = list(first["citations"])
+    offered = list(first["proposed_citations"])
+    assert cited and offered, "a sure CA01 draft cites its usual articles and offers a search hit"
+    assert f"{len(cited) + 1}. 《{offered[0]['title']}》{offered[0]['article']}（候选" in listed
+    assert first["draft"]["legal_basis"] == [
+        {k: x[k] for k in ("title", "article", "article_no", "excerpt")} for x in cited
+    ]  # the model kept nothing in particular: the offline choice stands
+    # the model keeps the first usual article and the offered one, and drops the others
+    keep = {**GOOD_PLAN, "keep": [1, len(cited) + 1]}
+    second, _ = triage(parts, knowledge, [*script, keep], text=text, external_id="o-2")
+    basis = [(x["title"], x["article"]) for x in second["draft"]["legal_basis"]]
+    assert basis == [
+        (cited[0]["title"], cited[0]["article"]),
+        (offered[0]["title"], offered[0]["article"]),
+    ]
+    left = {(x["title"], x["article"]): x["why"] for x in second["proposed_citations"]}
+    assert (offered[0]["title"], offered[0]["article"]) not in left
+    for x in cited[1:]:  # a usual article the model dropped is offered, saying why
+        assert "大模型判断与本事件不符" in left[(x["title"], x["article"])]
+    assert "候选依据" in second["draft"]["explanation"] or not left
