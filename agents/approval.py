@@ -3,13 +3,14 @@ rejects or merges it; the decision is then applied to the store and recorded."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from langgraph.types import interrupt
 
 from agents.deps import AgentDeps
 from agents.oversight import label_approved_redraft
+from agents.planner import citation
+from agents.policy import cite
 from agents.state import TriageContext, TriageState
 from domain.decisions import (
     DECISION,
@@ -21,12 +22,8 @@ from domain.decisions import (
 )
 from domain.lifecycle import WAITING_FOR_DISPATCH, Action, Status
 from domain.models import Citation, DispatchOrder
+from knowledge.lawtext import CITATION
 from store import NotFound
-
-#: an article as officers write it: 《法规名称》第X条 (or 第X条之Y)
-CITED = re.compile(
-    r"《([^》]+)》(第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)"
-)
 
 
 def _errors(deps: AgentDeps, state: TriageState, decision: Decision) -> list[str]:
@@ -44,10 +41,10 @@ def _errors(deps: AgentDeps, state: TriageState, decision: Decision) -> list[str
             elif not k.serves(dept, place):
                 errors.append(f"{dept.name}不管辖事发地，不能承办")
         for cited in edits.legal_basis or []:
-            ref = CITED.fullmatch(cited.strip())
+            ref = CITATION.fullmatch(cited.strip())
             if ref is None:
                 errors.append(f"无法识别的条文「{cited}」：请写作「《法规名称》第X条」")
-            elif deps.index.get_article(ref.group(1), ref.group(2)) is None:
+            elif deps.index.get_article(*ref.groups()) is None:
                 errors.append(f"法规索引中没有{cited.strip()}")
         return errors
     if isinstance(decision, MergeDecision):
@@ -70,17 +67,14 @@ def _merge_errors(deps: AgentDeps, state: TriageState, target: int) -> list[str]
     return []
 
 
-def _citation(deps: AgentDeps, cited: str) -> Citation:
+def _named(deps: AgentDeps, cited: str) -> Citation:
     """An article the officer named (checked by ``_errors``), as the order cites it."""
-    ref = CITED.fullmatch(cited.strip())
+    ref = CITATION.fullmatch(cited.strip())
     assert ref is not None
-    title, article = ref.group(1), ref.group(2)
-    unit = deps.index.get_article(title, article)
+    unit = deps.index.get_article(*ref.groups())
     if unit is None:  # the index was rebuilt while the decision waited: cite it as named
-        return Citation(title=title, article=article)
-    return Citation(
-        title=unit.title, article=unit.article, article_no=unit.article_no, excerpt=unit.text[:160]
-    )
+        return Citation(title=ref.group(1), article=ref.group(2))
+    return citation(cite(unit, "审核人选定"))
 
 
 def human_approval(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> dict[str, Any]:
@@ -161,7 +155,7 @@ def apply_decision(deps: AgentDeps, state: TriageState, ctx: TriageContext) -> d
             if edits.disposal_hours:
                 order.disposal_hours = edits.disposal_hours
             if edits.legal_basis is not None:
-                order.legal_basis = [_citation(deps, x) for x in dict.fromkeys(edits.legal_basis)]
+                order.legal_basis = [_named(deps, x) for x in dict.fromkeys(edits.legal_basis)]
             if edits.note:
                 order.steps.append(f"审核人备注：{edits.note}")
         order.explanation += f" 审核人{officer}修改了派单。"

@@ -59,7 +59,7 @@ def plan_disposal(
             *(d for a in routing["assisting"] for d in a["duty_ids"]),
         ]
         order.duty_basis = list(dict.fromkeys(duties))
-    order.legal_basis = [_citation(x) for x in state.get("citations", [])]
+    order.legal_basis = [citation(x) for x in state.get("citations", [])]
     order.engine = c["engine"]
     extra = []
     if routing["escalation"]:
@@ -126,7 +126,7 @@ def plan_disposal(
                 # what it keeps is cited, an offered article it keeps is cited too
                 candidates = [*state.get("citations", []), *proposed]
                 kept = {n - 1 for n in written.keep}
-                order.legal_basis = [_citation(candidates[i]) for i in sorted(kept)]
+                order.legal_basis = [citation(candidates[i]) for i in sorted(kept)]
                 n_cited = len(state.get("citations", []))
                 proposed = [
                     x
@@ -157,7 +157,8 @@ def plan_disposal(
     return {"draft": draft, "proposed_citations": proposed, "trace": [trace]}
 
 
-def _citation(x: dict[str, Any]) -> Citation:
+def citation(x: dict[str, Any]) -> Citation:
+    """A citation of the state (``agents.policy.cite``) as the order carries it."""
     return Citation(
         title=x["title"], article=x["article"], article_no=x["article_no"], excerpt=x["excerpt"]
     )

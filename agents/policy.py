@@ -62,10 +62,10 @@ def retrieve_regulations(
         seen.add((unit.title, unit.article))
         if not ref.names_case(state["text"]):
             why = f"该类事件的常用依据，仅适用于特定情形（{'、'.join(ref.when[:4])}等），事件未提及"
-            proposed.append(_cite(unit, why))
+            proposed.append(cite(unit, why))
             continue
         usual.append(unit)
-        citations.append(_cite(unit, "该类事件的常用依据"))
+        citations.append(cite(unit, "该类事件的常用依据"))
     laws = {ref.title for ref in st.regulations}
     query = f"{st.name} {state['text'][:120]}"
     room = SEARCHED_MAX
@@ -94,7 +94,7 @@ def retrieve_regulations(
         if (u.title, u.article) in seen or u.title not in laws:
             continue
         seen.add((u.title, u.article))
-        proposed.append(_cite(u, "按事件内容检索命中，供参考"))
+        proposed.append(cite(u, "按事件内容检索命中，供参考"))
         room -= 1
         if room == 0:
             break
@@ -115,7 +115,8 @@ def retrieve_regulations(
     return {"citations": citations, "proposed_citations": proposed, "trace": [trace]}
 
 
-def _cite(unit: Any, why: str) -> dict[str, Any]:
+def cite(unit: Any, why: str) -> dict[str, Any]:
+    """An index unit as the state carries a citation (``why``: where it came from)."""
     return {
         "title": unit.title,
         "article": unit.article,

@@ -28,7 +28,8 @@ class TriageState(TypedDict, total=False):
     injection: list[str]  # phrases that look like instructions to the model
     routing: dict[str, Any]  # level, lead, assisting, escalation rules
     citations: list[dict[str, Any]]
-    # usual articles of an unsure subtype that its text does not match: offered, not cited
+    # offered beside the order, not cited (each says why): the search hit, a sub-case article
+    # the report does not name, an unsure subtype's unmatched usual articles
     proposed_citations: list[dict[str, Any]]
     draft: dict[str, Any]  # the dispatch order (DispatchOrder as JSON)
     needs_human: list[str]  # why a person must decide (low confidence, duplicate, injection…)

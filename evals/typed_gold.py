@@ -127,6 +127,7 @@ def score_typed(
     found = [bool(w & assist_types) for w in wanted]
     theirs_any = frozenset().union(*wanted) if wanted else frozenset()
     cited = [(str(c["title"]), str(c["article"])) for c in draft["legal_basis"]]
+    offered = [(str(c["title"]), str(c["article"])) for c in draft.get("proposed_basis", [])]
     return {
         "drafted": True,
         "lead_type": lead_type in tmap.ours(str(gold["lead"])),
@@ -138,14 +139,8 @@ def score_typed(
             len(assist_types & theirs_any) / len(assist_types) if assist_types and wanted else None
         ),
         "article_cited": expected in cited if expected else None,
-        # cited, or proposed for the officer when the subtype is unsure (``proposed_basis``)
-        "article_offered": (
-            expected in cited
-            or expected
-            in [(str(c["title"]), str(c["article"])) for c in draft.get("proposed_basis", [])]
-            if expected
-            else None
-        ),
+        # cited, or offered to the officer beside the order (``proposed_basis``)
+        "article_offered": expected in cited + offered if expected else None,
         "cited_exist": all(exists(t, a) for t, a in cited) if cited else None,
         # drafted with nothing for an officer to confirm (the casebook sure, the place known…)
         "alone": not draft["needs_human"],

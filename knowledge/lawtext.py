@@ -32,6 +32,8 @@ DIGITS = {
 UNITS = {"十": 10, "百": 100, "千": 1000}
 NUM = "零〇一二两三四五六七八九十百千"
 ARTICLE = re.compile(rf"^\s*(第([{NUM}]+)条(?:之([{NUM}]+))?)(?:[ \t\u3000]+|$)(.*)$")
+#: an article as officers write it: 《法规名称》第X条 (or 第X条之Y): the title, the article
+CITATION = re.compile(rf"《([^》]+)》(第[{NUM}]+条(?:之[{NUM}]+)?)")
 HEADING = re.compile(rf"^\s*#*\s*(第[{NUM}]+(分编|编|章|节))[ \t\u3000]*(.*)$")
 DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 LEVELS = ("法律", "行政法规", "部门规章", "地方性法规")
